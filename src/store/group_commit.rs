@@ -1,0 +1,281 @@
+//! Group commit: one writer task per store commits the appends waiting at that moment in one
+//! transaction, deciding each on its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use livesurgery_domain::envelope::{GENESIS_HASH, RecordedEvent, decode_hash};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use super::{AppendRequest, AppendResult, StoreError, validate};
+
+/// How many appends one transaction takes at most.
+const MAX_BATCH: usize = 512;
+
+/// What a backend knows, under its append lock, about the ids and streams of a batch.
+#[derive(Debug, Default)]
+pub(crate) struct LogSnapshot {
+    /// Position of the last committed event.
+    pub head: u64,
+    /// Already stored events among the batch's ids: id -> (stream, version, position).
+    pub existing_ids: HashMap<Uuid, (String, u64, u64)>,
+    /// Current version and last hash (hex) of the batch's streams that exist.
+    pub stream_heads: HashMap<String, (u64, String)>,
+}
+
+/// The rows a batch commits, and each request's answer.
+pub(crate) struct BatchPlan {
+    pub rows: Vec<RecordedEvent>,
+    /// New version and last hash of every stream the batch wrote.
+    pub stream_heads: Vec<(String, u64, String)>,
+    pub new_head: u64,
+    pub results: Vec<Result<AppendResult, StoreError>>,
+}
+
+/// Decides every request of a batch against the snapshot, in order: a request whose ids are all
+/// stored already is a retry and gets its first answer back; a request whose expected version
+/// does not hold gets a conflict; the others get versions, positions and chained hashes.
+pub(crate) fn plan_batch(
+    requests: &[AppendRequest],
+    snapshot: &LogSnapshot,
+    now: DateTime<Utc>,
+) -> BatchPlan {
+    let mut heads: HashMap<String, (u64, String)> = snapshot.stream_heads.clone();
+    let mut written: Vec<String> = Vec::new();
+    let mut position = snapshot.head;
+    let mut rows = Vec::new();
+    let mut results = Vec::with_capacity(requests.len());
+    let mut ids_in_batch: HashMap<Uuid, ()> = HashMap::new();
+
+    for request in requests {
+        results.push(plan_one(
+            request,
+            snapshot,
+            now,
+            &mut heads,
+            &mut written,
+            &mut position,
+            &mut rows,
+            &mut ids_in_batch,
+        ));
+    }
+    let stream_heads = written
+        .into_iter()
+        .map(|stream| {
+            let (version, hash) = heads[&stream].clone();
+            (stream, version, hash)
+        })
+        .collect();
+    BatchPlan {
+        rows,
+        stream_heads,
+        new_head: position,
+        results,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_one(
+    request: &AppendRequest,
+    snapshot: &LogSnapshot,
+    now: DateTime<Utc>,
+    heads: &mut HashMap<String, (u64, String)>,
+    written: &mut Vec<String>,
+    position: &mut u64,
+    rows: &mut Vec<RecordedEvent>,
+    ids_in_batch: &mut HashMap<Uuid, ()>,
+) -> Result<AppendResult, StoreError> {
+    validate(request)?;
+    let stored: Vec<_> = request
+        .events
+        .iter()
+        .filter_map(|e| snapshot.existing_ids.get(&e.id))
+        .collect();
+    if !stored.is_empty() {
+        let same_append = stored.len() == request.events.len()
+            && stored.iter().all(|(stream, _, _)| *stream == request.stream)
+            && stored.windows(2).all(|w| w[1].1 == w[0].1 + 1);
+        if !same_append {
+            let id = request
+                .events
+                .iter()
+                .find(|e| snapshot.existing_ids.contains_key(&e.id))
+                .map(|e| e.id)
+                .unwrap_or_default();
+            return Err(StoreError::DuplicateEventId { id });
+        }
+        // Every id is stored, in this stream, consecutively: a retry of an append that
+        // committed. Answer as the first time.
+        let (first, last) = (stored[0], stored[stored.len() - 1]);
+        return Ok(AppendResult {
+            last_version: last.1,
+            first_position: first.2,
+            last_position: last.2,
+        });
+    }
+    if let Some(dup) = request.events.iter().find(|e| ids_in_batch.contains_key(&e.id)) {
+        return Err(StoreError::DuplicateEventId { id: dup.id });
+    }
+
+    let (current, last_hash) = heads
+        .get(&request.stream)
+        .cloned()
+        .unwrap_or_else(|| (0, hex::encode(GENESIS_HASH)));
+    if !request.expected.admits(current) {
+        return Err(StoreError::VersionConflict {
+            stream: request.stream.clone(),
+            expected: request.expected,
+            current,
+        });
+    }
+    let mut prev = decode_hash(&last_hash).ok_or_else(|| StoreError::Corrupt {
+        position: 0,
+        reason: format!("stream {} has an unreadable head hash", request.stream),
+    })?;
+    let first_position = *position + 1;
+    let mut version = current;
+    for event in &request.events {
+        version += 1;
+        *position += 1;
+        ids_in_batch.insert(event.id, ());
+        let sealed = RecordedEvent::seal(
+            event.clone(),
+            &request.stream,
+            version,
+            *position,
+            now,
+            &prev,
+        );
+        prev = sealed.hash_bytes().unwrap_or(GENESIS_HASH);
+        rows.push(sealed);
+    }
+    if !written.contains(&request.stream) {
+        written.push(request.stream.clone());
+    }
+    heads.insert(request.stream.clone(), (version, hex::encode(prev)));
+    Ok(AppendResult {
+        last_version: version,
+        first_position,
+        last_position: *position,
+    })
+}
+
+/// A backend's one transaction for a batch.
+#[async_trait]
+pub(crate) trait BatchWriter: Send + Sync + 'static {
+    /// Commits the batch in one transaction; returns each request's answer and the new head.
+    async fn commit_batch(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<(Vec<Result<AppendResult, StoreError>>, u64), StoreError>;
+}
+
+struct Pending {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+}
+
+/// The writer task and its queue.
+pub(crate) struct GroupCommit {
+    queue: Mutex<Option<mpsc::Sender<Pending>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    head: watch::Sender<u64>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task for a backend whose log currently ends at `head`.
+    pub fn start(writer: Arc<dyn BatchWriter>, head: u64) -> GroupCommit {
+        let (queue, mut inbox) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        let (head_tx, _) = watch::channel(head);
+        let head_for_task = head_tx.clone();
+        let task = tokio::spawn(async move {
+            let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+            while inbox.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                commit(&*writer, std::mem::take(&mut batch), &head_for_task).await;
+            }
+        });
+        GroupCommit {
+            queue: Mutex::new(Some(queue)),
+            task: Mutex::new(Some(task)),
+            head: head_tx,
+        }
+    }
+
+    /// Queues one append and waits for its answer.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendResult, StoreError> {
+        let queue = self.queue.lock().await.clone().ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send(Pending { request, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The head position as this process last committed or learned it.
+    pub fn head_watch(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// The sender of the head watch, for a task that learns of other processes' commits.
+    pub fn head_sender(&self) -> watch::Sender<u64> {
+        self.head.clone()
+    }
+
+    /// Stops taking appends and waits until the queued ones are committed.
+    pub async fn close(&self) {
+        self.queue.lock().await.take();
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Raises the head (never lowers it): after a commit, or when another process committed.
+pub(crate) fn advance(head: &watch::Sender<u64>, to: u64) {
+    head.send_if_modified(|h| {
+        if to > *h {
+            *h = to;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+async fn commit(writer: &dyn BatchWriter, batch: Vec<Pending>, head: &watch::Sender<u64>) {
+    let requests: Vec<AppendRequest> = batch.iter().map(|p| p.request.clone()).collect();
+    match writer.commit_batch(&requests).await {
+        Ok((results, new_head)) => {
+            advance(head, new_head);
+            for (pending, result) in batch.into_iter().zip(results) {
+                let _ = pending.reply.send(result);
+            }
+        }
+        Err(error) if batch.len() > 1 => {
+            // One request may have failed the whole transaction: retry each alone so the
+            // others are not punished for it.
+            tracing::warn!(%error, size = batch.len(), "batch append failed; retrying one by one");
+            for pending in batch {
+                let request = std::slice::from_ref(&pending.request);
+                let result = match writer.commit_batch(request).await {
+                    Ok((mut results, new_head)) => {
+                        advance(head, new_head);
+                        results.pop().unwrap_or(Err(StoreError::Closed))
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = pending.reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "append failed");
+            if let Some(pending) = batch.into_iter().next() {
+                let _ = pending.reply.send(Err(error));
+            }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The embedded event log: a SQLite file (WAL, `synchronous=FULL`: an acknowledged append is on
+//! disk). One writer task per process; `BEGIN IMMEDIATE` serialises writers across processes.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use livesurgery_domain::envelope::{Actor, RecordedEvent};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+use tokio::sync::watch;
+
+use super::group_commit::{BatchWriter, GroupCommit, LogSnapshot, advance, plan_batch};
+use super::{AppendRequest, AppendResult, EventStore, ExpectedVersion, StoreError};
+use livesurgery_domain::envelope::NewEvent;
+
+macro_rules! columns {
+    () => {
+        "position, id, stream, version, type, schema_version, data, actor, correlation_id, \
+         causation_id, recorded_at, prev_hash, hash"
+    };
+}
+
+/// How often a subscriber looks for appends made by another process (this process's own
+/// appends wake it at once).
+const CROSS_PROCESS_POLL: Duration = Duration::from_millis(200);
+
+/// The SQLite event log.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: GroupCommit,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+struct Writer {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating file and folder when missing) and migrates the log at `url`.
+    pub async fn open(url: &str) -> anyhow::Result<SqliteStore> {
+        use anyhow::Context;
+        let pool = connect(url).await?;
+        sqlx::migrate!("schemas/migrations/sqlite")
+            .run(&pool)
+            .await
+            .context("running the SQLite event-log migrations")?;
+        let head = read_head(&pool).await?;
+        let writer = GroupCommit::start(Arc::new(Writer { pool: pool.clone() }), head);
+        let poller = spawn_head_poller(pool.clone(), writer.head_sender());
+        Ok(SqliteStore {
+            pool,
+            writer,
+            poller,
+        })
+    }
+
+    /// The connection pool, for the read models that live in the same file.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Opens a pool on a SQLite URL with the settings the log needs.
+pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+    use anyhow::Context;
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("parsing SQLite URL {url}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    if let Some(parent) = options.get_filename().parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the data folder {}", parent.display()))?;
+        }
+    }
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening SQLite database {url}"))
+}
+
+async fn read_head(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let head: i64 = sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1")
+        .fetch_one(pool)
+        .await?;
+    Ok(head as u64)
+}
+
+fn spawn_head_poller(pool: SqlitePool, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CROSS_PROCESS_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Ok(position) = read_head(&pool).await {
+                advance(&head, position);
+            }
+        }
+    })
+}
+
+#[async_trait]
+impl BatchWriter for Writer {
+    async fn commit_batch(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<(Vec<Result<AppendResult, StoreError>>, u64), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+
+        let mut snapshot = LogSnapshot {
+            head: sqlx::query_scalar::<_, i64>("SELECT position FROM log_head WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await? as u64,
+            ..LogSnapshot::default()
+        };
+        let ids: Vec<String> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().map(|e| e.id.to_string()))
+            .collect();
+        let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        for row in sqlx::query(
+            "SELECT id, stream, version, position FROM events \
+             WHERE id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(&ids_json)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let id: String = row.get(0);
+            if let Ok(id) = uuid::Uuid::parse_str(&id) {
+                snapshot.existing_ids.insert(
+                    id,
+                    (
+                        row.get(1),
+                        row.get::<i64, _>(2) as u64,
+                        row.get::<i64, _>(3) as u64,
+                    ),
+                );
+            }
+        }
+        let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        let streams_json = serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into());
+        for row in sqlx::query(
+            "SELECT stream, version, hash FROM streams \
+             WHERE stream IN (SELECT value FROM json_each($1))",
+        )
+        .bind(&streams_json)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            snapshot.stream_heads.insert(
+                row.get(0),
+                (row.get::<i64, _>(1) as u64, row.get::<String, _>(2)),
+            );
+        }
+
+        let plan = plan_batch(requests, &snapshot, Utc::now());
+        for event in &plan.rows {
+            sqlx::query(
+                "INSERT INTO events (position, id, stream, version, type, schema_version, data, \
+                 actor, correlation_id, causation_id, recorded_at, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(event.position as i64)
+            .bind(event.id.to_string())
+            .bind(&event.stream)
+            .bind(event.version as i64)
+            .bind(&event.event_type)
+            .bind(event.schema_version as i64)
+            .bind(event.data.to_string())
+            .bind(serde_json::to_string(&event.actor).unwrap_or_default())
+            .bind(event.correlation_id.to_string())
+            .bind(event.causation_id.map(|c| c.to_string()))
+            .bind(format_time(event.recorded_at))
+            .bind(&event.prev_hash)
+            .bind(&event.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (stream, version, hash) in &plan.stream_heads {
+            sqlx::query(
+                "INSERT INTO streams (stream, version, hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (stream) DO UPDATE SET version = excluded.version, hash = excluded.hash",
+            )
+            .bind(stream)
+            .bind(*version as i64)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if plan.new_head != snapshot.head {
+            sqlx::query("UPDATE log_head SET position = $1 WHERE id = 1")
+                .bind(plan.new_head as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok((plan.results, plan.new_head))
+    }
+}
+
+/// Times are stored as RFC 3339 with microseconds and `Z`, so text order is time order.
+pub(crate) fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position = row.get::<i64, _>(0) as u64;
+    let corrupt = |reason: String| StoreError::Corrupt { position, reason };
+    let uuid = |s: String| uuid::Uuid::parse_str(&s).map_err(|e| corrupt(e.to_string()));
+    let data: String = row.get(6);
+    let actor: String = row.get(7);
+    let recorded_at: String = row.get(10);
+    Ok(RecordedEvent {
+        position,
+        id: uuid(row.get(1))?,
+        stream: row.get(2),
+        version: row.get::<i64, _>(3) as u64,
+        event_type: row.get(4),
+        schema_version: row.get::<i64, _>(5) as u32,
+        data: serde_json::from_str(&data).map_err(|e| corrupt(format!("data: {e}")))?,
+        actor: serde_json::from_str::<Actor>(&actor)
+            .map_err(|e| corrupt(format!("actor: {e}")))?,
+        correlation_id: uuid(row.get(8))?,
+        causation_id: row
+            .get::<Option<String>, _>(9)
+            .map(uuid)
+            .transpose()?,
+        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+            .map_err(|e| corrupt(format!("recorded_at: {e}")))?
+            .with_timezone(&Utc),
+        prev_hash: row.get(11),
+        hash: row.get(12),
+    })
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.writer
+            .append(AppendRequest {
+                stream: stream.to_owned(),
+                expected,
+                events,
+            })
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3"
+        ))
+            .bind(stream)
+            .bind(from_version as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        // SQLite has one writer at a time and positions are assigned under its lock, so
+        // commit order is position order: reading by position cannot skip anything.
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+        ))
+            .bind(after_position as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        read_head(&self.pool).await
+    }
+
+    async fn stream_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT stream FROM streams WHERE substr(stream, 1, length($1)) = $1 ORDER BY stream",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    fn head_watch(&self) -> watch::Receiver<u64> {
+        self.writer.head_watch()
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+        self.poller.abort();
+    }
+}

@@ -1,0 +1,79 @@
+//! Shared test set-up: fresh databases for every backend available on this machine.
+
+use std::sync::Arc;
+
+use livesurgery::store::{self, EventStore};
+use livesurgery_domain::envelope::{Actor, NewEvent};
+use uuid::Uuid;
+
+/// The environment variable naming an administrative PostgreSQL URL for tests.
+pub const PG_ENV: &str = "LIVESURGERY_TEST_DATABASE_URL";
+
+/// A fresh, empty database of one backend.
+pub struct TestDb {
+    pub backend: &'static str,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite database in a temporary folder.
+pub fn fresh_sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}/livesurgery.db", dir.path().display());
+    TestDb {
+        backend: "sqlite",
+        url,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` (with a printed line) when no server is configured.
+pub async fn fresh_postgres() -> Option<TestDb> {
+    let Ok(admin_url) = std::env::var(PG_ENV) else {
+        println!("skipping PostgreSQL: {PG_ENV} not set");
+        return None;
+    };
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connecting to the test PostgreSQL server");
+    let name = format!("ls_test_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("creating a test database");
+    let base = match admin_url.rfind('/') {
+        Some(i) if i > admin_url.find("://").map_or(0, |s| s + 2) => &admin_url[..i],
+        _ => admin_url.as_str(),
+    };
+    Some(TestDb {
+        backend: "postgres",
+        url: format!("{base}/{name}"),
+        _dir: None,
+    })
+}
+
+/// Every backend available here, each with a fresh database.
+pub async fn all_backends() -> Vec<TestDb> {
+    let mut dbs = vec![fresh_sqlite()];
+    dbs.extend(fresh_postgres().await);
+    dbs
+}
+
+/// Opens a store (its own connection pool, as a separate process would have).
+pub async fn open(db: &TestDb) -> Arc<dyn EventStore> {
+    store::open(&db.url).await.expect("opening the event store")
+}
+
+/// A small test event with a fresh id.
+pub fn event(n: u64) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        event_type: "TestEvent".into(),
+        schema_version: 1,
+        data: serde_json::json!({ "n": n, "note": "synthetic" }),
+        actor: Actor::system(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+    }
+}

@@ -1,0 +1,4 @@
+//! Black-box tests of LiveSurgery: one test binary, modules by concern.
+
+mod helpers;
+mod store_conformance;
