@@ -193,8 +193,7 @@ pub struct BrokenLink {
 /// the previous event's hash, or a version that does not follow the previous one.
 pub fn verify_stream(events: &[RecordedEvent]) -> Result<(), BrokenLink> {
     let mut expected_prev = hex::encode(GENESIS_HASH);
-    let mut expected_version = 1u64;
-    for event in events {
+    for (expected_version, event) in (1u64..).zip(events) {
         let broken = |reason: String| BrokenLink {
             stream: event.stream.clone(),
             version: event.version,
@@ -222,7 +221,6 @@ pub fn verify_stream(events: &[RecordedEvent]) -> Result<(), BrokenLink> {
             )));
         }
         expected_prev = event.hash.clone();
-        expected_version += 1;
     }
     Ok(())
 }
@@ -249,7 +247,8 @@ mod tests {
         let mut prev = GENESIS_HASH;
         (1..=len)
             .map(|n| {
-                let e = RecordedEvent::seal(new_event(n), "session-x", n as u64, n as u64, at, &prev);
+                let e =
+                    RecordedEvent::seal(new_event(n), "session-x", n as u64, n as u64, at, &prev);
                 prev = e.hash_bytes().unwrap();
                 e
             })
@@ -261,7 +260,10 @@ mod tests {
         let e = &chain(1)[0];
         let text = String::from_utf8(e.canonical_bytes()).unwrap();
         assert!(text.starts_with(r#"{"actor":{"participant_id":null,"role":"system","user_id":null},"causation_id":null,"correlation_id""#), "{text}");
-        assert!(text.contains(r#""data":{"a":{"y":null,"z":[1,2]},"b":1}"#), "{text}");
+        assert!(
+            text.contains(r#""data":{"a":{"y":null,"z":[1,2]},"b":1}"#),
+            "{text}"
+        );
     }
 
     #[test]

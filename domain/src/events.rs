@@ -77,9 +77,17 @@ pub struct SessionDetailsChanged {
     pub session_id: Uuid,
     pub title: Option<String>,
     /// `Some(None)` clears the procedure.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub procedure: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub scheduled_start: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
 

@@ -227,7 +227,9 @@ pub fn validate_panels(panels: &[Panel]) -> Result<(), DomainError> {
                 format!("panel id {} appears twice", panel.id),
             ));
         }
-        let fits = |pos: u32, len: u32, max: u32| len >= 1 && u64::from(pos) + u64::from(len) <= u64::from(max);
+        let fits = |pos: u32, len: u32, max: u32| {
+            len >= 1 && u64::from(pos) + u64::from(len) <= u64::from(max)
+        };
         if !fits(panel.x, panel.w, GRID_COLUMNS) || !fits(panel.y, panel.h, GRID_ROWS) {
             return Err(DomainError::validation(
                 "panels",
@@ -357,7 +359,10 @@ pub fn decide_update(
     let removing: BTreeSet<&str> = changes.remove.iter().map(String::as_str).collect();
     let adding: BTreeSet<&str> = changes.add.iter().map(|p| p.id.as_str()).collect();
     if removing.len() != changes.remove.len() {
-        return Err(DomainError::validation("remove", "a panel id appears twice"));
+        return Err(DomainError::validation(
+            "remove",
+            "a panel id appears twice",
+        ));
     }
     if let Some(id) = removing.intersection(&adding).next() {
         return Err(DomainError::validation(

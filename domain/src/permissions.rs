@@ -212,7 +212,10 @@ pub fn authorize(
             A::ReadAuditTrail | A::VerifyAudit | A::ReplaySession => {
                 deny("only admins and reviewers read, replay and verify audit trails")
             }
-            _ => deny(format!("only admins may {}", action.as_str().replace('_', " "))),
+            _ => deny(format!(
+                "only admins may {}",
+                action.as_str().replace('_', " ")
+            )),
         };
     }
     if action == A::ReadSession && (org_role == OrgRole::Reviewer || session_role.is_some()) {
@@ -226,12 +229,12 @@ pub fn authorize(
     };
     match action {
         A::JoinParticipant | A::LeaveParticipant => Ok(()),
-        _ if org_role == OrgRole::Observer => {
-            deny("observers only join, leave and read sessions")
-        }
+        _ if org_role == OrgRole::Observer => deny("observers only join, leave and read sessions"),
         A::UpdateLayout | A::SelectSource => match session_role {
             SessionRole::Host | SessionRole::Surgeon => Ok(()),
-            SessionRole::Observer => deny("only the host and surgeons of the session edit the layout"),
+            SessionRole::Observer => {
+                deny("only the host and surgeons of the session edit the layout")
+            }
         },
         _ if session_role == SessionRole::Host => Ok(()),
         _ => deny(format!(
@@ -283,7 +286,11 @@ pub fn markdown_table() -> String {
                 .filter_map(|(_, _, s, _)| s.map(SessionRole::as_str))
                 .collect();
             if !as_roles.is_empty() {
-                who.push(format!("{} as session {}", org_role.as_str(), as_roles.join("/")));
+                who.push(format!(
+                    "{} as session {}",
+                    org_role.as_str(),
+                    as_roles.join("/")
+                ));
             }
         }
         out.push_str(&format!("| `{}` | {} |\n", action.as_str(), who.join("; ")));

@@ -44,7 +44,11 @@ impl OrgRole {
 
 impl SessionRole {
     /// Every session role, in declaration order.
-    pub const ALL: [SessionRole; 3] = [SessionRole::Host, SessionRole::Surgeon, SessionRole::Observer];
+    pub const ALL: [SessionRole; 3] = [
+        SessionRole::Host,
+        SessionRole::Surgeon,
+        SessionRole::Observer,
+    ];
 
     /// The snake_case name, as serialised (`"host"`, …).
     pub fn as_str(self) -> &'static str {

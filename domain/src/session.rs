@@ -326,7 +326,12 @@ pub fn decide(
     }
 
     let events = match cmd {
-        C::CreateSession { .. } => unreachable!("handled above"),
+        // Handled before the existence check; a created session cannot be created again.
+        C::CreateSession { session_id, .. } => {
+            return Err(DomainError::AlreadyExists {
+                what: format!("session {session_id}"),
+            });
+        }
         C::ChangeSessionDetails {
             title,
             procedure,
@@ -521,7 +526,9 @@ pub fn decide(
                 layout::validate_source_id(s)?;
             }
             if panel.source_id == *source_id {
-                return Err(DomainError::no_change("the panel shows that source already"));
+                return Err(DomainError::no_change(
+                    "the panel shows that source already",
+                ));
             }
             vec![Event::SourceSelected(SourceSelected {
                 session_id,

@@ -1,0 +1,8 @@
+//! Aggregate tests in cqrs-es style: `given(events).when(command).then(events | error)`.
+
+mod layout;
+mod permissions;
+mod replay;
+mod session;
+mod support;
+mod user;

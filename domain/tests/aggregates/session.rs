@@ -1,0 +1,868 @@
+use livesurgery_domain::events::*;
+use livesurgery_domain::layout::{LayoutChanges, PanelPatch, default_panels};
+use livesurgery_domain::roles::{OrgRole, SessionRole};
+use livesurgery_domain::session::{
+    RecordingStatus, SessionCommand as C, SessionState, SessionStatus, evolve, fold,
+};
+use uuid::Uuid;
+
+use crate::support::*;
+
+fn create_cmd() -> C {
+    C::CreateSession {
+        session_id: SESSION,
+        title: "  Lap chole ".into(),
+        procedure: Some("cholecystectomy".into()),
+        scheduled_start: Some(t0()),
+    }
+}
+
+// ---- creation ----
+
+#[test]
+fn creating_a_session_makes_the_creator_host_and_lays_out_four_panels() {
+    let events = given([]).when(create_cmd()).events();
+    assert_eq!(events, created());
+    let Event::LayoutInitialized(layout) = &events[2] else {
+        panic!("third event is the layout")
+    };
+    let ids: Vec<_> = layout.panels.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["p1", "p2", "p3", "p4"]);
+    assert!(
+        layout
+            .panels
+            .iter()
+            .all(|p| p.w == 6 && p.h == 6 && p.source_id.is_none())
+    );
+    let state = fold(&events);
+    assert_eq!(state.status, Some(SessionStatus::Scheduled));
+    assert_eq!(state.role_of(HOST), Some(SessionRole::Host));
+    assert_eq!(state.layout.version, 1);
+}
+
+#[test]
+fn an_admin_creates_sessions_observers_and_reviewers_do_not() {
+    assert!(given([]).by(admin()).when(create_cmd()).0.is_ok());
+    given([])
+        .by(observer())
+        .when(create_cmd())
+        .then_error("forbidden");
+    given([])
+        .by(reviewer())
+        .when(create_cmd())
+        .then_error("forbidden");
+}
+
+#[test]
+fn a_blank_or_overlong_title_is_rejected() {
+    for title in ["", "   ", &"x".repeat(201), "a\u{7}b"] {
+        given([])
+            .when(C::CreateSession {
+                session_id: SESSION,
+                title: title.into(),
+                procedure: None,
+                scheduled_start: None,
+            })
+            .then_error("validation_failed");
+    }
+}
+
+#[test]
+fn every_command_on_a_session_that_does_not_exist_is_not_found() {
+    for cmd in all_commands() {
+        if matches!(cmd, C::CreateSession { .. }) {
+            continue;
+        }
+        given([]).by(admin()).when(cmd).then_error("not_found");
+    }
+}
+
+// ---- the status machine ----
+
+/// One instance of every command, with arguments that are valid in the right state.
+fn all_commands() -> Vec<C> {
+    vec![
+        create_cmd(),
+        C::ChangeSessionDetails {
+            title: Some("Other".into()),
+            procedure: None,
+            scheduled_start: None,
+        },
+        C::StartSession,
+        C::EndSession,
+        C::CancelSession { reason: None },
+        C::AddMember {
+            user_id: OUTSIDER,
+            role: SessionRole::Observer,
+        },
+        C::ChangeMemberRole {
+            user_id: SURGEON,
+            role: SessionRole::Observer,
+        },
+        C::RemoveMember { user_id: OBSERVER },
+        C::JoinParticipant {
+            participant_id: P_HOST,
+            device: None,
+        },
+        C::LeaveParticipant {
+            participant_id: P_HOST,
+            reason: LeaveReason::Left,
+        },
+        C::UpdateLayout {
+            base_version: 1,
+            changes: move_p1_x(3),
+        },
+        C::SelectSource {
+            panel_id: "p1".into(),
+            source_id: Some("cam-1".into()),
+        },
+        C::RequestRecording {
+            recording_id: RECORDING,
+        },
+        C::StartRecording {
+            recording_id: RECORDING,
+        },
+        C::StopRecording {
+            recording_id: RECORDING,
+        },
+    ]
+}
+
+/// The statuses in which each command is accepted.
+fn allowed_in(cmd: &C) -> &'static [SessionStatus] {
+    use SessionStatus::*;
+    match cmd {
+        C::CreateSession { .. } => &[],
+        C::StartSession | C::CancelSession { .. } => &[Scheduled],
+        C::EndSession
+        | C::JoinParticipant { .. }
+        | C::LeaveParticipant { .. }
+        | C::RequestRecording { .. }
+        | C::StartRecording { .. }
+        | C::StopRecording { .. } => &[Live],
+        C::ChangeSessionDetails { .. }
+        | C::AddMember { .. }
+        | C::ChangeMemberRole { .. }
+        | C::RemoveMember { .. }
+        | C::UpdateLayout { .. }
+        | C::SelectSource { .. } => &[Scheduled, Live],
+    }
+}
+
+#[test]
+fn every_command_is_refused_in_every_status_that_does_not_allow_it() {
+    let states = [
+        (SessionStatus::Scheduled, scheduled()),
+        (SessionStatus::Live, live()),
+        (SessionStatus::Ended, ended()),
+        (SessionStatus::Cancelled, cancelled()),
+    ];
+    let mut checked = 0;
+    for (status, events) in &states {
+        for cmd in all_commands() {
+            if allowed_in(&cmd).contains(status) {
+                continue;
+            }
+            let expected = if matches!(cmd, C::CreateSession { .. }) {
+                "already_exists"
+            } else {
+                "invalid_transition"
+            };
+            let outcome = given(events.clone()).by(admin()).when(cmd.clone());
+            assert!(
+                matches!(&outcome.0, Err(e) if e.code() == expected),
+                "{} while {status:?}: {:?}",
+                cmd.name(),
+                outcome.0
+            );
+            checked += 1;
+        }
+    }
+    // 4 statuses x 15 commands, minus the allowed pairs (start, cancel: 1 each; 6 live-only;
+    // 6 scheduled-or-live: 2 each).
+    assert_eq!(checked, 60 - (2 + 6 + 12));
+}
+
+#[test]
+fn every_command_is_accepted_in_a_status_that_allows_it() {
+    // With the recording and presence each command needs, so only the status is under test.
+    for cmd in all_commands() {
+        for status in allowed_in(&cmd) {
+            let mut events = match status {
+                SessionStatus::Scheduled => scheduled(),
+                _ => live(),
+            };
+            match &cmd {
+                C::LeaveParticipant { .. } => events.push(joined(P_HOST, HOST, SessionRole::Host)),
+                C::StartRecording { .. } | C::StopRecording { .. } => {
+                    events.push(Event::RecordingRequested(RecordingRequested {
+                        session_id: SESSION,
+                        recording_id: RECORDING,
+                    }))
+                }
+                _ => {}
+            }
+            let outcome = given(events).when(cmd.clone());
+            assert!(
+                outcome.0.is_ok(),
+                "{} while {status:?}: {:?}",
+                cmd.name(),
+                outcome.0
+            );
+        }
+    }
+}
+
+#[test]
+fn starting_makes_a_scheduled_session_live() {
+    given(scheduled())
+        .when(C::StartSession)
+        .then(vec![Event::SessionStarted(SessionStarted {
+            session_id: SESSION,
+        })]);
+}
+
+#[test]
+fn cancelling_a_scheduled_session_keeps_the_reason() {
+    let events = given(scheduled())
+        .when(C::CancelSession {
+            reason: Some("theatre closed".into()),
+        })
+        .events();
+    assert_eq!(
+        events,
+        vec![Event::SessionCancelled(SessionCancelled {
+            session_id: SESSION,
+            reason: Some("theatre closed".into()),
+        })]
+    );
+    assert_eq!(
+        fold(&with(scheduled(), events)).status,
+        Some(SessionStatus::Cancelled)
+    );
+}
+
+#[test]
+fn ending_a_session_makes_everyone_leave_and_stops_the_recording_first() {
+    let before = with(
+        live(),
+        [
+            joined(P_HOST, HOST, SessionRole::Host),
+            joined(P_OBSERVER, OBSERVER, SessionRole::Observer),
+            Event::RecordingRequested(RecordingRequested {
+                session_id: SESSION,
+                recording_id: RECORDING,
+            }),
+            Event::RecordingStarted(RecordingStarted {
+                session_id: SESSION,
+                recording_id: RECORDING,
+            }),
+        ],
+    );
+    let events = given(before.clone()).when(C::EndSession).events();
+    assert_eq!(
+        events,
+        vec![
+            left(P_HOST, HOST, LeaveReason::Left),
+            left(P_OBSERVER, OBSERVER, LeaveReason::Left),
+            Event::RecordingStopped(RecordingStopped {
+                session_id: SESSION,
+                recording_id: RECORDING,
+            }),
+            Event::SessionEnded(SessionEnded {
+                session_id: SESSION
+            }),
+        ]
+    );
+    let state = fold(&with(before, events));
+    assert_eq!(state.status, Some(SessionStatus::Ended));
+    assert!(state.participants.is_empty());
+    assert_eq!(state.recording.status, RecordingStatus::Stopped);
+}
+
+#[test]
+fn ending_an_empty_session_emits_only_session_ended() {
+    given(live())
+        .when(C::EndSession)
+        .then(vec![Event::SessionEnded(SessionEnded {
+            session_id: SESSION,
+        })]);
+}
+
+// ---- details ----
+
+#[test]
+fn changing_details_records_only_what_changed() {
+    given(scheduled())
+        .when(C::ChangeSessionDetails {
+            title: Some("Lap chole".into()),
+            procedure: Some(None),
+            scheduled_start: Some(Some(t0() + chrono::Duration::hours(1))),
+        })
+        .then(vec![Event::SessionDetailsChanged(SessionDetailsChanged {
+            session_id: SESSION,
+            title: None,
+            procedure: Some(None),
+            scheduled_start: Some(Some(t0() + chrono::Duration::hours(1))),
+        })]);
+}
+
+#[test]
+fn changing_details_to_what_they_are_is_refused() {
+    given(scheduled())
+        .when(C::ChangeSessionDetails {
+            title: Some("Lap chole".into()),
+            procedure: Some(Some("cholecystectomy".into())),
+            scheduled_start: None,
+        })
+        .then_error("no_change");
+}
+
+#[test]
+fn changed_details_are_folded() {
+    let state = fold(&with(
+        scheduled(),
+        [Event::SessionDetailsChanged(SessionDetailsChanged {
+            session_id: SESSION,
+            title: Some("New".into()),
+            procedure: Some(None),
+            scheduled_start: None,
+        })],
+    ));
+    assert_eq!(state.title, "New");
+    assert_eq!(state.procedure, None);
+    assert_eq!(state.scheduled_start, Some(t0()));
+}
+
+// ---- members and the last-host rule ----
+
+#[test]
+fn the_host_adds_a_member() {
+    given(scheduled())
+        .when(C::AddMember {
+            user_id: OUTSIDER,
+            role: SessionRole::Surgeon,
+        })
+        .then(vec![member_added(OUTSIDER, SessionRole::Surgeon)]);
+}
+
+#[test]
+fn adding_an_existing_member_is_refused() {
+    given(scheduled())
+        .when(C::AddMember {
+            user_id: SURGEON,
+            role: SessionRole::Host,
+        })
+        .then_error("already_exists");
+}
+
+#[test]
+fn the_host_changes_a_member_role() {
+    given(scheduled())
+        .when(C::ChangeMemberRole {
+            user_id: SURGEON,
+            role: SessionRole::Host,
+        })
+        .then(vec![Event::MemberRoleChanged(MemberRoleChanged {
+            session_id: SESSION,
+            user_id: SURGEON,
+            from: SessionRole::Surgeon,
+            to: SessionRole::Host,
+        })]);
+}
+
+#[test]
+fn changing_the_role_of_a_non_member_or_to_the_same_role_is_refused() {
+    given(scheduled())
+        .when(C::ChangeMemberRole {
+            user_id: OUTSIDER,
+            role: SessionRole::Host,
+        })
+        .then_error("not_found");
+    given(scheduled())
+        .when(C::ChangeMemberRole {
+            user_id: SURGEON,
+            role: SessionRole::Surgeon,
+        })
+        .then_error("no_change");
+}
+
+#[test]
+fn the_last_host_can_be_neither_demoted_nor_removed() {
+    given(scheduled())
+        .when(C::ChangeMemberRole {
+            user_id: HOST,
+            role: SessionRole::Surgeon,
+        })
+        .then_error("last_host");
+    given(scheduled())
+        .when(C::RemoveMember { user_id: HOST })
+        .then_error("last_host");
+}
+
+#[test]
+fn a_host_steps_down_once_there_is_another_host() {
+    let two_hosts = with(
+        scheduled(),
+        [Event::MemberRoleChanged(MemberRoleChanged {
+            session_id: SESSION,
+            user_id: SURGEON,
+            from: SessionRole::Surgeon,
+            to: SessionRole::Host,
+        })],
+    );
+    given(two_hosts.clone())
+        .when(C::RemoveMember { user_id: HOST })
+        .then(vec![Event::MemberRemoved(MemberRemoved {
+            session_id: SESSION,
+            user_id: HOST,
+        })]);
+    given(two_hosts)
+        .when(C::ChangeMemberRole {
+            user_id: HOST,
+            role: SessionRole::Observer,
+        })
+        .events();
+}
+
+#[test]
+fn removing_a_present_member_kicks_their_participants_first() {
+    let before = with(
+        live(),
+        [
+            joined(P_SURGEON, SURGEON, SessionRole::Surgeon),
+            joined(P_HOST, HOST, SessionRole::Host),
+        ],
+    );
+    let events = given(before.clone())
+        .when(C::RemoveMember { user_id: SURGEON })
+        .events();
+    assert_eq!(
+        events,
+        vec![
+            left(P_SURGEON, SURGEON, LeaveReason::Kicked),
+            Event::MemberRemoved(MemberRemoved {
+                session_id: SESSION,
+                user_id: SURGEON,
+            }),
+        ]
+    );
+    let state = fold(&with(before, events));
+    assert_eq!(state.role_of(SURGEON), None);
+    assert_eq!(state.participants.keys().collect::<Vec<_>>(), [&P_HOST]);
+}
+
+#[test]
+fn removing_a_non_member_is_not_found() {
+    given(scheduled())
+        .when(C::RemoveMember { user_id: OUTSIDER })
+        .then_error("not_found");
+}
+
+// ---- participants ----
+
+#[test]
+fn a_member_joins_a_live_session_with_their_session_role() {
+    given(live())
+        .by(observer())
+        .when(C::JoinParticipant {
+            participant_id: P_OBSERVER,
+            device: Some("laptop".into()),
+        })
+        .then(vec![Event::ParticipantJoined(ParticipantJoined {
+            session_id: SESSION,
+            participant_id: P_OBSERVER,
+            user_id: OBSERVER,
+            role: SessionRole::Observer,
+            device: Some("laptop".into()),
+        })]);
+}
+
+#[test]
+fn a_non_member_cannot_join_not_even_an_admin() {
+    given(live())
+        .by(outsider())
+        .when(C::JoinParticipant {
+            participant_id: P_HOST,
+            device: None,
+        })
+        .then_error("forbidden");
+    given(live())
+        .by(admin())
+        .when(C::JoinParticipant {
+            participant_id: P_HOST,
+            device: None,
+        })
+        .then_error("not_a_member");
+}
+
+#[test]
+fn a_reviewer_never_joins_even_as_a_member() {
+    given(with(
+        live(),
+        [member_added(REVIEWER, SessionRole::Observer)],
+    ))
+    .by(reviewer())
+    .when(C::JoinParticipant {
+        participant_id: P_HOST,
+        device: None,
+    })
+    .then_error("forbidden");
+}
+
+#[test]
+fn joining_twice_from_the_same_participant_is_refused() {
+    given(with(live(), [joined(P_HOST, HOST, SessionRole::Host)]))
+        .when(C::JoinParticipant {
+            participant_id: P_HOST,
+            device: None,
+        })
+        .then_error("already_present");
+}
+
+#[test]
+fn one_user_may_be_present_from_two_devices() {
+    let state = fold(&with(
+        live(),
+        [
+            joined(P_HOST, HOST, SessionRole::Host),
+            joined(P_SURGEON, HOST, SessionRole::Host),
+        ],
+    ));
+    assert_eq!(state.participants.len(), 2);
+}
+
+#[test]
+fn a_participant_leaves_and_is_no_longer_present() {
+    let before = with(
+        live(),
+        [joined(P_OBSERVER, OBSERVER, SessionRole::Observer)],
+    );
+    let events = given(before.clone())
+        .by(observer())
+        .when(C::LeaveParticipant {
+            participant_id: P_OBSERVER,
+            reason: LeaveReason::Left,
+        })
+        .events();
+    assert_eq!(events, vec![left(P_OBSERVER, OBSERVER, LeaveReason::Left)]);
+    assert!(fold(&with(before, events)).participants.is_empty());
+}
+
+#[test]
+fn leaving_when_not_present_is_refused() {
+    given(live())
+        .when(C::LeaveParticipant {
+            participant_id: P_HOST,
+            reason: LeaveReason::Left,
+        })
+        .then_error("not_present");
+}
+
+#[test]
+fn only_the_host_kicks_and_nobody_leaves_for_someone_else() {
+    let before = with(
+        live(),
+        [joined(P_OBSERVER, OBSERVER, SessionRole::Observer)],
+    );
+    given(before.clone())
+        .when(C::LeaveParticipant {
+            participant_id: P_OBSERVER,
+            reason: LeaveReason::Kicked,
+        })
+        .then(vec![left(P_OBSERVER, OBSERVER, LeaveReason::Kicked)]);
+    given(before.clone())
+        .by(surgeon())
+        .when(C::LeaveParticipant {
+            participant_id: P_OBSERVER,
+            reason: LeaveReason::Kicked,
+        })
+        .then_error("forbidden");
+    given(before)
+        .when(C::LeaveParticipant {
+            participant_id: P_OBSERVER,
+            reason: LeaveReason::Left,
+        })
+        .then_error("forbidden");
+}
+
+// ---- recording ----
+
+#[test]
+fn a_recording_goes_requested_started_stopped_and_can_be_requested_again() {
+    let requested = given(live())
+        .when(C::RequestRecording {
+            recording_id: RECORDING,
+        })
+        .events();
+    assert_eq!(
+        requested,
+        vec![Event::RecordingRequested(RecordingRequested {
+            session_id: SESSION,
+            recording_id: RECORDING,
+        })]
+    );
+    let s1 = with(live(), requested);
+    let started = given(s1.clone())
+        .when(C::StartRecording {
+            recording_id: RECORDING,
+        })
+        .events();
+    assert_eq!(
+        started,
+        vec![Event::RecordingStarted(RecordingStarted {
+            session_id: SESSION,
+            recording_id: RECORDING,
+        })]
+    );
+    let s2 = with(s1, started);
+    assert_eq!(fold(&s2).recording.status, RecordingStatus::Recording);
+    let stopped = given(s2.clone())
+        .when(C::StopRecording {
+            recording_id: RECORDING,
+        })
+        .events();
+    assert_eq!(
+        stopped,
+        vec![Event::RecordingStopped(RecordingStopped {
+            session_id: SESSION,
+            recording_id: RECORDING,
+        })]
+    );
+    let s3 = with(s2, stopped);
+    assert_eq!(fold(&s3).recording.status, RecordingStatus::Stopped);
+    let next = Uuid::from_u128(202);
+    given(s3.clone())
+        .when(C::RequestRecording { recording_id: next })
+        .events();
+    given(s3)
+        .when(C::RequestRecording {
+            recording_id: RECORDING,
+        })
+        .then_error("already_exists");
+}
+
+#[test]
+fn recording_transitions_out_of_order_are_refused() {
+    let requested = with(
+        live(),
+        [Event::RecordingRequested(RecordingRequested {
+            session_id: SESSION,
+            recording_id: RECORDING,
+        })],
+    );
+    let recording = with(
+        requested.clone(),
+        [Event::RecordingStarted(RecordingStarted {
+            session_id: SESSION,
+            recording_id: RECORDING,
+        })],
+    );
+    let stopped = with(
+        recording.clone(),
+        [Event::RecordingStopped(RecordingStopped {
+            session_id: SESSION,
+            recording_id: RECORDING,
+        })],
+    );
+    let start = C::StartRecording {
+        recording_id: RECORDING,
+    };
+    let stop = C::StopRecording {
+        recording_id: RECORDING,
+    };
+    let request = C::RequestRecording {
+        recording_id: Uuid::from_u128(999),
+    };
+    given(live())
+        .when(start.clone())
+        .then_error("invalid_transition");
+    given(live())
+        .when(stop.clone())
+        .then_error("invalid_transition");
+    given(requested.clone())
+        .when(request.clone())
+        .then_error("invalid_transition");
+    given(recording.clone())
+        .when(request)
+        .then_error("invalid_transition");
+    given(recording)
+        .when(start.clone())
+        .then_error("invalid_transition");
+    given(stopped.clone())
+        .when(start)
+        .then_error("invalid_transition");
+    given(stopped).when(stop).then_error("invalid_transition");
+    // A requested recording may be abandoned.
+    given(requested.clone())
+        .when(C::StopRecording {
+            recording_id: RECORDING,
+        })
+        .events();
+    given(requested)
+        .when(C::StartRecording {
+            recording_id: Uuid::from_u128(999),
+        })
+        .then_error("not_found");
+}
+
+// ---- permissions, per role ----
+
+#[test]
+fn each_role_is_refused_what_it_may_not_do() {
+    let present = with(
+        live(),
+        [
+            joined(P_HOST, HOST, SessionRole::Host),
+            Event::RecordingRequested(RecordingRequested {
+                session_id: SESSION,
+                recording_id: RECORDING,
+            }),
+        ],
+    );
+    let host_only = [
+        C::StartSession,
+        C::EndSession,
+        C::CancelSession { reason: None },
+        C::AddMember {
+            user_id: OUTSIDER,
+            role: SessionRole::Observer,
+        },
+        C::ChangeMemberRole {
+            user_id: OBSERVER,
+            role: SessionRole::Surgeon,
+        },
+        C::RemoveMember { user_id: OBSERVER },
+        C::ChangeSessionDetails {
+            title: Some("x".into()),
+            procedure: None,
+            scheduled_start: None,
+        },
+        C::LeaveParticipant {
+            participant_id: P_HOST,
+            reason: LeaveReason::Kicked,
+        },
+        C::RequestRecording {
+            recording_id: RECORDING,
+        },
+        C::StartRecording {
+            recording_id: RECORDING,
+        },
+        C::StopRecording {
+            recording_id: RECORDING,
+        },
+    ];
+    let editors_only = [
+        C::UpdateLayout {
+            base_version: 1,
+            changes: move_p1_x(3),
+        },
+        C::SelectSource {
+            panel_id: "p1".into(),
+            source_id: Some("cam".into()),
+        },
+    ];
+    // Org observer who is the session host still never writes.
+    let observer_host = with(
+        present.clone(),
+        [member_added(Uuid::from_u128(7), SessionRole::Host)],
+    );
+    let observer_host_ctx = ctx(Uuid::from_u128(7), OrgRole::Observer);
+    for cmd in host_only.iter().chain(&editors_only) {
+        for who in [observer(), reviewer(), outsider()] {
+            given(present.clone())
+                .by(who)
+                .when(cmd.clone())
+                .then_error("forbidden");
+        }
+        given(observer_host.clone())
+            .by(observer_host_ctx.clone())
+            .when(cmd.clone())
+            .then_error("forbidden");
+    }
+    for cmd in &host_only {
+        given(present.clone())
+            .by(surgeon())
+            .when(cmd.clone())
+            .then_error("forbidden");
+    }
+    for cmd in &editors_only {
+        assert!(
+            given(present.clone())
+                .by(surgeon())
+                .when(cmd.clone())
+                .0
+                .is_ok()
+        );
+    }
+    // An admin may act on any session without being a member.
+    for cmd in host_only.iter().chain(&editors_only) {
+        let outcome = given(present.clone()).by(admin()).when(cmd.clone());
+        assert!(
+            !matches!(&outcome.0, Err(e) if e.code() == "forbidden"),
+            "admin refused {}",
+            cmd.name()
+        );
+    }
+}
+
+#[test]
+fn a_forbidden_command_says_why() {
+    let err = given(scheduled())
+        .by(surgeon())
+        .when(C::StartSession)
+        .0
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "forbidden: only the session host may start session"
+    );
+}
+
+// ---- evolve ----
+
+#[test]
+fn evolve_ignores_user_events_and_other_sessions() {
+    let state = fold(&scheduled());
+    let other = evolve(
+        state.clone(),
+        &Event::SessionStarted(SessionStarted {
+            session_id: Uuid::from_u128(42),
+        }),
+    );
+    assert_eq!(other, state);
+    let user = evolve(
+        state.clone(),
+        &Event::UserDeactivated(UserDeactivated { user_id: HOST }),
+    );
+    assert_eq!(user, state);
+    assert_eq!(SessionState::default().status, None);
+}
+
+pub fn move_p1_x(x: u32) -> LayoutChanges {
+    LayoutChanges {
+        panels: [(
+            "p1".to_owned(),
+            PanelPatch {
+                x: Some(x),
+                w: Some(3),
+                ..PanelPatch::default()
+            },
+        )]
+        .into(),
+        ..LayoutChanges::default()
+    }
+}
+
+#[test]
+fn default_panels_cover_the_grid_without_overlap() {
+    let mut cells = [[0u8; 12]; 12];
+    for p in default_panels() {
+        for row in cells.iter_mut().skip(p.y as usize).take(p.h as usize) {
+            for cell in row.iter_mut().skip(p.x as usize).take(p.w as usize) {
+                *cell += 1;
+            }
+        }
+    }
+    assert!(cells.iter().flatten().all(|c| *c == 1));
+}

@@ -1,0 +1,202 @@
+//! The given/when/then harness and the fixtures every aggregate test shares.
+
+use chrono::{DateTime, TimeZone, Utc};
+use livesurgery_domain::aggregate::{self, Aggregate};
+use livesurgery_domain::events::*;
+use livesurgery_domain::layout::default_panels;
+use livesurgery_domain::roles::{OrgRole, SessionRole};
+use livesurgery_domain::{CommandContext, DomainError};
+use uuid::Uuid;
+
+pub const SESSION: Uuid = Uuid::from_u128(0x5E55_0000);
+/// Org surgeon, the session's creator and host.
+pub const HOST: Uuid = Uuid::from_u128(1);
+/// Org surgeon, session surgeon.
+pub const SURGEON: Uuid = Uuid::from_u128(2);
+/// Org observer, session observer.
+pub const OBSERVER: Uuid = Uuid::from_u128(3);
+/// Org reviewer, not a member.
+pub const REVIEWER: Uuid = Uuid::from_u128(4);
+/// Org admin, not a member.
+pub const ADMIN: Uuid = Uuid::from_u128(5);
+/// Org surgeon, not a member.
+pub const OUTSIDER: Uuid = Uuid::from_u128(6);
+pub const P_HOST: Uuid = Uuid::from_u128(101);
+pub const P_SURGEON: Uuid = Uuid::from_u128(102);
+pub const P_OBSERVER: Uuid = Uuid::from_u128(103);
+pub const RECORDING: Uuid = Uuid::from_u128(201);
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap()
+}
+
+pub fn ctx(user_id: Uuid, org_role: OrgRole) -> CommandContext {
+    CommandContext::new(user_id, org_role, t0())
+}
+pub fn host() -> CommandContext {
+    ctx(HOST, OrgRole::Surgeon)
+}
+pub fn surgeon() -> CommandContext {
+    ctx(SURGEON, OrgRole::Surgeon)
+}
+pub fn observer() -> CommandContext {
+    ctx(OBSERVER, OrgRole::Observer)
+}
+pub fn reviewer() -> CommandContext {
+    ctx(REVIEWER, OrgRole::Reviewer)
+}
+pub fn admin() -> CommandContext {
+    ctx(ADMIN, OrgRole::Admin)
+}
+pub fn outsider() -> CommandContext {
+    ctx(OUTSIDER, OrgRole::Surgeon)
+}
+
+/// A state built from `given` events, and who issues the next command.
+pub struct Scenario<A: Aggregate> {
+    state: A::State,
+    ctx: CommandContext,
+}
+
+/// The result of `when`, to check with `then` or `then_error`.
+pub struct Outcome(pub Result<Vec<Event>, DomainError>);
+
+/// Starts a session scenario from these events (issued by the host unless `by` says otherwise).
+pub fn given(events: impl IntoIterator<Item = Event>) -> Scenario<aggregate::Session> {
+    given_for(events, host())
+}
+
+/// Starts a user scenario from these events (issued by an admin unless `by` says otherwise).
+pub fn given_user(events: impl IntoIterator<Item = Event>) -> Scenario<aggregate::User> {
+    given_for(events, admin())
+}
+
+fn given_for<A: Aggregate>(
+    events: impl IntoIterator<Item = Event>,
+    ctx: CommandContext,
+) -> Scenario<A> {
+    let state = events
+        .into_iter()
+        .fold(A::State::default(), |s, e| A::evolve(s, &e));
+    Scenario { state, ctx }
+}
+
+impl<A: Aggregate> Scenario<A> {
+    pub fn by(mut self, ctx: CommandContext) -> Self {
+        self.ctx = ctx;
+        self
+    }
+    pub fn when(self, cmd: A::Command) -> Outcome {
+        Outcome(A::decide(&self.state, &cmd, &self.ctx))
+    }
+    pub fn state(&self) -> &A::State {
+        &self.state
+    }
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn then(self, expected: Vec<Event>) {
+        match self.0 {
+            Ok(events) => assert_eq!(events, expected),
+            Err(e) => panic!("expected events, got error {}: {e}", e.code()),
+        }
+    }
+    #[track_caller]
+    pub fn then_error(self, code: &str) {
+        match self.0 {
+            Ok(events) => panic!("expected error {code}, got events {events:#?}"),
+            Err(e) => assert_eq!(e.code(), code, "error was: {e}"),
+        }
+    }
+    #[track_caller]
+    pub fn events(self) -> Vec<Event> {
+        self.0
+            .unwrap_or_else(|e| panic!("expected events, got error {}: {e}", e.code()))
+    }
+}
+
+// ---- event fixtures ----
+
+pub fn created() -> Vec<Event> {
+    vec![
+        Event::SessionCreated(SessionCreated {
+            session_id: SESSION,
+            title: "Lap chole".into(),
+            procedure: Some("cholecystectomy".into()),
+            scheduled_start: Some(t0()),
+            created_by: HOST,
+        }),
+        member_added(HOST, SessionRole::Host),
+        Event::LayoutInitialized(LayoutInitialized {
+            session_id: SESSION,
+            version: 1,
+            panels: default_panels(),
+        }),
+    ]
+}
+
+pub fn member_added(user_id: Uuid, role: SessionRole) -> Event {
+    Event::MemberAdded(MemberAdded {
+        session_id: SESSION,
+        user_id,
+        role,
+    })
+}
+
+/// Created, with a session surgeon and a session observer.
+pub fn scheduled() -> Vec<Event> {
+    let mut events = created();
+    events.push(member_added(SURGEON, SessionRole::Surgeon));
+    events.push(member_added(OBSERVER, SessionRole::Observer));
+    events
+}
+
+pub fn live() -> Vec<Event> {
+    let mut events = scheduled();
+    events.push(Event::SessionStarted(SessionStarted {
+        session_id: SESSION,
+    }));
+    events
+}
+
+pub fn ended() -> Vec<Event> {
+    let mut events = live();
+    events.push(Event::SessionEnded(SessionEnded {
+        session_id: SESSION,
+    }));
+    events
+}
+
+pub fn cancelled() -> Vec<Event> {
+    let mut events = scheduled();
+    events.push(Event::SessionCancelled(SessionCancelled {
+        session_id: SESSION,
+        reason: None,
+    }));
+    events
+}
+
+pub fn joined(participant_id: Uuid, user_id: Uuid, role: SessionRole) -> Event {
+    Event::ParticipantJoined(ParticipantJoined {
+        session_id: SESSION,
+        participant_id,
+        user_id,
+        role,
+        device: None,
+    })
+}
+
+pub fn left(participant_id: Uuid, user_id: Uuid, reason: LeaveReason) -> Event {
+    Event::ParticipantLeft(ParticipantLeft {
+        session_id: SESSION,
+        participant_id,
+        user_id,
+        reason,
+    })
+}
+
+pub fn with(mut base: Vec<Event>, more: impl IntoIterator<Item = Event>) -> Vec<Event> {
+    base.extend(more);
+    base
+}

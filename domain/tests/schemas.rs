@@ -1,0 +1,306 @@
+//! Every event's `data` validates against its JSON Schema in `schemas/events/<Type>.json`, and
+//! the schema files and the event catalog name the same types.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::{TimeZone, Utc};
+use livesurgery_domain::envelope::Actor;
+use livesurgery_domain::events::*;
+use livesurgery_domain::layout::default_panels;
+use livesurgery_domain::roles::{OrgRole, SessionRole};
+use serde_json::Value;
+use uuid::Uuid;
+
+fn schema_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/events")
+}
+
+fn load_schema(event_type: &str) -> Value {
+    let path = schema_dir().join(format!("{event_type}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("schema compiles")
+}
+
+/// Adding a variant to `Event` breaks this match until the variant has a sample below.
+fn sample_name(event: &Event) -> &'static str {
+    match event {
+        Event::SessionCreated(_) => "SessionCreated",
+        Event::SessionDetailsChanged(_) => "SessionDetailsChanged",
+        Event::SessionStarted(_) => "SessionStarted",
+        Event::SessionEnded(_) => "SessionEnded",
+        Event::SessionCancelled(_) => "SessionCancelled",
+        Event::MemberAdded(_) => "MemberAdded",
+        Event::MemberRoleChanged(_) => "MemberRoleChanged",
+        Event::MemberRemoved(_) => "MemberRemoved",
+        Event::ParticipantJoined(_) => "ParticipantJoined",
+        Event::ParticipantLeft(_) => "ParticipantLeft",
+        Event::LayoutInitialized(_) => "LayoutInitialized",
+        Event::LayoutUpdated(_) => "LayoutUpdated",
+        Event::SourceSelected(_) => "SourceSelected",
+        Event::RecordingRequested(_) => "RecordingRequested",
+        Event::RecordingStarted(_) => "RecordingStarted",
+        Event::RecordingStopped(_) => "RecordingStopped",
+        Event::UserRegistered(_) => "UserRegistered",
+        Event::UserRoleChanged(_) => "UserRoleChanged",
+        Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
+        Event::UserDeactivated(_) => "UserDeactivated",
+        Event::UserReactivated(_) => "UserReactivated",
+    }
+}
+
+fn samples() -> Vec<Event> {
+    let s = Uuid::from_u128(0x5E55);
+    let u = Uuid::from_u128(1);
+    let p = Uuid::from_u128(2);
+    let r = Uuid::from_u128(3);
+    let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
+    let alice = Actor {
+        user_id: Some(u),
+        role: Some("surgeon".into()),
+        participant_id: Some(p),
+    };
+    let mut panels = default_panels();
+    panels[0].source_id = Some("endoscope-1".into());
+    panels[1].z = -3;
+    vec![
+        Event::SessionCreated(SessionCreated {
+            session_id: s,
+            title: "Lap chole".into(),
+            procedure: Some("cholecystectomy".into()),
+            scheduled_start: Some(at),
+            created_by: u,
+        }),
+        Event::SessionCreated(SessionCreated {
+            session_id: s,
+            title: "T".into(),
+            procedure: None,
+            scheduled_start: None,
+            created_by: u,
+        }),
+        Event::SessionDetailsChanged(SessionDetailsChanged {
+            session_id: s,
+            title: Some("New".into()),
+            procedure: None,
+            scheduled_start: None,
+        }),
+        Event::SessionDetailsChanged(SessionDetailsChanged {
+            session_id: s,
+            title: None,
+            procedure: Some(None),
+            scheduled_start: Some(Some(at)),
+        }),
+        Event::SessionStarted(SessionStarted { session_id: s }),
+        Event::SessionEnded(SessionEnded { session_id: s }),
+        Event::SessionCancelled(SessionCancelled {
+            session_id: s,
+            reason: Some("theatre closed".into()),
+        }),
+        Event::SessionCancelled(SessionCancelled {
+            session_id: s,
+            reason: None,
+        }),
+        Event::MemberAdded(MemberAdded {
+            session_id: s,
+            user_id: u,
+            role: SessionRole::Host,
+        }),
+        Event::MemberRoleChanged(MemberRoleChanged {
+            session_id: s,
+            user_id: u,
+            from: SessionRole::Surgeon,
+            to: SessionRole::Observer,
+        }),
+        Event::MemberRemoved(MemberRemoved {
+            session_id: s,
+            user_id: u,
+        }),
+        Event::ParticipantJoined(ParticipantJoined {
+            session_id: s,
+            participant_id: p,
+            user_id: u,
+            role: SessionRole::Observer,
+            device: Some("OR camera 2".into()),
+        }),
+        Event::ParticipantLeft(ParticipantLeft {
+            session_id: s,
+            participant_id: p,
+            user_id: u,
+            reason: LeaveReason::TimedOut,
+        }),
+        Event::LayoutInitialized(LayoutInitialized {
+            session_id: s,
+            version: 1,
+            panels: default_panels(),
+        }),
+        Event::LayoutUpdated(LayoutUpdated {
+            session_id: s,
+            version: 3,
+            base_version: 1,
+            changes: vec![
+                LayoutFieldChange {
+                    panel_id: Some("p1".into()),
+                    field: "source_id".into(),
+                    value: "endoscope-1".into(),
+                },
+                LayoutFieldChange {
+                    panel_id: None,
+                    field: "panels".into(),
+                    value: serde_json::json!({"added": [], "removed": ["p4"]}),
+                },
+            ],
+            conflicts: vec![LayoutConflict {
+                panel_id: Some("p1".into()),
+                field: "source_id".into(),
+                winner: alice.clone(),
+                loser: Actor::system(),
+                loser_version: 2,
+            }],
+            panels: panels.clone(),
+            changed_by: alice.clone(),
+        }),
+        Event::SourceSelected(SourceSelected {
+            session_id: s,
+            panel_id: "p2".into(),
+            source_id: None,
+            layout_version: 4,
+            changed_by: alice,
+        }),
+        Event::RecordingRequested(RecordingRequested {
+            session_id: s,
+            recording_id: r,
+        }),
+        Event::RecordingStarted(RecordingStarted {
+            session_id: s,
+            recording_id: r,
+        }),
+        Event::RecordingStopped(RecordingStopped {
+            session_id: s,
+            recording_id: r,
+        }),
+        Event::UserRegistered(UserRegistered {
+            user_id: u,
+            username: "dr.alice-2".into(),
+            display_name: "Dr Alice".into(),
+            role: OrgRole::Reviewer,
+        }),
+        Event::UserRoleChanged(UserRoleChanged {
+            user_id: u,
+            from: OrgRole::Observer,
+            to: OrgRole::Admin,
+        }),
+        Event::UserDisplayNameChanged(UserDisplayNameChanged {
+            user_id: u,
+            display_name: "Alice B.".into(),
+        }),
+        Event::UserDeactivated(UserDeactivated { user_id: u }),
+        Event::UserReactivated(UserReactivated { user_id: u }),
+    ]
+}
+
+#[test]
+fn every_event_type_has_a_sample() {
+    let sampled: BTreeSet<_> = samples().iter().map(sample_name).collect();
+    let types: BTreeSet<_> = Event::TYPES.iter().copied().collect();
+    assert_eq!(sampled, types);
+    for event in samples() {
+        assert_eq!(event.event_type(), sample_name(&event));
+    }
+}
+
+#[test]
+fn every_sample_validates_against_its_schema_and_reads_back() {
+    for event in samples() {
+        let event_type = event.event_type();
+        let schema = load_schema(event_type);
+        let data = event.data();
+        let errors: Vec<String> = validator(&schema)
+            .iter_errors(&data)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{event_type} {data}: {errors:#?}");
+        let back = Event::from_stored(event_type, event.schema_version(), &data).unwrap();
+        assert_eq!(back, event, "{event_type} reads back as written");
+    }
+}
+
+#[test]
+fn schemas_reject_unknown_and_missing_fields() {
+    for event in samples() {
+        let event_type = event.event_type();
+        let schema = load_schema(event_type);
+        let v = validator(&schema);
+        let data = event.data();
+        let mut extra = data.clone();
+        extra["patient_name"] = "x".into();
+        assert!(!v.is_valid(&extra), "{event_type} accepts an unknown field");
+        let required = schema["required"].as_array().expect("required is a list");
+        assert!(!required.is_empty(), "{event_type} requires nothing");
+        for field in required {
+            let mut missing = data.clone();
+            missing
+                .as_object_mut()
+                .expect("data is an object")
+                .remove(field.as_str().expect("field names are strings"));
+            assert!(
+                !v.is_valid(&missing),
+                "{event_type} accepts a missing {field}"
+            );
+        }
+    }
+}
+
+#[test]
+fn schemas_check_formats_and_bounds() {
+    let schema = load_schema("LayoutInitialized");
+    let v = validator(&schema);
+    let mut data = samples()
+        .into_iter()
+        .find(|e| e.event_type() == "LayoutInitialized")
+        .unwrap()
+        .data();
+    assert!(v.is_valid(&data));
+    data["session_id"] = "not-a-uuid".into();
+    assert!(!v.is_valid(&data), "uuid format is checked");
+    data["session_id"] = Uuid::nil().to_string().into();
+    data["panels"][0]["w"] = 0.into();
+    assert!(!v.is_valid(&data), "panel width is at least 1");
+}
+
+#[test]
+fn schema_files_and_event_types_match_one_to_one() {
+    let mut files = BTreeSet::new();
+    for entry in std::fs::read_dir(schema_dir()).expect("schemas/events exists") {
+        let path = entry.unwrap().path();
+        assert_eq!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json"),
+            "{}",
+            path.display()
+        );
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        files.insert(stem);
+    }
+    let types: BTreeSet<String> = Event::TYPES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(files, types);
+    for event_type in Event::TYPES {
+        let schema = load_schema(event_type);
+        assert_eq!(schema["title"], *event_type);
+        assert_eq!(schema["x-schema-version"], 1);
+        assert_eq!(
+            schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        assert_eq!(schema["additionalProperties"], false);
+        jsonschema::meta::validate(&schema)
+            .unwrap_or_else(|e| panic!("{event_type} is not a valid schema: {e}"));
+    }
+}
