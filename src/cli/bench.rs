@@ -1,0 +1,440 @@
+//! `livesurgery bench`: figures for the event log and the projections, each beside a baseline
+//! measured in the same run on the same machine (machines are noisy; ratios travel).
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use livesurgery_domain::envelope::{Actor, NewEvent};
+use livesurgery_domain::events::{self as ev, Event, LayoutFieldChange, Panel};
+use livesurgery_domain::roles::SessionRole;
+use livesurgery_projections::ReadModels;
+use sqlx::Connection;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::settings::DatabaseUrl;
+use crate::store::{self, EventStore, ExpectedVersion};
+
+/// Options of `livesurgery bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which backends to measure: sqlite, postgres, or all (postgres needs --postgres-url).
+    #[arg(long, default_value = "sqlite")]
+    pub backend: String,
+    /// An administrative PostgreSQL URL; the bench creates (and drops) its own database there.
+    #[arg(long, env = "LIVESURGERY_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<DatabaseUrl>,
+    /// Seconds per append scenario.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Events in the log for the rebuild measurement (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rebuild_events: u64,
+    /// Appends timed for the subscriber latency measurement.
+    #[arg(long, default_value_t = 2_000)]
+    pub latency_samples: usize,
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(_url: DatabaseUrl, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut backends = Vec::new();
+    match args.backend.as_str() {
+        "sqlite" => backends.push("sqlite"),
+        "postgres" => backends.push("postgres"),
+        "all" => backends.extend(["sqlite", "postgres"]),
+        other => anyhow::bail!("unknown backend {other:?}: sqlite, postgres or all"),
+    }
+    for backend in backends {
+        let db = match backend {
+            "sqlite" => BenchDb::sqlite()?,
+            _ => {
+                let admin = args
+                    .postgres_url
+                    .as_ref()
+                    .context("--postgres-url (or LIVESURGERY_BENCH_POSTGRES_URL) is needed for postgres")?;
+                BenchDb::postgres(admin.expose()).await?
+            }
+        };
+        println!("== {backend} ==");
+        bench_backend(&db, &args).await?;
+        db.drop_database().await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct BenchDb {
+    url: String,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl BenchDb {
+    fn sqlite() -> anyhow::Result<BenchDb> {
+        let dir = tempfile::Builder::new().prefix("livesurgery-bench").tempdir_in(".")?;
+        Ok(BenchDb {
+            url: format!("sqlite://{}/bench.db", dir.path().display()),
+            admin_url: None,
+            name: String::new(),
+            _dir: Some(dir),
+        })
+    }
+
+    async fn postgres(admin_url: &str) -> anyhow::Result<BenchDb> {
+        let name = format!("ls_bench_{}", Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        Ok(BenchDb {
+            url: format!("{base}/{name}"),
+            admin_url: Some(admin_url.to_owned()),
+            name,
+            _dir: None,
+        })
+    }
+
+    async fn fresh_store(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+        store::open(&self.url).await
+    }
+
+    async fn drop_database(&self) -> anyhow::Result<()> {
+        if let Some(admin) = &self.admin_url {
+            let mut admin = sqlx::PgConnection::connect(admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut admin)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn bench_backend(db: &BenchDb, args: &BenchArgs) -> anyhow::Result<()> {
+    let duration = Duration::from_secs_f64(args.seconds);
+    let store = db.fresh_store().await?;
+    println!("append throughput (batch of 1 event, durable commit, expected version Any):");
+    let mut results = HashMap::new();
+    for (streams, writers) in [(1usize, 1usize), (1, 16), (1000, 1), (1000, 16)] {
+        let rate = append_rate(store.clone(), streams, writers, duration).await?;
+        results.insert((streams, writers), rate);
+        println!("  {streams:>5} stream(s), {writers:>2} writer(s): {rate:>10.0} appends/s");
+    }
+    if db.admin_url.is_some() {
+        println!("baseline: plain single-row INSERT, one transaction each (PostgreSQL's commit rate):");
+        for writers in [1usize, 16] {
+            let base = insert_baseline(&db.url, writers, duration).await?;
+            let ours = results[&(1000, writers)];
+            println!(
+                "  {writers:>2} writer(s): {base:>10.0} commits/s; event log at 1,000 streams = {:.2}x baseline",
+                ours / base
+            );
+        }
+    }
+
+    let (p50, p99, max) = subscriber_latency(store.clone(), args.latency_samples).await?;
+    println!(
+        "subscriber end-to-end latency (append call to delivery, {} appends by 4 writers): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        args.latency_samples,
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    );
+    store.close().await;
+
+    if args.rebuild_events > 0 {
+        rebuild_rate(db, args.rebuild_events).await?;
+    }
+    Ok(())
+}
+
+fn bench_event() -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        event_type: "BenchEvent".into(),
+        schema_version: 1,
+        data: serde_json::json!({"panel": "p1", "x": 3, "y": 4}),
+        actor: Actor::system(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+    }
+}
+
+async fn append_rate(
+    store: Arc<dyn EventStore>,
+    streams: usize,
+    writers: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let prefix = Uuid::new_v4().simple().to_string();
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (store, count, prefix) = (store.clone(), count.clone(), prefix.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = w;
+            while started.elapsed() < duration {
+                let stream = format!("bench-{prefix}-{}", n % streams);
+                store
+                    .append(&stream, ExpectedVersion::Any, vec![bench_event()])
+                    .await?;
+                count.fetch_add(1, Ordering::Relaxed);
+                n += writers;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn insert_baseline(url: &str, writers: usize, duration: Duration) -> anyhow::Result<f64> {
+    let mut setup = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_baseline (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)",
+    )
+    .execute(&mut setup)
+    .await?;
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let (url, count) = (url.to_owned(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            while started.elapsed() < duration {
+                sqlx::query("INSERT INTO bench_baseline (payload) VALUES ($1)")
+                    .bind(r#"{"panel":"p1","x":3,"y":4}"#)
+                    .execute(&mut conn)
+                    .await?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn subscriber_latency(
+    store: Arc<dyn EventStore>,
+    samples: usize,
+) -> anyhow::Result<(Duration, Duration, Duration)> {
+    let sent: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
+    let head = store.head_position().await?;
+    let mut subscription = store::subscribe(store.clone(), head);
+    let writers = 4;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (store, sent) = (store.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..samples / writers {
+                let event = bench_event();
+                sent.lock().await.insert(event.id, Instant::now());
+                store
+                    .append(&format!("latency-{w}"), ExpectedVersion::Any, vec![event])
+                    .await?;
+                // A steady stream, not a flood: latency, not throughput, is measured here.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let expected = (samples / writers) * writers;
+    let mut latencies = Vec::with_capacity(expected);
+    while latencies.len() < expected {
+        let batch = tokio::time::timeout(Duration::from_secs(30), subscription.next_batch())
+            .await
+            .context("subscriber stalled")?
+            .context("subscription ended")?;
+        let now = Instant::now();
+        let sent = sent.lock().await;
+        for event in batch {
+            if let Some(t) = sent.get(&event.id) {
+                latencies.push(now - *t);
+            }
+        }
+    }
+    for task in tasks {
+        task.await??;
+    }
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    Ok((pick(0.50), pick(0.99), pick(1.0)))
+}
+
+/// A realistic session's worth of events: creation, members, going live, presence churn and
+/// many layout edits and source selections, then the end.
+fn session_events(events_per_session: usize) -> Vec<NewEvent> {
+    let session_id = Uuid::now_v7();
+    let users: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    let actor = Actor {
+        user_id: Some(users[0]),
+        role: Some("surgeon".into()),
+        participant_id: None,
+    };
+    let panels: Vec<Panel> = (0..4)
+        .map(|i| Panel {
+            id: format!("p{}", i + 1),
+            x: (i % 2) * 6,
+            y: (i / 2) * 6,
+            w: 6,
+            h: 6,
+            z: 0,
+            source_id: None,
+        })
+        .collect();
+    let mut out = vec![
+        Event::SessionCreated(ev::SessionCreated {
+            session_id,
+            title: "Bench session".into(),
+            procedure: Some("laparoscopy".into()),
+            scheduled_start: None,
+            created_by: users[0],
+        }),
+        Event::LayoutInitialized(ev::LayoutInitialized {
+            session_id,
+            version: 1,
+            panels: panels.clone(),
+        }),
+    ];
+    for (i, user) in users.iter().enumerate() {
+        out.push(Event::MemberAdded(ev::MemberAdded {
+            session_id,
+            user_id: *user,
+            role: if i == 0 { SessionRole::Host } else { SessionRole::Surgeon },
+        }));
+    }
+    out.push(Event::SessionStarted(ev::SessionStarted { session_id }));
+    let participants: Vec<Uuid> = users.iter().map(|_| Uuid::now_v7()).collect();
+    for (user, participant) in users.iter().zip(&participants) {
+        out.push(Event::ParticipantJoined(ev::ParticipantJoined {
+            session_id,
+            participant_id: *participant,
+            user_id: *user,
+            role: SessionRole::Surgeon,
+            device: Some("bench".into()),
+        }));
+    }
+    let mut version = 1u64;
+    let mut panels = panels;
+    while out.len() + 5 < events_per_session {
+        version += 1;
+        let i = out.len();
+        if i % 3 == 0 {
+            let panel = &mut panels[i % 4];
+            panel.source_id = Some(format!("camera-{}", i % 7));
+            out.push(Event::SourceSelected(ev::SourceSelected {
+                session_id,
+                panel_id: panel.id.clone(),
+                source_id: panel.source_id.clone(),
+                layout_version: version,
+                changed_by: actor.clone(),
+            }));
+        } else {
+            let panel = &mut panels[i % 4];
+            panel.z = (i % 10) as i32;
+            out.push(Event::LayoutUpdated(ev::LayoutUpdated {
+                session_id,
+                version,
+                base_version: version - 1,
+                changes: vec![LayoutFieldChange {
+                    panel_id: Some(panel.id.clone()),
+                    field: "z".into(),
+                    value: serde_json::json!(panel.z),
+                }],
+                conflicts: vec![],
+                panels: panels.clone(),
+                changed_by: actor.clone(),
+            }));
+        }
+    }
+    for (user, participant) in users.iter().zip(&participants) {
+        out.push(Event::ParticipantLeft(ev::ParticipantLeft {
+            session_id,
+            participant_id: *participant,
+            user_id: *user,
+            reason: ev::LeaveReason::Left,
+        }));
+    }
+    out.push(Event::SessionEnded(ev::SessionEnded { session_id }));
+    let correlation = Uuid::now_v7();
+    out.into_iter()
+        .map(|e| e.into_new_event(Uuid::now_v7(), actor.clone(), correlation, None))
+        .collect()
+}
+
+async fn rebuild_rate(db: &BenchDb, total: u64) -> anyhow::Result<()> {
+    const PER_SESSION: usize = 100;
+    let store = db.fresh_store().await?;
+    let already = store.head_position().await?;
+    let started = Instant::now();
+    let sessions = (total as usize).div_ceil(PER_SESSION);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (store, next) = (store.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while (next.fetch_add(1, Ordering::Relaxed) as usize) < sessions {
+                let events = session_events(PER_SESSION);
+                let stream = ev::session_stream(Uuid::now_v7());
+                store.append(&stream, ExpectedVersion::NoStream, events).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let head = store.head_position().await?;
+    let loaded = head - already;
+    println!(
+        "loaded {loaded} session events in {:.1} s ({:.0} events/s, appends of {PER_SESSION} events)",
+        started.elapsed().as_secs_f64(),
+        loaded as f64 / started.elapsed().as_secs_f64()
+    );
+
+    // Baseline: reading the whole log and decoding it, which any rebuild must do.
+    let started = Instant::now();
+    let mut after = 0;
+    let mut read = 0u64;
+    loop {
+        let page = store.read_all(after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        read += page.len() as u64;
+    }
+    let read_rate = read as f64 / started.elapsed().as_secs_f64();
+    println!("baseline: reading the log = {read_rate:.0} events/s");
+
+    let read_models = ReadModels::connect(&db.url).await?;
+    read_models.migrate().await?;
+    let names: Vec<String> = ReadModels::names().iter().map(|s| s.to_string()).collect();
+    let started = Instant::now();
+    for name in &names {
+        let one = Instant::now();
+        crate::cli::rebuild(&read_models, store.clone(), std::slice::from_ref(name)).await?;
+        let rate = head as f64 / one.elapsed().as_secs_f64();
+        println!("  rebuild {name:<10}: {rate:>10.0} events/s ({:.2}x of reading the log)", rate / read_rate);
+    }
+    let rate = head as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "projection rebuild, all {} projections over {head} events: {rate:.0} events/s",
+        names.len()
+    );
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The `livesurgery` command line.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use livesurgery_projections::ReadModels;
+use uuid::Uuid;
+
+use crate::projector::LogSource;
+use crate::settings::{DEFAULT_DATABASE_URL, DEFAULT_HTTP_ADDR, DatabaseUrl, Settings};
+use crate::store::{self, EventStore};
+
+pub mod bench;
+
+/// LiveSurgery: event-sourced server for live surgery sessions.
+#[derive(Debug, Parser)]
+#[command(name = "livesurgery", version, about)]
+pub struct Cli {
+    /// Event log and read-model database: sqlite://PATH (embedded, created on first start) or
+    /// postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "LIVESURGERY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: DatabaseUrl,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: migrations, projections, HTTP. SIGTERM drains and exits.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "LIVESURGERY_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
+        addr: String,
+    },
+    /// Create or upgrade the database tables, then exit.
+    Migrate,
+    /// Inspect or rebuild the read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Check the tamper-evidence of the log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a session's state as it was at a moment, folded from the log alone (JSON).
+    Replay {
+        /// The session id.
+        #[arg(long)]
+        session: Uuid,
+        /// The moment (RFC 3339); default: now.
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Measure the event log and projections; prints figures.
+    Bench(bench::BenchArgs),
+}
+
+/// `livesurgery projections …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each projection's position, generation and lag behind the log head.
+    Status,
+    /// Rebuild from position 0 into fresh tables, then swap them in (reads keep working).
+    Rebuild {
+        /// One projection; all when omitted.
+        name: Option<String>,
+    },
+}
+
+/// `livesurgery audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chains; exit code 1 and the first broken link when one fails.
+    Verify {
+        /// Only this session's stream.
+        #[arg(long)]
+        session: Option<Uuid>,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let url = cli.database_url.clone();
+    match cli.command {
+        Command::Serve { addr } => {
+            let settings = Settings {
+                database_url: url,
+                http_addr: addr,
+            };
+            let app = crate::startup::Application::build(&settings).await?;
+            tracing::info!(
+                database = %settings.database_url,
+                addr = %settings.http_addr,
+                port = app.port(),
+                "LiveSurgery serving"
+            );
+            app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let store = store::open(url.expose()).await?;
+            let read_models = ReadModels::connect(url.expose()).await?;
+            read_models.migrate().await?;
+            store.close().await;
+            println!("migrated {url}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Projections { command } => projections(url, command).await,
+        Command::Audit {
+            command: AuditCommand::Verify { session },
+        } => audit_verify(url, session).await,
+        Command::Replay { session, at } => {
+            let store = store::open(url.expose()).await?;
+            let stream = livesurgery_domain::events::session_stream(session);
+            let events = store::read_whole_stream(&*store, &stream).await?;
+            store.close().await;
+            if events.is_empty() {
+                eprintln!("no session {session} in the log");
+                return Ok(ExitCode::from(2));
+            }
+            let view = livesurgery_domain::replay::replay_session(&events, at)
+                .context("folding the session's events")?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => bench::run(url, args).await,
+    }
+}
+
+async fn projections(url: DatabaseUrl, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+    let store = store::open(url.expose()).await?;
+    let read_models = ReadModels::connect(url.expose()).await?;
+    read_models.migrate().await?;
+    let result = match command {
+        ProjectionsCommand::Status => {
+            let head = store.head_position().await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{:<12} {:>12} {:>10} {:>12}", "projection", "position", "generation", "lag")?;
+            for s in read_models.status().await? {
+                writeln!(
+                    out,
+                    "{:<12} {:>12} {:>10} {:>12}",
+                    s.name,
+                    s.position,
+                    s.generation,
+                    head.saturating_sub(s.position)
+                )?;
+            }
+            writeln!(out, "log head: {head}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let names: Vec<String> = match name {
+                Some(n) if ReadModels::names().contains(&n.as_str()) => vec![n],
+                Some(n) => {
+                    eprintln!(
+                        "unknown projection {n:?}; known: {}",
+                        ReadModels::names().join(", ")
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                None => ReadModels::names().iter().map(|s| s.to_string()).collect(),
+            };
+            rebuild(&read_models, store.clone(), &names).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// Rebuilds projections one after another, printing a progress line about once a second.
+pub async fn rebuild(
+    read_models: &ReadModels,
+    store: Arc<dyn EventStore>,
+    names: &[String],
+) -> anyhow::Result<()> {
+    let source = LogSource(store);
+    for name in names {
+        let started = Instant::now();
+        let mut last_print = Instant::now();
+        let mut applied = 0u64;
+        read_models
+            .rebuild(name, &source, |p| {
+                applied = p.events_applied;
+                if last_print.elapsed() >= Duration::from_secs(1) {
+                    last_print = Instant::now();
+                    let pct = if p.head == 0 { 100.0 } else { p.position as f64 * 100.0 / p.head as f64 };
+                    eprintln!(
+                        "rebuilding {name}: position {}/{} ({pct:.0}%), {} events applied",
+                        p.position, p.head, p.events_applied
+                    );
+                }
+            })
+            .await
+            .with_context(|| format!("rebuilding projection {name}"))?;
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "rebuilt {name}: {applied} events in {secs:.1} s ({:.0} events/s); swapped in",
+            applied as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(())
+}
+
+async fn audit_verify(url: DatabaseUrl, session: Option<Uuid>) -> anyhow::Result<ExitCode> {
+    let store = store::open(url.expose()).await?;
+    let stream = session.map(livesurgery_domain::events::session_stream);
+    let report = crate::audit::verify(&*store, stream.as_deref()).await?;
+    store.close().await;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(match &report.broken {
+        None => {
+            eprintln!(
+                "ok: {} streams, {} events, every hash chain holds",
+                report.streams_checked, report.events_checked
+            );
+            ExitCode::SUCCESS
+        }
+        Some(link) => {
+            eprintln!(
+                "BROKEN: stream {} version {} (position {}, event {}): {}",
+                link.stream, link.version, link.position, link.event_id, link.reason
+            );
+            ExitCode::from(1)
+        }
+    })
+}
