@@ -48,7 +48,7 @@ pub(crate) fn plan_batch(
     let mut position = snapshot.head;
     let mut rows = Vec::new();
     let mut results = Vec::with_capacity(requests.len());
-    let mut ids_in_batch: HashMap<Uuid, ()> = HashMap::new();
+    let mut ids_in_batch: HashMap<Uuid, (String, u64, u64)> = HashMap::new();
 
     for request in requests {
         results.push(plan_one(
@@ -86,14 +86,13 @@ fn plan_one(
     written: &mut Vec<String>,
     position: &mut u64,
     rows: &mut Vec<RecordedEvent>,
-    ids_in_batch: &mut HashMap<Uuid, ()>,
+    ids_in_batch: &mut HashMap<Uuid, (String, u64, u64)>,
 ) -> Result<AppendResult, StoreError> {
     validate(request)?;
-    let stored: Vec<_> = request
-        .events
-        .iter()
-        .filter_map(|e| snapshot.existing_ids.get(&e.id))
-        .collect();
+    // Ids stored already, or planned by an earlier request of this batch (the same append,
+    // retried while the first try was still queued).
+    let known = |id: &Uuid| snapshot.existing_ids.get(id).or_else(|| ids_in_batch.get(id));
+    let stored: Vec<_> = request.events.iter().filter_map(|e| known(&e.id)).collect();
     if !stored.is_empty() {
         let same_append = stored.len() == request.events.len()
             && stored.iter().all(|(stream, _, _)| *stream == request.stream)
@@ -102,22 +101,19 @@ fn plan_one(
             let id = request
                 .events
                 .iter()
-                .find(|e| snapshot.existing_ids.contains_key(&e.id))
+                .find(|e| known(&e.id).is_some())
                 .map(|e| e.id)
                 .unwrap_or_default();
             return Err(StoreError::DuplicateEventId { id });
         }
-        // Every id is stored, in this stream, consecutively: a retry of an append that
-        // committed. Answer as the first time.
+        // Every id is known, in this stream, consecutively: a retry of an append that
+        // committed (or is committing in this batch). Answer as the first time.
         let (first, last) = (stored[0], stored[stored.len() - 1]);
         return Ok(AppendResult {
             last_version: last.1,
             first_position: first.2,
             last_position: last.2,
         });
-    }
-    if let Some(dup) = request.events.iter().find(|e| ids_in_batch.contains_key(&e.id)) {
-        return Err(StoreError::DuplicateEventId { id: dup.id });
     }
 
     let (current, last_hash) = heads
@@ -140,7 +136,7 @@ fn plan_one(
     for event in &request.events {
         version += 1;
         *position += 1;
-        ids_in_batch.insert(event.id, ());
+        ids_in_batch.insert(event.id, (request.stream.clone(), version, *position));
         let sealed = RecordedEvent::seal(
             event.clone(),
             &request.stream,
@@ -277,5 +273,96 @@ async fn commit(writer: &dyn BatchWriter, batch: Vec<Pending>, head: &watch::Sen
                 let _ = pending.reply.send(Err(error));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use livesurgery_domain::envelope::{Actor, NewEvent, verify_stream};
+
+    use super::*;
+    use crate::store::ExpectedVersion;
+
+    fn event() -> NewEvent {
+        NewEvent {
+            id: Uuid::now_v7(),
+            event_type: "TestEvent".into(),
+            schema_version: 1,
+            data: serde_json::json!({}),
+            actor: Actor::system(),
+            correlation_id: Uuid::nil(),
+            causation_id: None,
+        }
+    }
+
+    fn request(stream: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> AppendRequest {
+        AppendRequest {
+            stream: stream.into(),
+            expected,
+            events,
+        }
+    }
+
+    #[test]
+    fn appends_to_one_stream_in_one_batch_chain_and_are_decided_in_order() {
+        let requests = [
+            request("s", ExpectedVersion::NoStream, vec![event(), event()]),
+            request("s", ExpectedVersion::Exact(2), vec![event()]),
+            request("s", ExpectedVersion::Exact(2), vec![event()]),
+            request("t", ExpectedVersion::Any, vec![event()]),
+        ];
+        let snapshot = LogSnapshot {
+            head: 10,
+            ..Default::default()
+        };
+        let plan = plan_batch(&requests, &snapshot, Utc::now());
+        assert_eq!(plan.results[0].as_ref().unwrap().last_position, 12);
+        assert_eq!(plan.results[1].as_ref().unwrap().last_version, 3);
+        assert!(matches!(
+            plan.results[2],
+            Err(StoreError::VersionConflict { current: 3, .. })
+        ));
+        assert_eq!(plan.results[3].as_ref().unwrap().last_position, 14);
+        assert_eq!(plan.new_head, 14);
+        let s: Vec<_> = plan.rows.iter().filter(|r| r.stream == "s").cloned().collect();
+        assert_eq!(verify_stream(&s), Ok(()));
+        assert_eq!(plan.stream_heads.len(), 2);
+    }
+
+    #[test]
+    fn the_same_append_twice_in_one_batch_is_stored_once_and_answered_alike() {
+        let events = vec![event(), event()];
+        let requests = [
+            request("s", ExpectedVersion::NoStream, events.clone()),
+            request("s", ExpectedVersion::NoStream, events),
+        ];
+        let plan = plan_batch(&requests, &LogSnapshot::default(), Utc::now());
+        assert_eq!(plan.rows.len(), 2);
+        assert_eq!(
+            plan.results[0].as_ref().unwrap(),
+            plan.results[1].as_ref().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_stream_continues_from_its_stored_head() {
+        let first = plan_batch(
+            &[request("s", ExpectedVersion::Any, vec![event()])],
+            &LogSnapshot::default(),
+            Utc::now(),
+        );
+        let (stream, version, hash) = first.stream_heads[0].clone();
+        let snapshot = LogSnapshot {
+            head: 1,
+            existing_ids: HashMap::new(),
+            stream_heads: [(stream, (version, hash))].into(),
+        };
+        let second = plan_batch(
+            &[request("s", ExpectedVersion::Exact(1), vec![event()])],
+            &snapshot,
+            Utc::now(),
+        );
+        let chain = [first.rows, second.rows].concat();
+        assert_eq!(verify_stream(&chain), Ok(()));
     }
 }
