@@ -159,18 +159,16 @@ async fn projections(url: DatabaseUrl, command: ProjectionsCommand) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
         ProjectionsCommand::Rebuild { name } => {
-            let names: Vec<String> = match name {
-                Some(n) if ReadModels::names().contains(&n.as_str()) => vec![n],
-                Some(n) => {
-                    eprintln!(
-                        "unknown projection {n:?}; known: {}",
-                        ReadModels::names().join(", ")
-                    );
-                    return Ok(ExitCode::from(2));
-                }
-                None => ReadModels::names().iter().map(|s| s.to_string()).collect(),
-            };
-            rebuild(&read_models, store.clone(), &names).await?;
+            if let Some(n) = &name
+                && !ReadModels::names().contains(&n.as_str())
+            {
+                eprintln!(
+                    "unknown projection {n:?}; known: {}",
+                    ReadModels::names().join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+            rebuild(&read_models, store.clone(), name.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -178,38 +176,45 @@ async fn projections(url: DatabaseUrl, command: ProjectionsCommand) -> anyhow::R
     result
 }
 
-/// Rebuilds projections one after another, printing a progress line about once a second.
+/// Rebuilds the named projections (all of them in one pass over the log when `names` is
+/// `None`), printing a progress line about once a second; returns the events/s achieved.
 pub async fn rebuild(
     read_models: &ReadModels,
     store: Arc<dyn EventStore>,
-    names: &[String],
-) -> anyhow::Result<()> {
-    let source = LogSource(store);
-    for name in names {
-        let started = Instant::now();
-        let mut last_print = Instant::now();
-        let mut applied = 0u64;
-        read_models
-            .rebuild(name, &source, |p| {
-                applied = p.events_applied;
-                if last_print.elapsed() >= Duration::from_secs(1) {
-                    last_print = Instant::now();
-                    let pct = if p.head == 0 { 100.0 } else { p.position as f64 * 100.0 / p.head as f64 };
-                    eprintln!(
-                        "rebuilding {name}: position {}/{} ({pct:.0}%), {} events applied",
-                        p.position, p.head, p.events_applied
-                    );
-                }
-            })
-            .await
-            .with_context(|| format!("rebuilding projection {name}"))?;
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "rebuilt {name}: {applied} events in {secs:.1} s ({:.0} events/s); swapped in",
-            applied as f64 / secs.max(1e-9)
-        );
+    name: Option<&str>,
+) -> anyhow::Result<f64> {
+    let source = Arc::new(LogSource(store));
+    let label = name.unwrap_or("all projections").to_owned();
+    let mut last_print = Instant::now();
+    let progress = |p: livesurgery_projections::RebuildProgress| {
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            last_print = Instant::now();
+            let pct = if p.head == 0 {
+                100.0
+            } else {
+                p.position as f64 * 100.0 / p.head as f64
+            };
+            eprintln!(
+                "rebuilding {label}: position {}/{} ({pct:.0}%), {} events applied",
+                p.position, p.head, p.events_applied
+            );
+        }
+    };
+    let report = match name {
+        Some(name) => read_models.rebuild(name, source, progress).await,
+        None => read_models.rebuild_all(source, progress).await,
     }
-    Ok(())
+    .with_context(|| format!("rebuilding {}", name.unwrap_or("the projections")))?;
+    eprintln!(
+        "rebuilt {}: {} events in {:.1} s ({:.0} events/s), generation {} swapped in at position {}",
+        report.projections.join(", "),
+        report.events_applied,
+        report.elapsed.as_secs_f64(),
+        report.events_per_second(),
+        report.generation,
+        report.position
+    );
+    Ok(report.events_per_second())
 }
 
 async fn audit_verify(url: DatabaseUrl, session: Option<Uuid>) -> anyhow::Result<ExitCode> {

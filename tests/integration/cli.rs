@@ -231,6 +231,66 @@ mod with_commands {
 
             let missing = livesurgery(&db, &["replay", "--session", &Uuid::now_v7().to_string()]);
             assert_eq!(missing.status.code(), Some(2), "an unknown session is an error");
+
+            // The read models, rebuilt from the log by the CLI, show the same session.
+            let rebuilt = livesurgery(&db, &["projections", "rebuild"]);
+            let stderr = String::from_utf8_lossy(&rebuilt.stderr);
+            assert!(rebuilt.status.success(), "[{}] {stderr}", db.backend);
+            assert!(stderr.contains("swapped in"), "{stderr}");
+            let status = livesurgery(&db, &["projections", "status"]);
+            let table = String::from_utf8_lossy(&status.stdout);
+            for name in livesurgery_projections::ReadModels::names() {
+                let line = table.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{table}"));
+                assert!(line.trim_end().ends_with(" 0"), "[{}] {name} has no lag: {table}", db.backend);
+            }
+            let read_models = livesurgery_projections::ReadModels::connect(&db.url).await.unwrap();
+            let row = read_models.get_session(session).await.unwrap().expect("the session is projected");
+            assert_eq!(row.title, "Lap chole");
+            assert_eq!(row.status, livesurgery_projections::SessionStatus::Ended);
+            let unknown = livesurgery(&db, &["projections", "rebuild", "nope"]);
+            assert_eq!(unknown.status.code(), Some(2));
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_projects_events_appended_by_another_process() {
+    for db in all_backends().await {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("LIVESURGERY_DATABASE_URL", &db.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_healthy(&mut child, port);
+        // This test process is "another process": it appends straight to the log.
+        let store = open(&db).await;
+        let mut last = 0;
+        for n in 0..50 {
+            last = store
+                .append(&format!("session-{n}"), ExpectedVersion::Any, vec![event(n)])
+                .await
+                .unwrap()
+                .last_position;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, body) = http_get(port, "/healthz").unwrap();
+            let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if health["projections_position"].as_u64() == Some(last) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "[{}] projections stuck at {health} (log head {last})",
+                db.backend
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sigterm(&child);
+        assert!(child.wait().unwrap().success());
+        store.close().await;
     }
 }
