@@ -18,7 +18,9 @@ pub enum CommandError {
     #[error(transparent)]
     Domain(#[from] DomainError),
     /// Other writers kept changing the stream; the caller may retry.
-    #[error("version conflict on {stream} after {MAX_ATTEMPTS} attempts (current version {current})")]
+    #[error(
+        "version conflict on {stream} after {MAX_ATTEMPTS} attempts (current version {current})"
+    )]
     VersionConflict { stream: String, current: u64 },
     /// A stored event could not be read back.
     #[error(transparent)]

@@ -52,11 +52,17 @@ impl ProjectorHandle {
 
 impl Projector {
     /// Migrates the read models and starts folding the log into them from their checkpoints.
-    pub async fn start(store: Arc<dyn EventStore>, database_url: &str) -> anyhow::Result<Projector> {
+    pub async fn start(
+        store: Arc<dyn EventStore>,
+        database_url: &str,
+    ) -> anyhow::Result<Projector> {
         let read_models = ReadModels::connect(database_url)
             .await
             .context("connecting the read models")?;
-        read_models.migrate().await.context("creating the read-model tables")?;
+        read_models
+            .migrate()
+            .await
+            .context("creating the read-model tables")?;
         let from = read_models
             .status()
             .await?

@@ -17,7 +17,12 @@ pub enum ProjectionError {
     UnknownProjection(String),
     /// A batch was not in strictly increasing position order.
     #[error("events out of order: position {position} follows {previous}")]
-    OutOfOrder { previous: u64, position: u64 },
+    OutOfOrder {
+        /// The position before it.
+        previous: u64,
+        /// The position that does not follow.
+        position: u64,
+    },
     /// `migrate()` has not been run on this database.
     #[error("projection {0:?} has no checkpoint: run migrate() first")]
     NotMigrated(String),
@@ -27,7 +32,15 @@ pub enum ProjectionError {
     /// Another rebuild of the same projection started after this one; this one gave way.
     #[error("the rebuild of {0:?} was superseded by a newer rebuild")]
     RebuildSuperseded(String),
+    /// A task of this crate failed unexpectedly (a panic).
+    #[error("internal: {0}")]
+    Internal(String),
     /// A stored read-model value could not be read back.
     #[error("read-model column {column}: {reason}")]
-    Corrupt { column: String, reason: String },
+    Corrupt {
+        /// The column.
+        column: String,
+        /// What was wrong.
+        reason: String,
+    },
 }

@@ -13,6 +13,9 @@ pub(crate) struct TableDef {
     /// Column definitions; `{int}` is the 64-bit integer type of the dialect.
     pub columns: &'static str,
     pub primary_key: &'static str,
+    /// SQLite only: store rows in the primary key's B-tree (`WITHOUT ROWID`) instead of a rowid
+    /// table plus a key index, so a row costs one B-tree insert, not two. For text keys.
+    pub without_rowid: bool,
     /// `(name, columns)` of every secondary index.
     pub indexes: &'static [(&'static str, &'static str)],
 }
@@ -33,8 +36,12 @@ impl TableDef {
             Dialect::Sqlite => "INTEGER",
             Dialect::Postgres => "BIGINT",
         };
+        let options = match dialect {
+            Dialect::Sqlite if self.without_rowid => " WITHOUT ROWID",
+            _ => "",
+        };
         format!(
-            "CREATE TABLE IF NOT EXISTS {} ({}, CONSTRAINT {}_pk_g{generation} PRIMARY KEY ({}))",
+            "CREATE TABLE IF NOT EXISTS {} ({}, CONSTRAINT {}_pk_g{generation} PRIMARY KEY ({})){options}",
             self.name(suffix),
             self.columns.replace("{int}", int),
             self.base,
@@ -63,7 +70,7 @@ pub(crate) const CHECKPOINTS_DDL: &str = "CREATE TABLE IF NOT EXISTS rm_checkpoi
     name TEXT NOT NULL PRIMARY KEY, \
     position BIGINT NOT NULL, \
     generation BIGINT NOT NULL, \
-    updated_at TEXT NOT NULL)";
+    updated_at BIGINT NOT NULL)";
 
 /// Rebuilds in progress: who owns the `__next` tables (a token, so that a newer rebuild of the
 /// same projection makes an older one give way) and how far it got.
@@ -72,5 +79,5 @@ pub(crate) const REBUILDS_DDL: &str = "CREATE TABLE IF NOT EXISTS rm_rebuilds (\
     token TEXT NOT NULL, \
     generation BIGINT NOT NULL, \
     position BIGINT NOT NULL, \
-    started_at TEXT NOT NULL, \
-    updated_at TEXT NOT NULL)";
+    started_at BIGINT NOT NULL, \
+    updated_at BIGINT NOT NULL)";

@@ -53,10 +53,9 @@ pub async fn run(_url: DatabaseUrl, args: BenchArgs) -> anyhow::Result<ExitCode>
         let db = match backend {
             "sqlite" => BenchDb::sqlite()?,
             _ => {
-                let admin = args
-                    .postgres_url
-                    .as_ref()
-                    .context("--postgres-url (or LIVESURGERY_BENCH_POSTGRES_URL) is needed for postgres")?;
+                let admin = args.postgres_url.as_ref().context(
+                    "--postgres-url (or LIVESURGERY_BENCH_POSTGRES_URL) is needed for postgres",
+                )?;
                 BenchDb::postgres(admin.expose()).await?
             }
         };
@@ -76,7 +75,9 @@ struct BenchDb {
 
 impl BenchDb {
     fn sqlite() -> anyhow::Result<BenchDb> {
-        let dir = tempfile::Builder::new().prefix("livesurgery-bench").tempdir_in(".")?;
+        let dir = tempfile::Builder::new()
+            .prefix("livesurgery-bench")
+            .tempdir_in(".")?;
         Ok(BenchDb {
             url: format!("sqlite://{}/bench.db", dir.path().display()),
             admin_url: None,
@@ -330,7 +331,11 @@ fn session_events(events_per_session: usize) -> Vec<NewEvent> {
         out.push(Event::MemberAdded(ev::MemberAdded {
             session_id,
             user_id: *user,
-            role: if i == 0 { SessionRole::Host } else { SessionRole::Surgeon },
+            role: if i == 0 {
+                SessionRole::Host
+            } else {
+                SessionRole::Surgeon
+            },
         }));
     }
     out.push(Event::SessionStarted(ev::SessionStarted { session_id }));
@@ -406,7 +411,9 @@ async fn rebuild_rate(db: &BenchDb, total: u64) -> anyhow::Result<()> {
             while (next.fetch_add(1, Ordering::Relaxed) as usize) < sessions {
                 let events = session_events(PER_SESSION);
                 let stream = ev::session_stream(Uuid::now_v7());
-                store.append(&stream, ExpectedVersion::NoStream, events).await?;
+                store
+                    .append(&stream, ExpectedVersion::NoStream, events)
+                    .await?;
             }
             anyhow::Ok(())
         }));

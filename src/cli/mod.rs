@@ -144,7 +144,11 @@ async fn projections(url: DatabaseUrl, command: ProjectionsCommand) -> anyhow::R
         ProjectionsCommand::Status => {
             let head = store.head_position().await?;
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<12} {:>12} {:>10} {:>12}", "projection", "position", "generation", "lag")?;
+            writeln!(
+                out,
+                "{:<12} {:>12} {:>10} {:>12}",
+                "projection", "position", "generation", "lag"
+            )?;
             for s in read_models.status().await? {
                 writeln!(
                     out,

@@ -91,11 +91,18 @@ fn plan_one(
     validate(request)?;
     // Ids stored already, or planned by an earlier request of this batch (the same append,
     // retried while the first try was still queued).
-    let known = |id: &Uuid| snapshot.existing_ids.get(id).or_else(|| ids_in_batch.get(id));
+    let known = |id: &Uuid| {
+        snapshot
+            .existing_ids
+            .get(id)
+            .or_else(|| ids_in_batch.get(id))
+    };
     let stored: Vec<_> = request.events.iter().filter_map(|e| known(&e.id)).collect();
     if !stored.is_empty() {
         let same_append = stored.len() == request.events.len()
-            && stored.iter().all(|(stream, _, _)| *stream == request.stream)
+            && stored
+                .iter()
+                .all(|(stream, _, _)| *stream == request.stream)
             && stored.windows(2).all(|w| w[1].1 == w[0].1 + 1);
         if !same_append {
             let id = request
@@ -324,7 +331,12 @@ mod tests {
         ));
         assert_eq!(plan.results[3].as_ref().unwrap().last_position, 14);
         assert_eq!(plan.new_head, 14);
-        let s: Vec<_> = plan.rows.iter().filter(|r| r.stream == "s").cloned().collect();
+        let s: Vec<_> = plan
+            .rows
+            .iter()
+            .filter(|r| r.stream == "s")
+            .cloned()
+            .collect();
         assert_eq!(verify_stream(&s), Ok(()));
         assert_eq!(plan.stream_heads.len(), 2);
     }

@@ -190,7 +190,9 @@ pub fn redact_url(url: &str) -> String {
 
 fn validate(request: &AppendRequest) -> Result<(), StoreError> {
     if request.events.is_empty() {
-        return Err(StoreError::Invalid("an append needs at least one event".into()));
+        return Err(StoreError::Invalid(
+            "an append needs at least one event".into(),
+        ));
     }
     if request.stream.is_empty() || request.stream.len() > 200 {
         return Err(StoreError::Invalid(
@@ -218,10 +220,7 @@ mod tests {
             redact_url("postgres://app:s3cret@db:5432/ls"),
             "postgres://app:***@db:5432/ls"
         );
-        assert_eq!(
-            redact_url("postgres://app@db/ls"),
-            "postgres://app@db/ls"
-        );
+        assert_eq!(redact_url("postgres://app@db/ls"), "postgres://app@db/ls");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }

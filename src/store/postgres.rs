@@ -27,8 +27,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use livesurgery_domain::envelope::{Actor, NewEvent, RecordedEvent};
-use sqlx::{Connection, Row};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -108,15 +108,18 @@ async fn read_head(pool: &PgPool) -> Result<u64, StoreError> {
 /// Learns of other processes' appends through LISTEN/NOTIFY, with a slow poll as a safety net.
 fn spawn_listener(pool: PgPool, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut listener = loop {
-            match PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
-                    Ok(()) => break Some(l),
-                    Err(error) => tracing::warn!(%error, "LISTEN failed; polling instead"),
-                },
-                Err(error) => tracing::warn!(%error, "listener connection failed; polling instead"),
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => Some(l),
+                Err(error) => {
+                    tracing::warn!(%error, "LISTEN failed; polling instead");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "listener connection failed; polling instead");
+                None
             }
-            break None;
         };
         loop {
             let notified = match listener.as_mut() {
@@ -300,7 +303,9 @@ impl Writer {
 /// UPDATE first and the statement takes the `log_head` row lock before inserting anything: it
 /// queues behind a locked-path append instead of deadlocking with it (checked by hand with two
 /// psql sessions; the conformance suite mixes both paths across processes).
-fn write_rows(plan: &BatchPlan) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+fn write_rows(
+    plan: &BatchPlan,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let rows = &plan.rows;
     let heads = &plan.stream_heads;
     sqlx::query(
@@ -325,8 +330,16 @@ fn write_rows(plan: &BatchPlan) -> sqlx::query::Query<'static, sqlx::Postgres, s
     .bind(rows.iter().map(|e| e.id).collect::<Vec<_>>())
     .bind(rows.iter().map(|e| e.stream.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|e| e.version as i64).collect::<Vec<_>>())
-    .bind(rows.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|e| e.schema_version as i32).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|e| e.event_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|e| e.schema_version as i32)
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|e| e.data.to_string()).collect::<Vec<_>>())
     .bind(
         rows.iter()
@@ -371,8 +384,7 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         event_type: row.get(4),
         schema_version: row.get::<i32, _>(5) as u32,
         data: serde_json::from_str(&data).map_err(|e| corrupt(format!("data: {e}")))?,
-        actor: serde_json::from_str::<Actor>(&actor)
-            .map_err(|e| corrupt(format!("actor: {e}")))?,
+        actor: serde_json::from_str::<Actor>(&actor).map_err(|e| corrupt(format!("actor: {e}")))?,
         correlation_id: row.get(8),
         causation_id: row.get(9),
         recorded_at: row.get::<DateTime<Utc>, _>(10),
@@ -409,14 +421,14 @@ impl EventStore for PostgresStore {
             columns!(),
             " FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3"
         ))
-            .bind(stream)
-            .bind(from_version as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(decode)
-            .collect()
+        .bind(stream)
+        .bind(from_version as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
     }
 
     async fn read_all(
@@ -430,13 +442,13 @@ impl EventStore for PostgresStore {
             columns!(),
             " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
         ))
-            .bind(after_position as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(decode)
-            .collect()
+        .bind(after_position as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

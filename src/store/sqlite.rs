@@ -76,11 +76,11 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
-    if let Some(parent) = options.get_filename().parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating the data folder {}", parent.display()))?;
-        }
+    if let Some(parent) = options.get_filename().parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the data folder {}", parent.display()))?;
     }
     SqlitePoolOptions::new()
         .max_connections(8)
@@ -230,13 +230,9 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         event_type: row.get(4),
         schema_version: row.get::<i64, _>(5) as u32,
         data: serde_json::from_str(&data).map_err(|e| corrupt(format!("data: {e}")))?,
-        actor: serde_json::from_str::<Actor>(&actor)
-            .map_err(|e| corrupt(format!("actor: {e}")))?,
+        actor: serde_json::from_str::<Actor>(&actor).map_err(|e| corrupt(format!("actor: {e}")))?,
         correlation_id: uuid(row.get(8))?,
-        causation_id: row
-            .get::<Option<String>, _>(9)
-            .map(uuid)
-            .transpose()?,
+        causation_id: row.get::<Option<String>, _>(9).map(uuid).transpose()?,
         recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
             .map_err(|e| corrupt(format!("recorded_at: {e}")))?
             .with_timezone(&Utc),
@@ -273,14 +269,14 @@ impl EventStore for SqliteStore {
             columns!(),
             " FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3"
         ))
-            .bind(stream)
-            .bind(from_version as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(decode)
-            .collect()
+        .bind(stream)
+        .bind(from_version as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
     }
 
     async fn read_all(
@@ -295,13 +291,13 @@ impl EventStore for SqliteStore {
             columns!(),
             " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
         ))
-            .bind(after_position as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(decode)
-            .collect()
+        .bind(after_position as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

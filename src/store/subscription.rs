@@ -73,8 +73,10 @@ async fn read_forever(
             }
             Ok(events) => {
                 // Deduplicate by position: a page can never go backwards, but be strict.
-                let fresh: Vec<RecordedEvent> =
-                    events.into_iter().filter(|e| e.position > position).collect();
+                let fresh: Vec<RecordedEvent> = events
+                    .into_iter()
+                    .filter(|e| e.position > position)
+                    .collect();
                 if let Some(last) = fresh.last() {
                     position = last.position;
                 }

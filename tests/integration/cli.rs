@@ -39,7 +39,11 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_healthy(child: &mut Child, port: u16) -> String {
@@ -51,7 +55,10 @@ fn wait_healthy(child: &mut Child, port: u16) -> String {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("server exited early with {status}");
         }
-        assert!(Instant::now() < deadline, "server did not answer /healthz in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "server did not answer /healthz in 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -89,11 +96,19 @@ fn serve_on_the_embedded_default_creates_its_database_answers_healthz_and_stops_
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "serve did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "exit {status}; stderr: {stderr}");
     assert!(stderr.contains("stopped cleanly"), "{stderr}");
 }
@@ -114,8 +129,14 @@ async fn audit_verify_passes_on_an_intact_log_and_names_a_tampered_row() {
     for db in all_backends().await {
         let store = open(&db).await;
         for n in 0..4 {
-            store.append("session-a", ExpectedVersion::Any, vec![event(n)]).await.unwrap();
-            store.append("session-b", ExpectedVersion::Any, vec![event(n)]).await.unwrap();
+            store
+                .append("session-a", ExpectedVersion::Any, vec![event(n)])
+                .await
+                .unwrap();
+            store
+                .append("session-b", ExpectedVersion::Any, vec![event(n)])
+                .await
+                .unwrap();
         }
         store.close().await;
 
@@ -151,11 +172,11 @@ async fn tamper(db: &TestDb, sql: &str) {
 mod with_commands {
     use chrono::Utc;
     use livesurgery::commands;
+    use livesurgery_domain::CommandContext;
     use livesurgery_domain::aggregate::Session;
     use livesurgery_domain::layout::{LayoutChanges, PanelPatch};
     use livesurgery_domain::roles::{OrgRole, SessionRole};
     use livesurgery_domain::session::SessionCommand;
-    use livesurgery_domain::CommandContext;
     use uuid::Uuid;
 
     use super::*;
@@ -184,40 +205,87 @@ mod with_commands {
             let (surgeon, student) = (Uuid::now_v7(), Uuid::now_v7());
             let session = Uuid::now_v7();
             let host = ctx(surgeon, OrgRole::Surgeon);
-            run(&*store, session, &host, SessionCommand::CreateSession {
-                session_id: session,
-                title: "Lap chole".into(),
-                procedure: Some("cholecystectomy".into()),
-                scheduled_start: None,
-            })
+            run(
+                &*store,
+                session,
+                &host,
+                SessionCommand::CreateSession {
+                    session_id: session,
+                    title: "Lap chole".into(),
+                    procedure: Some("cholecystectomy".into()),
+                    scheduled_start: None,
+                },
+            )
             .await;
-            run(&*store, session, &host, SessionCommand::AddMember { user_id: student, role: SessionRole::Observer }).await;
+            run(
+                &*store,
+                session,
+                &host,
+                SessionCommand::AddMember {
+                    user_id: student,
+                    role: SessionRole::Observer,
+                },
+            )
+            .await;
             run(&*store, session, &host, SessionCommand::StartSession).await;
             let participant = Uuid::now_v7();
-            run(&*store, session, &ctx(student, OrgRole::Observer), SessionCommand::JoinParticipant {
-                participant_id: participant,
-                device: Some("laptop".into()),
-            })
+            run(
+                &*store,
+                session,
+                &ctx(student, OrgRole::Observer),
+                SessionCommand::JoinParticipant {
+                    participant_id: participant,
+                    device: Some("laptop".into()),
+                },
+            )
             .await;
             let live_with_one_present = Utc::now();
             let changes = LayoutChanges {
-                panels: [("p1".to_owned(), PanelPatch { x: Some(1), ..Default::default() })].into(),
+                panels: [(
+                    "p1".to_owned(),
+                    PanelPatch {
+                        x: Some(1),
+                        ..Default::default()
+                    },
+                )]
+                .into(),
                 ..Default::default()
             };
-            run(&*store, session, &host, SessionCommand::UpdateLayout { base_version: 1, changes }).await;
+            run(
+                &*store,
+                session,
+                &host,
+                SessionCommand::UpdateLayout {
+                    base_version: 1,
+                    changes,
+                },
+            )
+            .await;
             let after_layout_edit = Utc::now();
             run(&*store, session, &host, SessionCommand::EndSession).await;
             store.close().await;
 
             let at = |t: chrono::DateTime<Utc>| {
-                let out = livesurgery(&db, &["replay", "--session", &session.to_string(), "--at", &t.to_rfc3339()]);
+                let out = livesurgery(
+                    &db,
+                    &[
+                        "replay",
+                        "--session",
+                        &session.to_string(),
+                        "--at",
+                        &t.to_rfc3339(),
+                    ],
+                );
                 assert!(out.status.success(), "[{}] {out:?}", db.backend);
                 serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
             };
             let view = at(live_with_one_present);
             assert_eq!(view["status"], "live", "[{}] {view}", db.backend);
             assert_eq!(view["members"].as_array().unwrap().len(), 2);
-            assert_eq!(view["participants"][0]["participant_id"], participant.to_string());
+            assert_eq!(
+                view["participants"][0]["participant_id"],
+                participant.to_string()
+            );
             assert_eq!(view["layout"]["version"], 1);
 
             let view = at(after_layout_edit);
@@ -230,7 +298,11 @@ mod with_commands {
             assert_eq!(view["participants"].as_array().unwrap().len(), 0);
 
             let missing = livesurgery(&db, &["replay", "--session", &Uuid::now_v7().to_string()]);
-            assert_eq!(missing.status.code(), Some(2), "an unknown session is an error");
+            assert_eq!(
+                missing.status.code(),
+                Some(2),
+                "an unknown session is an error"
+            );
 
             // The read models, rebuilt from the log by the CLI, show the same session.
             let rebuilt = livesurgery(&db, &["projections", "rebuild"]);
@@ -240,11 +312,24 @@ mod with_commands {
             let status = livesurgery(&db, &["projections", "status"]);
             let table = String::from_utf8_lossy(&status.stdout);
             for name in livesurgery_projections::ReadModels::names() {
-                let line = table.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{table}"));
-                assert!(line.trim_end().ends_with(" 0"), "[{}] {name} has no lag: {table}", db.backend);
+                let line = table
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .unwrap_or_else(|| panic!("{table}"));
+                assert!(
+                    line.trim_end().ends_with(" 0"),
+                    "[{}] {name} has no lag: {table}",
+                    db.backend
+                );
             }
-            let read_models = livesurgery_projections::ReadModels::connect(&db.url).await.unwrap();
-            let row = read_models.get_session(session).await.unwrap().expect("the session is projected");
+            let read_models = livesurgery_projections::ReadModels::connect(&db.url)
+                .await
+                .unwrap();
+            let row = read_models
+                .get_session(session)
+                .await
+                .unwrap()
+                .expect("the session is projected");
             assert_eq!(row.title, "Lap chole");
             assert_eq!(row.status, livesurgery_projections::SessionStatus::Ended);
             let unknown = livesurgery(&db, &["projections", "rebuild", "nope"]);
@@ -270,7 +355,11 @@ async fn serve_projects_events_appended_by_another_process() {
         let mut last = 0;
         for n in 0..50 {
             last = store
-                .append(&format!("session-{n}"), ExpectedVersion::Any, vec![event(n)])
+                .append(
+                    &format!("session-{n}"),
+                    ExpectedVersion::Any,
+                    vec![event(n)],
+                )
                 .await
                 .unwrap()
                 .last_position;

@@ -2,7 +2,8 @@
 
 #[test]
 fn the_readme_renders_the_permission_table_of_the_domain() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let table = livesurgery_domain::permissions::markdown_table();
     assert!(
         readme.contains(&table),

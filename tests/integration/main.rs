@@ -1,6 +1,6 @@
 //! Black-box tests of LiveSurgery: one test binary, modules by concern.
 
 mod cli;
+mod docs;
 mod helpers;
 mod store_conformance;
-mod docs;

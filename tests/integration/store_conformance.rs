@@ -46,7 +46,9 @@ async fn appends_at_the_same_expected_version_let_exactly_one_win() {
                 }
             }
             assert_eq!((won, conflicts), (1, 15), "[{}] round {round}", db.backend);
-            let stored = store::read_whole_stream(&*stores[1], &stream).await.unwrap();
+            let stored = store::read_whole_stream(&*stores[1], &stream)
+                .await
+                .unwrap();
             assert_eq!(stored.len(), 2, "[{}]", db.backend);
         }
     }
@@ -75,15 +77,24 @@ async fn an_append_retried_with_the_same_ids_is_stored_once() {
             let store = stores[i % 2].clone();
             let fresh = fresh.clone();
             tasks.push(tokio::spawn(async move {
-                store.append("retry", ExpectedVersion::Exact(3), fresh).await
+                store
+                    .append("retry", ExpectedVersion::Exact(3), fresh)
+                    .await
             }));
         }
         let mut answers = HashSet::new();
         for task in tasks {
             answers.insert(task.await.unwrap().expect("a retry is not an error"));
         }
-        assert_eq!(answers.len(), 1, "[{}] every retry gets the same answer", db.backend);
-        let stored = store::read_whole_stream(&*stores[0], "retry").await.unwrap();
+        assert_eq!(
+            answers.len(),
+            1,
+            "[{}] every retry gets the same answer",
+            db.backend
+        );
+        let stored = store::read_whole_stream(&*stores[0], "retry")
+            .await
+            .unwrap();
         assert_eq!(stored.len(), 5, "[{}]", db.backend);
 
         // Reusing one stored id inside a different append is refused, not half-stored.
@@ -94,7 +105,13 @@ async fn an_append_retried_with_the_same_ids_is_stored_once() {
             "[{}] {refused:?}",
             db.backend
         );
-        assert_eq!(store::read_whole_stream(&*stores[0], "retry").await.unwrap().len(), 5);
+        assert_eq!(
+            store::read_whole_stream(&*stores[0], "retry")
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
     }
 }
 
@@ -116,7 +133,10 @@ async fn a_subscriber_receives_every_event_once_in_order_while_many_writers_appe
                     let e = event(n as u64);
                     let id = e.id;
                     let stream = format!("writer-{w}-{}", n % 5);
-                    store.append(&stream, ExpectedVersion::Any, vec![e]).await.unwrap();
+                    store
+                        .append(&stream, ExpectedVersion::Any, vec![e])
+                        .await
+                        .unwrap();
                     acked.push(id);
                 }
                 acked
@@ -129,7 +149,11 @@ async fn a_subscriber_receives_every_event_once_in_order_while_many_writers_appe
             let batch = tokio::time::timeout_at(deadline, subscription.next_batch())
                 .await
                 .unwrap_or_else(|_| {
-                    panic!("[{}] only {} of {expected} events arrived", db.backend, received.len())
+                    panic!(
+                        "[{}] only {} of {expected} events arrived",
+                        db.backend,
+                        received.len()
+                    )
                 })
                 .expect("subscription ended early");
             received.extend(batch);
@@ -139,15 +163,29 @@ async fn a_subscriber_receives_every_event_once_in_order_while_many_writers_appe
             acked.extend(task.await.unwrap());
         }
         // Nothing more arrives: no duplicates after the last one.
-        let extra = tokio::time::timeout(Duration::from_millis(700), subscription.next_batch()).await;
-        assert!(extra.is_err(), "[{}] events delivered twice: {extra:?}", db.backend);
+        let extra =
+            tokio::time::timeout(Duration::from_millis(700), subscription.next_batch()).await;
+        assert!(
+            extra.is_err(),
+            "[{}] events delivered twice: {extra:?}",
+            db.backend
+        );
 
         for (i, e) in received.iter().enumerate() {
-            assert_eq!(e.position, i as u64 + 1, "[{}] positions are 1.. with no gap", db.backend);
+            assert_eq!(
+                e.position,
+                i as u64 + 1,
+                "[{}] positions are 1.. with no gap",
+                db.backend
+            );
         }
         let ids: HashSet<_> = received.iter().map(|e| e.id).collect();
         assert_eq!(ids.len(), expected, "[{}] each event once", db.backend);
-        assert_eq!(ids, acked, "[{}] exactly the acknowledged events", db.backend);
+        assert_eq!(
+            ids, acked,
+            "[{}] exactly the acknowledged events",
+            db.backend
+        );
     }
 }
 
@@ -156,19 +194,33 @@ async fn reads_see_a_stream_in_version_order_and_the_log_verifies() {
     for db in all_backends().await {
         let store = open(&db).await;
         for n in 0..5 {
-            store.append("s-a", ExpectedVersion::Exact(n), vec![event(n)]).await.unwrap();
-            store.append("s-b", ExpectedVersion::Any, vec![event(n), event(n)]).await.unwrap();
+            store
+                .append("s-a", ExpectedVersion::Exact(n), vec![event(n)])
+                .await
+                .unwrap();
+            store
+                .append("s-b", ExpectedVersion::Any, vec![event(n), event(n)])
+                .await
+                .unwrap();
         }
         let a = store::read_whole_stream(&*store, "s-a").await.unwrap();
-        assert_eq!(a.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            a.iter().map(|e| e.version).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
         assert_eq!(store.read_stream("s-b", 4, 3).await.unwrap().len(), 3);
         assert_eq!(store.head_position().await.unwrap(), 15);
         assert_eq!(store.stream_names("s-").await.unwrap(), vec!["s-a", "s-b"]);
         let report = audit::verify(&*store, None).await.unwrap();
         assert!(report.broken.is_none(), "[{}] {report:?}", db.backend);
         assert_eq!((report.streams_checked, report.events_checked), (2, 15));
-        let bad = store.append("s-a", ExpectedVersion::Exact(3), vec![event(9)]).await;
-        assert!(matches!(bad, Err(StoreError::VersionConflict { current: 5, .. })));
+        let bad = store
+            .append("s-a", ExpectedVersion::Exact(3), vec![event(9)])
+            .await;
+        assert!(matches!(
+            bad,
+            Err(StoreError::VersionConflict { current: 5, .. })
+        ));
         let empty = store.append("s-a", ExpectedVersion::Any, vec![]).await;
         assert!(matches!(empty, Err(StoreError::Invalid(_))));
     }
@@ -191,7 +243,10 @@ async fn crash_child_appends_until_killed() {
             for n in 0.. {
                 let e = event(n);
                 let id = e.id;
-                store.append(&format!("burst-{w}"), ExpectedVersion::Any, vec![e]).await.unwrap();
+                store
+                    .append(&format!("burst-{w}"), ExpectedVersion::Any, vec![e])
+                    .await
+                    .unwrap();
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "ACK {id}");
                 let _ = out.flush();
@@ -212,7 +267,11 @@ async fn a_process_killed_mid_burst_loses_no_acknowledged_event() {
 
 async fn assert_kill_loses_nothing(db: &TestDb) {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "store_conformance::crash_child_appends_until_killed"])
+        .args([
+            "--ignored",
+            "--exact",
+            "store_conformance::crash_child_appends_until_killed",
+        ])
         .args(["--nocapture", "--test-threads=1"])
         .env(CRASH_CHILD_URL, &db.url)
         .stdout(std::process::Stdio::piped())
@@ -254,11 +313,18 @@ async fn assert_kill_loses_nothing(db: &TestDb) {
         stored.extend(page.iter().map(|e| e.id));
     }
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(id)).collect();
-    assert!(lost.is_empty(), "[{}] acknowledged but lost: {lost:?}", db.backend);
+    assert!(
+        lost.is_empty(),
+        "[{}] acknowledged but lost: {lost:?}",
+        db.backend
+    );
     assert!(stored.len() >= acked.len());
     let report = audit::verify(&*store, None).await.unwrap();
     assert!(report.broken.is_none(), "[{}] {report:?}", db.backend);
     // The log is still writable after the crash.
-    store.append("burst-0", ExpectedVersion::Any, vec![event(0)]).await.unwrap();
+    store
+        .append("burst-0", ExpectedVersion::Any, vec![event(0)])
+        .await
+        .unwrap();
     let _: Arc<dyn EventStore> = store;
 }
