@@ -70,9 +70,9 @@ pub struct AppState {
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let position = state.projector.position();
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
-        "projections_position": position,
+        "projections_position": state.projector.position(),
+        "projections_lag": state.projector.lag(),
     }))
 }
