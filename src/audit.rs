@@ -50,6 +50,25 @@ pub async fn verify(
             report.broken = Some(broken);
             return Ok(report);
         }
+        // The chain cannot show its own last events removed; the head recorded at append time,
+        // kept in another table, can (unless that was edited too).
+        let last = events.last().map(|e| (e.version, e.hash.clone()));
+        let recorded = store.stream_head(&name).await?;
+        if recorded.is_some() && recorded != last {
+            let (version, hash) = recorded.unwrap_or_default();
+            let stored = last.as_ref().map_or(0, |(v, _)| *v);
+            report.broken = Some(BrokenLink {
+                stream: name,
+                version,
+                position: events.last().map_or(0, |e| e.position),
+                event_id: events.last().map_or(uuid::Uuid::nil(), |e| e.id),
+                reason: format!(
+                    "the stream's head was recorded as version {version} (hash {hash}) but its \
+                     last stored event is version {stored}: events were removed or replaced"
+                ),
+            });
+            return Ok(report);
+        }
     }
     Ok(report)
 }

@@ -120,6 +120,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// The position of the last committed event (0 for an empty log).
     async fn head_position(&self) -> Result<u64, StoreError>;
 
+    /// The version and hash (hex) of a stream's last event as recorded at append time, kept
+    /// apart from the events themselves; `None` for a stream never appended to.
+    async fn stream_head(&self, stream: &str) -> Result<Option<(u64, String)>, StoreError>;
+
     /// Names of the streams whose name starts with `prefix`, sorted.
     async fn stream_names(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 

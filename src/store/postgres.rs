@@ -455,6 +455,14 @@ impl EventStore for PostgresStore {
         read_head(&self.pool).await
     }
 
+    async fn stream_head(&self, stream: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let row = sqlx::query("SELECT version, hash FROM streams WHERE stream = $1")
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get::<i64, _>(0) as u64, r.get::<String, _>(1))))
+    }
+
     async fn stream_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT stream FROM streams WHERE left(stream, length($1)) = $1 ORDER BY stream",

@@ -158,6 +158,36 @@ async fn audit_verify_passes_on_an_intact_log_and_names_a_tampered_row() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_notices_the_last_events_of_a_stream_deleted() {
+    for db in all_backends().await {
+        let store = open(&db).await;
+        for n in 0..3 {
+            store
+                .append("session-c", ExpectedVersion::Any, vec![event(n)])
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        tamper(
+            &db,
+            "DELETE FROM events WHERE stream = 'session-c' AND version = 3",
+        )
+        .await;
+        let out = livesurgery(&db, &["audit", "verify", "--session", "c"]);
+        // `--session` takes a session id: an invalid one is refused before anything runs.
+        assert_eq!(out.status.code(), Some(2), "[{}] {out:?}", db.backend);
+        let out = livesurgery(&db, &["audit", "verify"]);
+        assert_eq!(out.status.code(), Some(1), "[{}] {out:?}", db.backend);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("stream session-c version 3") && stderr.contains("removed"),
+            "[{}] {stderr}",
+            db.backend
+        );
+    }
+}
+
 async fn tamper(db: &TestDb, sql: &str) {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
     if db.backend == "sqlite" {
