@@ -54,8 +54,7 @@ pub async fn verify(
         // kept in another table, can (unless that was edited too).
         let last = events.last().map(|e| (e.version, e.hash.clone()));
         let recorded = store.stream_head(&name).await?;
-        if recorded.is_some() && recorded != last {
-            let (version, hash) = recorded.unwrap_or_default();
+        if let Some((version, hash)) = recorded.filter(|head| Some(head) != last.as_ref()) {
             let stored = last.as_ref().map_or(0, |(v, _)| *v);
             report.broken = Some(BrokenLink {
                 stream: name,

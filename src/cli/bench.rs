@@ -41,7 +41,7 @@ pub struct BenchArgs {
 }
 
 /// Runs the benchmark and prints its figures.
-pub async fn run(_url: DatabaseUrl, args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut backends = Vec::new();
     match args.backend.as_str() {
         "sqlite" => backends.push("sqlite"),
@@ -87,14 +87,9 @@ impl BenchDb {
     }
 
     async fn postgres(admin_url: &str) -> anyhow::Result<BenchDb> {
-        let name = format!("ls_bench_{}", Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await?;
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        let (name, url) = store::postgres::create_scratch_database(admin_url, "ls_bench").await?;
         Ok(BenchDb {
-            url: format!("{base}/{name}"),
+            url,
             admin_url: Some(admin_url.to_owned()),
             name,
             _dir: None,
@@ -106,16 +101,10 @@ impl BenchDb {
     }
 
     async fn drop_database(&self) -> anyhow::Result<()> {
-        if let Some(admin) = &self.admin_url {
-            let mut admin = sqlx::PgConnection::connect(admin).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut admin)
-            .await?;
+        match &self.admin_url {
+            Some(admin) => store::postgres::drop_scratch_database(admin, &self.name).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

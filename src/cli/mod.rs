@@ -132,7 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(args) => bench::run(url, args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

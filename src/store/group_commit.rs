@@ -250,34 +250,34 @@ pub(crate) fn advance(head: &watch::Sender<u64>, to: u64) {
 }
 
 async fn commit(writer: &dyn BatchWriter, batch: Vec<Pending>, head: &watch::Sender<u64>) {
-    let requests: Vec<AppendRequest> = batch.iter().map(|p| p.request.clone()).collect();
+    let (requests, replies): (Vec<AppendRequest>, Vec<_>) =
+        batch.into_iter().map(|p| (p.request, p.reply)).unzip();
     match writer.commit_batch(&requests).await {
         Ok((results, new_head)) => {
             advance(head, new_head);
-            for (pending, result) in batch.into_iter().zip(results) {
-                let _ = pending.reply.send(result);
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
             }
         }
-        Err(error) if batch.len() > 1 => {
+        Err(error) if requests.len() > 1 => {
             // One request may have failed the whole transaction: retry each alone so the
             // others are not punished for it.
-            tracing::warn!(%error, size = batch.len(), "batch append failed; retrying one by one");
-            for pending in batch {
-                let request = std::slice::from_ref(&pending.request);
-                let result = match writer.commit_batch(request).await {
+            tracing::warn!(%error, size = requests.len(), "batch append failed; retrying one by one");
+            for (request, reply) in requests.iter().zip(replies) {
+                let result = match writer.commit_batch(std::slice::from_ref(request)).await {
                     Ok((mut results, new_head)) => {
                         advance(head, new_head);
                         results.pop().unwrap_or(Err(StoreError::Closed))
                     }
                     Err(e) => Err(e),
                 };
-                let _ = pending.reply.send(result);
+                let _ = reply.send(result);
             }
         }
         Err(error) => {
             tracing::warn!(%error, "append failed");
-            if let Some(pending) = batch.into_iter().next() {
-                let _ = pending.reply.send(Err(error));
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(error));
             }
         }
     }

@@ -98,6 +98,39 @@ impl PostgresStore {
     }
 }
 
+/// Creates an empty database named `<prefix>_<random>` on the server of `admin_url`, for tests
+/// and benchmarks; returns its name and URL.
+pub async fn create_scratch_database(
+    admin_url: &str,
+    prefix: &str,
+) -> anyhow::Result<(String, String)> {
+    use anyhow::Context;
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(admin_url)))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("creating database {name}"))?;
+    let base = match admin_url.rfind('/') {
+        Some(i) if i > admin_url.find("://").map_or(0, |s| s + 2) => &admin_url[..i],
+        _ => admin_url,
+    };
+    Ok((name.clone(), format!("{base}/{name}")))
+}
+
+/// Drops a database made by [`create_scratch_database`], closing its connections.
+pub async fn drop_scratch_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    Ok(())
+}
+
 async fn read_head(pool: &PgPool) -> Result<u64, StoreError> {
     let head: i64 = sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1")
         .fetch_one(pool)

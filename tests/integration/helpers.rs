@@ -33,22 +33,12 @@ pub async fn fresh_postgres() -> Option<TestDb> {
         println!("skipping PostgreSQL: {PG_ENV} not set");
         return None;
     };
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connecting to the test PostgreSQL server");
-    let name = format!("ls_test_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
+    let (_, url) = store::postgres::create_scratch_database(&admin_url, "ls_test")
         .await
         .expect("creating a test database");
-    let base = match admin_url.rfind('/') {
-        Some(i) if i > admin_url.find("://").map_or(0, |s| s + 2) => &admin_url[..i],
-        _ => admin_url.as_str(),
-    };
     Some(TestDb {
         backend: "postgres",
-        url: format!("{base}/{name}"),
+        url,
         _dir: None,
     })
 }
