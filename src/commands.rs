@@ -1,12 +1,15 @@
 //! The write path: load an aggregate's stream, fold it, decide, append with the version it was
 //! decided on; on a concurrent write, reload and decide again, a bounded number of times.
 
-use livesurgery_domain::envelope::RecordedEvent;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use livesurgery_domain::events::UnknownEvent;
 use livesurgery_domain::{Aggregate, CommandContext, DomainError, Event};
 use uuid::Uuid;
 
-use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, read_whole_stream};
+use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError};
 
 /// How many times a command is decided again after losing a race, before it is a conflict.
 pub const MAX_ATTEMPTS: usize = 5;
@@ -39,58 +42,148 @@ pub struct Accepted {
     pub append: AppendResult,
 }
 
-/// Loads and folds an aggregate's stream; returns the state and its version.
-pub async fn load<A: Aggregate>(
-    store: &dyn EventStore,
-    stream: &str,
-) -> Result<(A::State, u64), CommandError> {
-    let recorded = read_whole_stream(store, stream)
-        .await
-        .map_err(CommandError::Store)?;
-    fold::<A>(&recorded)
-}
-
-fn fold<A: Aggregate>(recorded: &[RecordedEvent]) -> Result<(A::State, u64), CommandError> {
-    let mut state = A::State::default();
-    for r in recorded {
-        let event = Event::from_stored(&r.event_type, r.schema_version, &r.data)?;
-        state = A::evolve(state, &event);
-    }
-    Ok((state, recorded.last().map_or(0, |r| r.version)))
-}
-
-/// Executes one command against the aggregate `id`.
-pub async fn execute<A: Aggregate>(
+/// Executes one command against the aggregate `id`, folding its stream from the start (a
+/// one-off [`Executor`]; the server keeps one for its whole life).
+pub async fn execute<A>(
     store: &dyn EventStore,
     id: Uuid,
     command: &A::Command,
     ctx: &CommandContext,
     correlation_id: Uuid,
-) -> Result<Accepted, CommandError> {
-    let stream = A::stream(id);
-    let mut current = 0;
-    for _ in 0..MAX_ATTEMPTS {
-        let (state, version) = load::<A>(store, &stream).await?;
-        let events = A::decide(&state, command, ctx)?;
-        let new_events = events
-            .iter()
-            .cloned()
-            .map(|e| e.into_new_event(Uuid::now_v7(), ctx.actor(), correlation_id, None))
-            .collect();
-        match store
-            .append(&stream, ExpectedVersion::Exact(version), new_events)
-            .await
-        {
-            Ok(append) => {
-                return Ok(Accepted {
-                    stream,
-                    events,
-                    append,
-                });
+) -> Result<Accepted, CommandError>
+where
+    A: Aggregate,
+    A::State: Send + Sync + 'static,
+{
+    Executor::default()
+        .execute::<A>(store, id, command, ctx, correlation_id)
+        .await
+}
+
+/// A folded aggregate kept between commands: its state and the version it was folded to.
+struct Folded {
+    version: u64,
+    state: Box<dyn Any + Send + Sync>,
+}
+
+/// Streams whose folded state is kept; past this the cache starts over.
+const MAX_CACHED_STREAMS: usize = 10_000;
+
+/// The write path of a server process: like [`execute`], but commands on one stream run one at
+/// a time in this process (so they do not race each other into version conflicts), and each
+/// stream's folded state is kept, so a command reads no events unless another process wrote
+/// in between (its append then fails the version check, and the stream's new tail is read).
+#[derive(Default)]
+pub struct Executor {
+    streams: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Folded>>>>>,
+}
+
+impl Executor {
+    fn slot(&self, stream: &str) -> Arc<tokio::sync::Mutex<Option<Folded>>> {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if streams.len() >= MAX_CACHED_STREAMS && !streams.contains_key(stream) {
+            // Slots in use stay alive through their Arc; dropping the map only forgets states.
+            streams.clear();
+        }
+        streams.entry(stream.to_owned()).or_default().clone()
+    }
+
+    /// Executes one command against the aggregate `id`.
+    pub async fn execute<A>(
+        &self,
+        store: &dyn EventStore,
+        id: Uuid,
+        command: &A::Command,
+        ctx: &CommandContext,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, CommandError>
+    where
+        A: Aggregate,
+        A::State: Send + Sync + 'static,
+    {
+        let stream = A::stream(id);
+        let slot = self.slot(&stream);
+        let mut cached = slot.lock().await;
+        let (mut state, mut version) = match cached.take() {
+            Some(folded) => match folded.state.downcast::<A::State>() {
+                Ok(state) => (*state, folded.version),
+                Err(_) => (A::State::default(), 0),
+            },
+            None => (A::State::default(), 0),
+        };
+        // A fresh slot starts from the whole stream; a kept one trusts its version until an
+        // append says otherwise.
+        let mut must_catch_up = version == 0;
+        let mut current = version;
+        for _ in 0..MAX_ATTEMPTS {
+            if must_catch_up {
+                (state, version) = catch_up::<A>(store, &stream, state, version).await?;
             }
-            Err(StoreError::VersionConflict { current: now, .. }) => current = now,
-            Err(other) => return Err(CommandError::Store(other)),
+            let events = match A::decide(&state, command, ctx) {
+                Ok(events) => events,
+                Err(e) => {
+                    *cached = Some(Folded {
+                        version,
+                        state: Box::new(state),
+                    });
+                    return Err(e.into());
+                }
+            };
+            let new_events = events
+                .iter()
+                .cloned()
+                .map(|e| e.into_new_event(Uuid::now_v7(), ctx.actor(), correlation_id, None))
+                .collect();
+            match store
+                .append(&stream, ExpectedVersion::Exact(version), new_events)
+                .await
+            {
+                Ok(append) => {
+                    for event in &events {
+                        state = A::evolve(state, event);
+                    }
+                    *cached = Some(Folded {
+                        version: append.last_version,
+                        state: Box::new(state),
+                    });
+                    return Ok(Accepted {
+                        stream,
+                        events,
+                        append,
+                    });
+                }
+                Err(StoreError::VersionConflict { current: now, .. }) => {
+                    current = now;
+                    must_catch_up = true;
+                }
+                // The state is left out of the cache: the next command folds the stream again.
+                Err(other) => return Err(CommandError::Store(other)),
+            }
+        }
+        Err(CommandError::VersionConflict { stream, current })
+    }
+}
+
+/// Folds the events of `stream` after `version` into `state`.
+async fn catch_up<A: Aggregate>(
+    store: &dyn EventStore,
+    stream: &str,
+    mut state: A::State,
+    mut version: u64,
+) -> Result<(A::State, u64), CommandError> {
+    loop {
+        let page = store
+            .read_stream(stream, version + 1, 1000)
+            .await
+            .map_err(CommandError::Store)?;
+        let done = page.len() < 1000;
+        for r in &page {
+            let event = Event::from_stored(&r.event_type, r.schema_version, &r.data)?;
+            state = A::evolve(state, &event);
+            version = r.version;
+        }
+        if done {
+            return Ok((state, version));
         }
     }
-    Err(CommandError::VersionConflict { stream, current })
 }

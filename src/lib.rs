@@ -1,6 +1,8 @@
-//! LiveSurgery server: event log backends, projections runner, CLI and HTTP front door.
+//! LiveSurgery server: event log backends, projections runner, REST API, auth and CLI.
 
+pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod projector;

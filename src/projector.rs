@@ -2,6 +2,7 @@
 //! every projection, each of which writes its rows and checkpoint in one transaction.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -28,6 +29,40 @@ pub struct Projector {
 pub struct ProjectorHandle {
     position: watch::Receiver<u64>,
     head: watch::Receiver<u64>,
+    users_epoch: Arc<AtomicU64>,
+    sessions: Arc<ChangeEpochs>,
+}
+
+/// Change counters for sessions, bumped after the projections apply a batch that touched a
+/// session's stream and before the position moves. A cache of a session's read-model rows
+/// notes the counter before it reads and is valid while the counter has not moved. Sessions
+/// share buckets: a collision only costs a needless reload.
+pub struct ChangeEpochs {
+    buckets: Box<[AtomicU64]>,
+}
+
+impl ChangeEpochs {
+    const BUCKETS: usize = 4096;
+
+    fn new() -> ChangeEpochs {
+        ChangeEpochs {
+            buckets: (0..Self::BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn bucket(&self, id: &uuid::Uuid) -> &AtomicU64 {
+        // UUIDv7's low bits are random.
+        &self.buckets[(id.as_u128() as usize) % Self::BUCKETS]
+    }
+
+    /// The counter of `id`'s bucket.
+    pub fn get(&self, id: &uuid::Uuid) -> u64 {
+        self.bucket(id).load(Ordering::Acquire)
+    }
+
+    fn bump(&self, id: &uuid::Uuid) {
+        self.bucket(id).fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl ProjectorHandle {
@@ -39,6 +74,17 @@ impl ProjectorHandle {
     /// How many events the projections are behind the log head, as far as this process knows.
     pub fn lag(&self) -> u64 {
         self.head.borrow().saturating_sub(self.position())
+    }
+
+    /// A counter that grows whenever an applied batch changed a user (registration, role,
+    /// activation): caches of users compare it to know when to reload.
+    pub fn users_epoch(&self) -> u64 {
+        self.users_epoch.load(Ordering::Acquire)
+    }
+
+    /// Change counters of sessions (see [`ChangeEpochs`]).
+    pub fn session_epochs(&self) -> &ChangeEpochs {
+        &self.sessions
     }
 
     /// Waits until the projections reach `position`, at most `timeout`; true when they did.
@@ -73,6 +119,10 @@ impl Projector {
         let (position_tx, position) = watch::channel(from);
         let (stop, mut stopped) = watch::channel(false);
         let head = store.head_watch();
+        let users_epoch = Arc::new(AtomicU64::new(0));
+        let epoch = users_epoch.clone();
+        let sessions = Arc::new(ChangeEpochs::new());
+        let session_epochs = sessions.clone();
         let mut subscription = store::subscribe(store, from);
         let task = tokio::spawn(async move {
             loop {
@@ -89,11 +139,28 @@ impl Projector {
                         _ = stopped.changed() => return,
                     }
                 }
+                // Bumped before the position moves: a reader that sees the position also sees
+                // the new counters.
+                if batch.iter().any(|e| e.stream.starts_with("user-")) {
+                    epoch.fetch_add(1, Ordering::AcqRel);
+                }
+                for id in batch.iter().filter_map(|e| {
+                    e.stream
+                        .strip_prefix("session-")
+                        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                }) {
+                    session_epochs.bump(&id);
+                }
                 position_tx.send_replace(last);
             }
         });
         Ok(Projector {
-            handle: ProjectorHandle { position, head },
+            handle: ProjectorHandle {
+                position,
+                head,
+                users_epoch,
+                sessions,
+            },
             stop,
             task,
         })

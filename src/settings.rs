@@ -49,11 +49,111 @@ impl std::str::FromStr for DatabaseUrl {
     }
 }
 
+/// A secret from configuration (a signing key): never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for use only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() < 32 {
+            Err("a signing key needs at least 32 characters".to_owned())
+        } else {
+            Ok(Secret(s.to_owned()))
+        }
+    }
+}
+
+/// Settings of the HTTP API: tokens, limits, read-your-writes, what `participants:join` hands out.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiSettings {
+    /// Folder for state the server generates itself (the token signing key when none is given).
+    #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = "data")]
+    pub data_dir: std::path::PathBuf,
+    /// HS256 key that signs every token (32+ characters). When absent, a random key is
+    /// generated once and kept in DATA_DIR/jwt.key. Several server processes must share one.
+    #[arg(long, env = "LIVESURGERY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "LIVESURGERY_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds (each use replaces it with a new one).
+    #[arg(long, env = "LIVESURGERY_REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    /// Lifetime of the WebSocket and SFU tokens that `participants:join` hands out, in seconds.
+    #[arg(long, env = "LIVESURGERY_JOIN_TOKEN_TTL_SECS", default_value_t = 600)]
+    pub join_token_ttl_secs: u64,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "LIVESURGERY_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Login attempts allowed per username per minute (then 429 with Retry-After).
+    #[arg(
+        long,
+        env = "LIVESURGERY_LOGIN_PER_USERNAME_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub login_per_username_per_minute: u32,
+    /// Login attempts allowed per client address per minute.
+    #[arg(
+        long,
+        env = "LIVESURGERY_LOGIN_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub login_per_address_per_minute: u32,
+    /// How long a read waits for the projections to reach `X-Min-Position`, in milliseconds.
+    #[arg(long, env = "LIVESURGERY_READ_WAIT_MS", default_value_t = 5000)]
+    pub read_wait_ms: u64,
+    /// `/readyz` fails when the projections are more than this many events behind the log.
+    #[arg(long, env = "LIVESURGERY_READY_MAX_LAG", default_value_t = 1000)]
+    pub ready_max_lag: u64,
+    /// The server's public base URL (`https://or.example.org`), for the WebSocket and WHIP/WHEP
+    /// URLs that `participants:join` returns; default: taken from the request's Host.
+    #[arg(long, env = "LIVESURGERY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// ICE servers handed to clients, comma-separated (`stun:stun.example.org:3478,...`).
+    #[arg(long, env = "LIVESURGERY_ICE_SERVERS", value_delimiter = ',')]
+    pub ice_servers: Vec<String>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            data_dir: "data".into(),
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            join_token_ttl_secs: 600,
+            max_body_bytes: 64 * 1024,
+            login_per_username_per_minute: 10,
+            login_per_address_per_minute: 60,
+            read_wait_ms: 5000,
+            ready_max_lag: 1000,
+            public_url: None,
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
     pub http_addr: String,
+    pub api: ApiSettings,
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
-//! The `serve` job: event log, projections, HTTP front door, graceful shutdown.
+//! The `serve` job: event log, projections, HTTP API, graceful shutdown.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
+use livesurgery_projections::ReadModels;
 
+use crate::api::{self, state::ApiState};
+use crate::auth::{Keys, load_or_create_key};
 use crate::projector::Projector;
 use crate::settings::Settings;
 use crate::store::{self, EventStore};
@@ -21,19 +25,34 @@ pub struct Application {
 impl Application {
     /// Opens the log (running migrations), starts the projections and binds the HTTP port.
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let key = match &settings.api.jwt_secret {
+            Some(secret) => secret.expose().to_owned(),
+            None => load_or_create_key(&settings.api.data_dir)?,
+        };
         let store = store::open(settings.database_url.expose()).await?;
         let projector = Projector::start(store.clone(), settings.database_url.expose()).await?;
+        // A pool of its own for reads, apart from the projector's writes.
+        let read_models = ReadModels::connect(settings.database_url.expose())
+            .await
+            .context("connecting the read models")?;
         let listener = TcpListener::bind(&settings.http_addr)
             .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState {
-            store: store.clone(),
-            projector: projector.handle(),
-        });
+        let state = web::Data::new(ApiState::new(
+            store.clone(),
+            projector.handle(),
+            read_models,
+            Keys::new(key.as_bytes()),
+            settings.api.clone(),
+        ));
+        let api_settings = settings.api.clone();
         let server = HttpServer::new(move || {
+            let api_settings = api_settings.clone();
             App::new()
                 .app_data(state.clone())
-                .route("/healthz", web::get().to(healthz))
+                .configure(move |cfg| api::configure(cfg, &api_settings))
+                .wrap(from_fn(api::idempotency::idempotency))
+                .wrap(from_fn(api::error::envelope))
         })
         .listen(listener)?
         .shutdown_timeout(10)
@@ -61,18 +80,4 @@ impl Application {
         tracing::info!("stopped cleanly");
         Ok(())
     }
-}
-
-/// Shared state of the HTTP handlers.
-pub struct AppState {
-    pub store: Arc<dyn EventStore>,
-    pub projector: crate::projector::ProjectorHandle,
-}
-
-async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "status": "ok",
-        "projections_position": state.projector.position(),
-        "projections_lag": state.projector.lag(),
-    }))
 }

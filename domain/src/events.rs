@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::envelope::{Actor, NewEvent};
+use crate::permissions::Action;
 use crate::roles::{OrgRole, SessionRole};
 
 /// The layout grid: panels live on a grid of this many columns and rows.
@@ -231,6 +232,51 @@ pub struct UserReactivated {
     pub user_id: Uuid,
 }
 
+// ---- access log, stream `access-<user uuid>`: no aggregate folds these ----
+
+/// A write (or a read of something the caller may not see) was refused by the API: who tried
+/// what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessDenied {
+    pub user_id: Uuid,
+    /// The session concerned, when the request named one.
+    pub session_id: Option<Uuid>,
+    /// The permission that was missing.
+    pub action: Action,
+    /// HTTP method (`"POST"`); with `route`, never a raw URL or query (they may carry ids a
+    /// caller was not allowed to learn about, or patient data).
+    pub method: String,
+    /// The route template (`"/v1/sessions/{id}:start"`).
+    pub route: String,
+    /// The HTTP status answered: 403, or 404 when the caller may not know the session exists.
+    pub status: u16,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// What part of an audit trail was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditReadKind {
+    /// The events themselves (`GET /v1/sessions/{id}/events`, `GET /v1/audit`).
+    Events,
+    /// A session replayed at a point in time (`GET /v1/sessions/{id}/state`).
+    Replay,
+    /// The hash chain verified (`POST /v1/sessions/{id}/audit:verify`).
+    Verify,
+}
+
+/// Someone read an audit trail (compliance: who looked at what, when).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditTrailRead {
+    pub user_id: Uuid,
+    /// The session whose trail was read; `None` for a read across sessions (`GET /v1/audit`).
+    pub session_id: Option<Uuid>,
+    pub kind: AuditReadKind,
+    /// The filter parameters given, by name (`{"actor": "<uuid>", "type": "LayoutUpdated"}`).
+    pub query: std::collections::BTreeMap<String, String>,
+}
+
 /// Every event of the domain. The serde tag is the envelope `type`; the content its `data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -256,6 +302,8 @@ pub enum Event {
     UserDisplayNameChanged(UserDisplayNameChanged),
     UserDeactivated(UserDeactivated),
     UserReactivated(UserReactivated),
+    AccessDenied(AccessDenied),
+    AuditTrailRead(AuditTrailRead),
 }
 
 /// A stored event whose type or schema version this build does not know.
@@ -291,6 +339,8 @@ impl Event {
         "UserDisplayNameChanged",
         "UserDeactivated",
         "UserReactivated",
+        "AccessDenied",
+        "AuditTrailRead",
     ];
 
     /// The envelope `type` of this event.
@@ -317,6 +367,8 @@ impl Event {
             Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
             Event::UserDeactivated(_) => "UserDeactivated",
             Event::UserReactivated(_) => "UserReactivated",
+            Event::AccessDenied(_) => "AccessDenied",
+            Event::AuditTrailRead(_) => "AuditTrailRead",
         }
     }
 
@@ -381,6 +433,11 @@ pub fn session_stream(session_id: Uuid) -> String {
 /// The stream of a user aggregate.
 pub fn user_stream(user_id: Uuid) -> String {
     format!("user-{user_id}")
+}
+
+/// The stream of a user's access log: refused requests and audit-trail reads.
+pub fn access_stream(user_id: Uuid) -> String {
+    format!("access-{user_id}")
 }
 
 /// serde for `Option<Option<T>>`: absent = `None`, `null` = `Some(None)`.

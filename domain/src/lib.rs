@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod context;
+pub mod endpoints;
 pub mod envelope;
 pub mod error;
 pub mod events;

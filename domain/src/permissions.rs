@@ -7,16 +7,17 @@
 //! - surgeons create sessions;
 //! - reviewers read, replay and verify the audit trail of every session, and never join or write;
 //! - in a session: the host manages members, starts/ends/cancels, kicks and records; host and
-//!   surgeon edit the layout and select sources; every member joins, leaves and reads;
-//! - an organisation observer never writes, whatever their session role: they only join, leave
-//!   and read.
+//!   surgeon edit the layout, select sources and publish media; every member joins, leaves,
+//!   subscribes to media and reads;
+//! - an organisation observer never writes, whatever their session role: they only join, leave,
+//!   subscribe to media and read.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::roles::{OrgRole, SessionRole};
 
 /// Everything a caller may be allowed to do: one per command, plus the reads the API serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Create a session (the creator becomes its host).
@@ -45,6 +46,10 @@ pub enum Action {
     UpdateLayout,
     /// Choose the media source a panel shows.
     SelectSource,
+    /// Send camera or endoscope feeds into a session.
+    PublishMedia,
+    /// Receive a session's feeds.
+    SubscribeMedia,
     /// Ask for the session to be recorded.
     RequestRecording,
     /// Mark a requested recording as started.
@@ -79,7 +84,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::CreateSession,
         Action::ChangeSessionDetails,
         Action::StartSession,
@@ -93,6 +98,8 @@ impl Action {
         Action::KickParticipant,
         Action::UpdateLayout,
         Action::SelectSource,
+        Action::PublishMedia,
+        Action::SubscribeMedia,
         Action::RequestRecording,
         Action::StartRecording,
         Action::StopRecording,
@@ -126,6 +133,8 @@ impl Action {
             Action::KickParticipant => "kick_participant",
             Action::UpdateLayout => "update_layout",
             Action::SelectSource => "select_source",
+            Action::PublishMedia => "publish_media",
+            Action::SubscribeMedia => "subscribe_media",
             Action::RequestRecording => "request_recording",
             Action::StartRecording => "start_recording",
             Action::StopRecording => "stop_recording",
@@ -160,6 +169,8 @@ impl Action {
                 | Action::KickParticipant
                 | Action::UpdateLayout
                 | Action::SelectSource
+                | Action::PublishMedia
+                | Action::SubscribeMedia
                 | Action::RequestRecording
                 | Action::StartRecording
                 | Action::StopRecording
@@ -228,12 +239,20 @@ pub fn authorize(
         return deny("only members of the session may do this");
     };
     match action {
-        A::JoinParticipant | A::LeaveParticipant => Ok(()),
-        _ if org_role == OrgRole::Observer => deny("observers only join, leave and read sessions"),
+        A::JoinParticipant | A::LeaveParticipant | A::SubscribeMedia => Ok(()),
+        _ if org_role == OrgRole::Observer => {
+            deny("observers only join, leave, watch and read sessions")
+        }
         A::UpdateLayout | A::SelectSource => match session_role {
             SessionRole::Host | SessionRole::Surgeon => Ok(()),
             SessionRole::Observer => {
                 deny("only the host and surgeons of the session edit the layout")
+            }
+        },
+        A::PublishMedia => match session_role {
+            SessionRole::Host | SessionRole::Surgeon => Ok(()),
+            SessionRole::Observer => {
+                deny("only the host and surgeons of the session publish media")
             }
         },
         _ if session_role == SessionRole::Host => Ok(()),
@@ -244,19 +263,21 @@ pub fn authorize(
     }
 }
 
+/// Not a member, or a member in each session role: the columns of [`table`].
+const MEMBERSHIPS: [Option<SessionRole>; 4] = [
+    None,
+    Some(SessionRole::Host),
+    Some(SessionRole::Surgeon),
+    Some(SessionRole::Observer),
+];
+
 /// The whole table: every action for every organisation role and session role (`None` = not a
 /// member), and whether it is allowed.
 pub fn table() -> Vec<(Action, OrgRole, Option<SessionRole>, bool)> {
-    let session_roles = [
-        None,
-        Some(SessionRole::Host),
-        Some(SessionRole::Surgeon),
-        Some(SessionRole::Observer),
-    ];
     let mut rows = Vec::new();
     for action in Action::ALL {
         for org_role in OrgRole::ALL {
-            for session_role in session_roles {
+            for session_role in MEMBERSHIPS {
                 let allowed = authorize(org_role, session_role, action).is_ok();
                 rows.push((action, org_role, session_role, allowed));
             }
@@ -268,32 +289,38 @@ pub fn table() -> Vec<(Action, OrgRole, Option<SessionRole>, bool)> {
 /// The table as markdown, one row per action listing who may do it (for the README).
 pub fn markdown_table() -> String {
     let mut out = String::from("| action | allowed for |\n| --- | --- |\n");
-    let rows = table();
     for action in Action::ALL {
-        let mut who = Vec::new();
-        for org_role in OrgRole::ALL {
-            let cells: Vec<_> = rows
-                .iter()
-                .filter(|(a, o, _, _)| *a == action && *o == org_role)
-                .collect();
-            if cells.iter().all(|(.., allowed)| *allowed) {
-                who.push(org_role.as_str().to_owned());
-                continue;
-            }
-            let as_roles: Vec<&str> = cells
-                .iter()
-                .filter(|(.., allowed)| *allowed)
-                .filter_map(|(_, _, s, _)| s.map(SessionRole::as_str))
-                .collect();
-            if !as_roles.is_empty() {
-                who.push(format!(
-                    "{} as session {}",
-                    org_role.as_str(),
-                    as_roles.join("/")
-                ));
-            }
-        }
-        out.push_str(&format!("| `{}` | {} |\n", action.as_str(), who.join("; ")));
+        out.push_str(&format!(
+            "| `{}` | {} |\n",
+            action.as_str(),
+            allowed_for(action)
+        ));
     }
     out
+}
+
+/// Who may do `action`, in words: `"admin; surgeon as session host/surgeon; reviewer"`. An
+/// organisation role allowed whatever its session role is named alone.
+pub(crate) fn allowed_for(action: Action) -> String {
+    let mut who = Vec::new();
+    for org_role in OrgRole::ALL {
+        let allowed = |s: &Option<SessionRole>| authorize(org_role, *s, action).is_ok();
+        if MEMBERSHIPS.iter().all(allowed) {
+            who.push(org_role.as_str().to_owned());
+            continue;
+        }
+        let as_roles: Vec<&str> = MEMBERSHIPS
+            .iter()
+            .filter(|s| allowed(s))
+            .filter_map(|s| s.map(SessionRole::as_str))
+            .collect();
+        if !as_roles.is_empty() {
+            who.push(format!(
+                "{} as session {}",
+                org_role.as_str(),
+                as_roles.join("/")
+            ));
+        }
+    }
+    who.join("; ")
 }

@@ -679,12 +679,15 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)
         | Event::UserDeactivated(_)
-        | Event::UserReactivated(_) => {}
+        | Event::UserReactivated(_)
+        | Event::AccessDenied(_)
+        | Event::AuditTrailRead(_) => {}
     }
     state
 }
 
-/// The session an event belongs to, if it is a session event.
+/// The session an event belongs to, if it is a session event. An access event that names a
+/// session (`AccessDenied`, `AuditTrailRead`) is not: it lives on the user's access stream.
 pub fn session_id_of(event: &Event) -> Option<Uuid> {
     Some(match event {
         Event::SessionCreated(e) => e.session_id,
@@ -707,7 +710,9 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)
         | Event::UserDeactivated(_)
-        | Event::UserReactivated(_) => return None,
+        | Event::UserReactivated(_)
+        | Event::AccessDenied(_)
+        | Event::AuditTrailRead(_) => return None,
     })
 }
 

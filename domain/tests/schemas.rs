@@ -8,6 +8,7 @@ use chrono::{TimeZone, Utc};
 use livesurgery_domain::envelope::Actor;
 use livesurgery_domain::events::*;
 use livesurgery_domain::layout::default_panels;
+use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use serde_json::Value;
 use uuid::Uuid;
@@ -54,6 +55,8 @@ fn sample_name(event: &Event) -> &'static str {
         Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
         Event::UserDeactivated(_) => "UserDeactivated",
         Event::UserReactivated(_) => "UserReactivated",
+        Event::AccessDenied(_) => "AccessDenied",
+        Event::AuditTrailRead(_) => "AuditTrailRead",
     }
 }
 
@@ -203,6 +206,46 @@ fn samples() -> Vec<Event> {
         }),
         Event::UserDeactivated(UserDeactivated { user_id: u }),
         Event::UserReactivated(UserReactivated { user_id: u }),
+        Event::AccessDenied(AccessDenied {
+            user_id: u,
+            session_id: Some(s),
+            action: Action::StartSession,
+            method: "POST".into(),
+            route: "/v1/sessions/{id}:start".into(),
+            status: 403,
+            reason: "only the session host may start session".into(),
+        }),
+        Event::AccessDenied(AccessDenied {
+            user_id: u,
+            session_id: None,
+            action: Action::RegisterUser,
+            method: "POST".into(),
+            route: "/v1/users".into(),
+            status: 403,
+            reason: "only admins may register user".into(),
+        }),
+        Event::AuditTrailRead(AuditTrailRead {
+            user_id: u,
+            session_id: Some(s),
+            kind: AuditReadKind::Replay,
+            query: [("at".to_owned(), at.to_rfc3339())].into(),
+        }),
+        Event::AuditTrailRead(AuditTrailRead {
+            user_id: u,
+            session_id: None,
+            kind: AuditReadKind::Events,
+            query: [
+                ("actor".to_owned(), u.to_string()),
+                ("type".to_owned(), "LayoutUpdated".to_owned()),
+            ]
+            .into(),
+        }),
+        Event::AuditTrailRead(AuditTrailRead {
+            user_id: u,
+            session_id: Some(s),
+            kind: AuditReadKind::Verify,
+            query: Default::default(),
+        }),
     ]
 }
 
@@ -303,4 +346,25 @@ fn schema_files_and_event_types_match_one_to_one() {
         jsonschema::meta::validate(&schema)
             .unwrap_or_else(|e| panic!("{event_type} is not a valid schema: {e}"));
     }
+}
+
+#[test]
+fn access_denied_names_exactly_the_actions_of_the_domain_and_only_route_templates() {
+    let schema = load_schema("AccessDenied");
+    let names: Vec<&str> = schema["properties"]["action"]["enum"]
+        .as_array()
+        .expect("action is an enum")
+        .iter()
+        .map(|v| v.as_str().expect("action names are strings"))
+        .collect();
+    let actions: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(names, actions);
+    let v = validator(&schema);
+    let mut data = samples()
+        .into_iter()
+        .find(|e| e.event_type() == "AccessDenied")
+        .unwrap()
+        .data();
+    data["route"] = "/v1/sessions/5e55?token=secret".into();
+    assert!(!v.is_valid(&data), "a raw URL with a query is refused");
 }

@@ -620,6 +620,8 @@ pub struct SessionFilter {
     pub created_to: Option<DateTime<Utc>>,
     /// Cursor: only sessions created before this log position (the previous page's `next`).
     pub before_position: Option<u64>,
+    /// Only sessions this user is a current member of.
+    pub member: Option<Uuid>,
     /// Page size; 0 means the default (50), capped at 1,000.
     pub limit: u32,
 }
@@ -650,6 +652,13 @@ impl ReadModels {
         }
         if let Some(before) = filter.before_position {
             sql.push(" AND created_position < ?", before);
+        }
+        if let Some(member) = filter.member {
+            sql.push(
+                " AND session_id IN (SELECT session_id FROM rm_session_members \
+                 WHERE user_id = ? AND removed_at IS NULL)",
+                member,
+            );
         }
         sql.push(
             " ORDER BY created_position DESC LIMIT ?",
@@ -691,6 +700,24 @@ impl ReadModels {
             .iter()
             .map(MemberRow::from_row)
             .collect()
+    }
+
+    /// The session role of a current member; `None` for a non-member (or no such session).
+    pub async fn member_role(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<SessionRole>, ProjectionError> {
+        let mut sql = Sql::new("SELECT * FROM rm_session_members WHERE ");
+        sql.push("session_id = ?", session_id)
+            .push(" AND user_id = ?", user_id)
+            .raw(" AND removed_at IS NULL");
+        sql.fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(MemberRow::from_row)
+            .transpose()
+            .map(|row| row.map(|m| m.role))
     }
 
     /// Every recording of a session, oldest first.

@@ -478,6 +478,94 @@ async fn audit_filters_by_session_actor_type_and_time() {
 }
 
 #[tokio::test]
+async fn an_access_denial_is_audited_as_denied_under_its_session_and_changes_no_other_model() {
+    use livesurgery_domain::events::{
+        AccessDenied, AuditReadKind, AuditTrailRead, Event, access_stream,
+    };
+    use livesurgery_domain::permissions::Action;
+    for (backend, db) in databases().await {
+        let mut s = scenario();
+        let (_, reference) = databases()
+            .await
+            .into_iter()
+            .find(|(b, _)| *b == backend)
+            .unwrap();
+        reference.models.apply_all(&s.log.events).await.unwrap();
+        let denied = s.log.push(
+            Event::AccessDenied(AccessDenied {
+                user_id: s.bob,
+                session_id: Some(s.session),
+                action: Action::StartSession,
+                method: "POST".into(),
+                route: "/v1/sessions/{id}:start".into(),
+                status: 403,
+                reason: "only the session host may start session".into(),
+            }),
+            support::actor(s.bob, "surgeon"),
+        );
+        let read = s.log.push(
+            Event::AuditTrailRead(AuditTrailRead {
+                user_id: s.admin,
+                session_id: None,
+                kind: AuditReadKind::Events,
+                query: [("type".to_owned(), "AccessDenied".to_owned())].into(),
+            }),
+            support::actor(s.admin, "admin"),
+        );
+        assert_eq!(denied.stream, access_stream(s.bob));
+        let m = &db.models;
+        m.apply_all(&s.log.events).await.unwrap();
+
+        let page = m
+            .audit(&AuditFilter {
+                outcome: Some("denied".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "{backend}");
+        let row = &page.items[0];
+        assert_eq!(row.position, denied.position, "{backend}");
+        assert_eq!(row.action, "AccessDenied", "{backend}");
+        assert_eq!(row.session_id, Some(s.session), "{backend}");
+        assert_eq!(row.actor_user_id, Some(s.bob), "{backend}");
+        assert_eq!(row.stream, access_stream(s.bob), "{backend}");
+        let in_session = m
+            .audit(&AuditFilter {
+                session_id: Some(s.session),
+                action: Some("AccessDenied".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(in_session.items, page.items, "{backend}");
+
+        let reads = m
+            .audit(&AuditFilter {
+                action: Some("AuditTrailRead".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(reads.items.len(), 1, "{backend}");
+        assert_eq!(reads.items[0].position, read.position, "{backend}");
+        assert_eq!(reads.items[0].outcome, "ok", "{backend}");
+        assert_eq!(reads.items[0].session_id, None, "{backend}");
+
+        let others = |dump: Vec<(String, Vec<Vec<String>>)>| {
+            dump.into_iter()
+                .filter(|(table, _)| table != "rm_audit")
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            others(dump(m).await),
+            others(dump(&reference.models).await),
+            "{backend}: only the audit indexes access events"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_batch_out_of_order_or_for_an_unknown_projection_is_refused() {
     let db = support::sqlite_db().await;
     let s = scenario();

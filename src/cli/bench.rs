@@ -23,6 +23,13 @@ use crate::store::{self, EventStore, ExpectedVersion};
 /// Options of `livesurgery bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// What to measure: `store` (event log and projections) or `api` (the REST API against
+    /// GET /healthz).
+    #[arg(long, default_value = "store")]
+    pub suite: String,
+    /// Concurrent clients of the API suite.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
     /// Which backends to measure: sqlite, postgres, or all (postgres needs --postgres-url).
     #[arg(long, default_value = "sqlite")]
     pub backend: String,
@@ -49,6 +56,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "all" => backends.extend(["sqlite", "postgres"]),
         other => anyhow::bail!("unknown backend {other:?}: sqlite, postgres or all"),
     }
+    if !matches!(args.suite.as_str(), "store" | "api") {
+        anyhow::bail!("unknown suite {:?}: store or api", args.suite);
+    }
     for backend in backends {
         let db = match backend {
             "sqlite" => BenchDb::sqlite()?,
@@ -60,7 +70,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         };
         println!("== {backend} ==");
-        bench_backend(&db, &args).await?;
+        if args.suite == "api" {
+            super::bench_api::run(&db.url, args.clients, Duration::from_secs_f64(args.seconds))
+                .await?;
+        } else {
+            bench_backend(&db, &args).await?;
+        }
         db.drop_database().await?;
     }
     Ok(ExitCode::SUCCESS)

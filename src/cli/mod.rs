@@ -12,10 +12,14 @@ use livesurgery_projections::ReadModels;
 use uuid::Uuid;
 
 use crate::projector::LogSource;
-use crate::settings::{DEFAULT_DATABASE_URL, DEFAULT_HTTP_ADDR, DatabaseUrl, Settings};
+use crate::settings::{
+    ApiSettings, DEFAULT_DATABASE_URL, DEFAULT_HTTP_ADDR, DatabaseUrl, Settings,
+};
 use crate::store::{self, EventStore};
+use livesurgery_domain::roles::OrgRole;
 
 pub mod bench;
+mod bench_api;
 
 /// LiveSurgery: event-sourced server for live surgery sessions.
 #[derive(Debug, Parser)]
@@ -38,7 +42,16 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, env = "LIVESURGERY_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
         addr: String,
+        #[command(flatten)]
+        api: ApiSettings,
     },
+    /// Manage users from the command line (works while the server runs).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Print the OpenAPI 3.1 document of the REST API (the one committed at schemas/openapi.json).
+    Openapi,
     /// Create or upgrade the database tables, then exit.
     Migrate,
     /// Inspect or rebuild the read models.
@@ -76,6 +89,30 @@ pub enum ProjectionsCommand {
     },
 }
 
+/// `livesurgery users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Register a user. The password is read from standard input when it is not a terminal;
+    /// otherwise one is generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin, surgeon, observer or reviewer.
+        #[arg(long, value_parser = parse_role)]
+        role: OrgRole,
+        /// Default: the username.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<OrgRole, String> {
+    OrgRole::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| "expected admin, surgeon, observer or reviewer".to_owned())
+}
+
 /// `livesurgery audit …`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -91,10 +128,11 @@ pub enum AuditCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.database_url.clone();
     match cli.command {
-        Command::Serve { addr } => {
+        Command::Serve { addr, api } => {
             let settings = Settings {
                 database_url: url,
                 http_addr: addr,
+                api,
             };
             let app = crate::startup::Application::build(&settings).await?;
             tracing::info!(
@@ -133,6 +171,71 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Openapi => {
+            println!("{}", crate::api::openapi().to_pretty_json()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    username,
+                    role,
+                    display_name,
+                },
+        } => create_user(url, username, role, display_name).await,
+    }
+}
+
+/// `livesurgery users create`: the same registration as `POST /v1/users`, as the operator.
+async fn create_user(
+    url: DatabaseUrl,
+    username: String,
+    role: OrgRole,
+    display_name: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let (password, generated) = if std::io::stdin().is_terminal() {
+        let mut bytes = [0u8; 18];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        (hex::encode(bytes), true)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    };
+    let store = store::open(url.expose()).await?;
+    let read_models = ReadModels::connect(url.expose()).await?;
+    read_models.migrate().await?;
+    let credentials = crate::auth::Credentials::new(read_models.pool().clone());
+    // The operator at the command line acts as an admin with no user id of their own.
+    let ctx = livesurgery_domain::CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now());
+    let request = crate::api::dto::CreateUserRequest {
+        display_name: display_name.unwrap_or_else(|| username.clone()),
+        username,
+        password,
+        role: role.into(),
+    };
+    let result =
+        crate::api::users::register_user(&*store, &credentials, &ctx, Uuid::now_v7(), &request)
+            .await;
+    store.close().await;
+    match result {
+        Ok((user_id, _)) => {
+            println!(
+                "created user {} ({user_id}) with role {role}",
+                request.username
+            );
+            if generated {
+                println!("password (shown once): {}", request.password);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("cannot create the user: {}", e.message);
+            Ok(ExitCode::from(2))
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Black-box tests of LiveSurgery: one test binary, modules by concern.
 
+mod api;
 mod cli;
 mod docs;
 mod helpers;

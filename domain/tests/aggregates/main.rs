@@ -1,5 +1,6 @@
 //! Aggregate tests in cqrs-es style: `given(events).when(command).then(events | error)`.
 
+mod endpoints;
 mod layout;
 mod permissions;
 mod replay;

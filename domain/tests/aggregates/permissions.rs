@@ -50,13 +50,14 @@ fn a_reviewer_reads_every_audit_trail_but_never_joins_or_writes() {
 }
 
 #[test]
-fn an_org_observer_only_joins_leaves_and_reads_whatever_their_session_role() {
+fn an_org_observer_only_joins_leaves_watches_and_reads_whatever_their_session_role() {
     for action in Action::ALL {
         for s in SESSION_ROLES.into_iter().flatten() {
             let allowed = matches!(
                 action,
                 Action::JoinParticipant
                     | Action::LeaveParticipant
+                    | Action::SubscribeMedia
                     | Action::ReadSession
                     | Action::ChangeOwnDisplayName
             );
@@ -70,7 +71,7 @@ fn an_org_observer_only_joins_leaves_and_reads_whatever_their_session_role() {
 }
 
 #[test]
-fn in_a_session_the_host_manages_and_surgeons_edit_the_layout() {
+fn in_a_session_the_host_manages_surgeons_edit_the_layout_and_publish_and_members_watch() {
     use Action::*;
     let host_only = [
         ChangeSessionDetails,
@@ -92,12 +93,17 @@ fn in_a_session_the_host_manages_and_surgeons_edit_the_layout() {
         assert!(authorize(s, Some(SessionRole::Observer), action).is_err());
         assert!(authorize(s, None, action).is_err());
     }
-    for action in [UpdateLayout, SelectSource] {
+    for action in [UpdateLayout, SelectSource, PublishMedia] {
         assert!(authorize(s, Some(SessionRole::Host), action).is_ok());
         assert!(authorize(s, Some(SessionRole::Surgeon), action).is_ok());
         assert!(authorize(s, Some(SessionRole::Observer), action).is_err());
     }
-    for action in [JoinParticipant, LeaveParticipant, ReadSession] {
+    for action in [
+        JoinParticipant,
+        LeaveParticipant,
+        SubscribeMedia,
+        ReadSession,
+    ] {
         assert!(authorize(s, Some(SessionRole::Observer), action).is_ok());
         assert!(authorize(s, None, action).is_err());
     }
@@ -146,4 +152,52 @@ fn the_markdown_table_has_a_row_per_action() {
         md.contains("| `read_audit_trail` | admin; reviewer |"),
         "{md}"
     );
+    assert!(
+        md.contains("| `publish_media` | admin; surgeon as session host/surgeon |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| `subscribe_media` | admin; surgeon as session host/surgeon/observer; \
+             observer as session host/surgeon/observer |"
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn media_is_published_by_session_hosts_and_surgeons_and_received_by_every_member() {
+    for s in SESSION_ROLES {
+        assert!(authorize(OrgRole::Admin, s, Action::PublishMedia).is_ok());
+        assert!(authorize(OrgRole::Reviewer, s, Action::SubscribeMedia).is_err());
+        assert!(authorize(OrgRole::Reviewer, s, Action::PublishMedia).is_err());
+        assert!(authorize(OrgRole::Observer, s, Action::PublishMedia).is_err());
+        assert_eq!(
+            authorize(OrgRole::Observer, s, Action::SubscribeMedia).is_ok(),
+            s.is_some(),
+            "{s:?}"
+        );
+        assert_eq!(
+            authorize(OrgRole::Surgeon, s, Action::SubscribeMedia).is_ok(),
+            s.is_some(),
+            "{s:?}"
+        );
+    }
+    let denied = authorize(
+        OrgRole::Surgeon,
+        Some(SessionRole::Observer),
+        Action::PublishMedia,
+    )
+    .unwrap_err();
+    assert!(denied.reason.contains("publish media"), "{}", denied.reason);
+}
+
+#[test]
+fn actions_read_back_from_their_snake_case_names() {
+    for action in Action::ALL {
+        let json = serde_json::to_value(action).unwrap();
+        assert_eq!(json, action.as_str());
+        assert_eq!(serde_json::from_value::<Action>(json).unwrap(), action);
+    }
+    assert!(serde_json::from_value::<Action>("PublishMedia".into()).is_err());
 }

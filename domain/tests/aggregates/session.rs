@@ -2,7 +2,7 @@ use livesurgery_domain::events::*;
 use livesurgery_domain::layout::{LayoutChanges, PanelPatch, default_panels};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use livesurgery_domain::session::{
-    RecordingStatus, SessionCommand as C, SessionState, SessionStatus, evolve, fold,
+    RecordingStatus, SessionCommand as C, SessionState, SessionStatus, evolve, fold, session_id_of,
 };
 use uuid::Uuid;
 
@@ -837,6 +837,19 @@ fn evolve_ignores_user_events_and_other_sessions() {
     );
     assert_eq!(user, state);
     assert_eq!(SessionState::default().status, None);
+}
+
+#[test]
+fn evolve_ignores_access_events_that_name_the_session() {
+    let state = fold(&live());
+    for event in access_events(OBSERVER) {
+        assert_eq!(session_id_of(&event), None, "{}", event.event_type());
+        assert_eq!(evolve(state.clone(), &event), state);
+        assert_eq!(
+            evolve(SessionState::default(), &event),
+            SessionState::default()
+        );
+    }
 }
 
 pub fn move_p1_x(x: u32) -> LayoutChanges {

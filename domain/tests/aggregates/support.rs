@@ -196,6 +196,28 @@ pub fn left(participant_id: Uuid, user_id: Uuid, reason: LeaveReason) -> Event {
     })
 }
 
+/// `user_id` was refused starting the session, and then read its replay: access events that
+/// name the session but live on the user's access stream.
+pub fn access_events(user_id: Uuid) -> Vec<Event> {
+    vec![
+        Event::AccessDenied(AccessDenied {
+            user_id,
+            session_id: Some(SESSION),
+            action: livesurgery_domain::permissions::Action::StartSession,
+            method: "POST".into(),
+            route: "/v1/sessions/{id}:start".into(),
+            status: 403,
+            reason: "only the session host may start session".into(),
+        }),
+        Event::AuditTrailRead(AuditTrailRead {
+            user_id,
+            session_id: Some(SESSION),
+            kind: AuditReadKind::Replay,
+            query: Default::default(),
+        }),
+    ]
+}
+
 pub fn with(mut base: Vec<Event>, more: impl IntoIterator<Item = Event>) -> Vec<Event> {
     base.extend(more);
     base

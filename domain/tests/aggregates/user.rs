@@ -228,3 +228,11 @@ fn evolve_folds_the_user_and_ignores_others() {
     assert!(state.active);
     assert_eq!(state.username, "alice");
 }
+
+#[test]
+fn evolve_ignores_the_users_access_events() {
+    let state = registered().iter().fold(UserState::default(), evolve);
+    for event in access_events(ALICE) {
+        assert_eq!(evolve(state.clone(), &event), state);
+    }
+}

@@ -32,6 +32,11 @@ pub fn t0() -> DateTime<Utc> {
 }
 
 pub fn stream_of(event: &Event) -> String {
+    match event {
+        Event::AccessDenied(AccessDenied { user_id, .. })
+        | Event::AuditTrailRead(AuditTrailRead { user_id, .. }) => return access_stream(*user_id),
+        _ => {}
+    }
     let data = event.data();
     if let Some(id) = data.get("session_id").and_then(|v| v.as_str()) {
         return format!("session-{id}");

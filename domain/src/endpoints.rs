@@ -1,0 +1,156 @@
+//! THE endpoint table: every REST endpoint and the one guard it requires. The API layer decides
+//! 401, 403 and 404 from it (and chooses the status codes); the README renders
+//! [`markdown_table`].
+
+use crate::permissions::{Action, allowed_for, authorize};
+use crate::roles::{OrgRole, SessionRole};
+
+/// What an endpoint requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// No token needed.
+    Public,
+    /// Any signed-in, active user.
+    Authenticated,
+    /// The caller must be allowed this action (by [`authorize`]).
+    Action(Action),
+}
+
+/// One REST endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `"GET"`, `"POST"`, `"PUT"`, `"PATCH"` or `"DELETE"`.
+    pub method: &'static str,
+    /// The route template (`"/v1/sessions/{id}:start"`).
+    pub path: &'static str,
+    pub guard: Guard,
+    /// True when the endpoint appends events (a denied call is then an audit event).
+    pub writes: bool,
+}
+
+const fn public(method: &'static str, path: &'static str) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        guard: Guard::Public,
+        writes: false,
+    }
+}
+
+const fn signed_in(method: &'static str, path: &'static str) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        guard: Guard::Authenticated,
+        writes: false,
+    }
+}
+
+const fn read(method: &'static str, path: &'static str, action: Action) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        guard: Guard::Action(action),
+        writes: false,
+    }
+}
+
+const fn write(method: &'static str, path: &'static str, action: Action) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        guard: Guard::Action(action),
+        writes: true,
+    }
+}
+
+/// Every endpoint of the API, grouped by resource.
+pub const ENDPOINTS: &[Endpoint] = &[
+    public("POST", "/v1/auth/login"),
+    public("POST", "/v1/auth/refresh"),
+    signed_in("GET", "/v1/users/me"),
+    write("POST", "/v1/users", Action::RegisterUser),
+    read("GET", "/v1/users", Action::ManageUsers),
+    write("PATCH", "/v1/users/{id}", Action::ManageUsers),
+    write("POST", "/v1/sessions", Action::CreateSession),
+    signed_in("GET", "/v1/sessions"),
+    read("GET", "/v1/sessions/{id}", Action::ReadSession),
+    write("PATCH", "/v1/sessions/{id}", Action::ChangeSessionDetails),
+    write("POST", "/v1/sessions/{id}:start", Action::StartSession),
+    write("POST", "/v1/sessions/{id}:end", Action::EndSession),
+    write("DELETE", "/v1/sessions/{id}", Action::CancelSession),
+    read("GET", "/v1/sessions/{id}/members", Action::ReadSession),
+    write(
+        "PUT",
+        "/v1/sessions/{id}/members/{user_id}",
+        Action::AddMember,
+    ),
+    write(
+        "DELETE",
+        "/v1/sessions/{id}/members/{user_id}",
+        Action::RemoveMember,
+    ),
+    write(
+        "POST",
+        "/v1/sessions/{id}/participants:join",
+        Action::JoinParticipant,
+    ),
+    read("GET", "/v1/sessions/{id}/participants", Action::ReadSession),
+    read("GET", "/v1/sessions/{id}/layout", Action::ReadSession),
+    read(
+        "GET",
+        "/v1/sessions/{id}/layout/versions",
+        Action::ReadSession,
+    ),
+    write("PATCH", "/v1/sessions/{id}/layout", Action::UpdateLayout),
+    read("GET", "/v1/sessions/{id}/events", Action::ReadAuditTrail),
+    read("GET", "/v1/audit", Action::ReadAuditTrail),
+    read("GET", "/v1/sessions/{id}/state", Action::ReplaySession),
+    read(
+        "POST",
+        "/v1/sessions/{id}/audit:verify",
+        Action::VerifyAudit,
+    ),
+    read("GET", "/v1/admin/projections", Action::RebuildProjections),
+    read(
+        "POST",
+        "/v1/admin/projections/{name}:rebuild",
+        Action::RebuildProjections,
+    ),
+    public("GET", "/healthz"),
+    public("GET", "/readyz"),
+    public("GET", "/v1/openapi.json"),
+];
+
+/// Looks an endpoint up by method and route template (not a concrete URL).
+pub fn endpoint(method: &str, path: &str) -> Option<&'static Endpoint> {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.method == method && e.path == path)
+}
+
+/// Whether a caller with these roles may know that a session exists at all (else the API
+/// answers 404): admins and reviewers see every session, members see theirs.
+pub fn can_see_session(org_role: OrgRole, session_role: Option<SessionRole>) -> bool {
+    authorize(org_role, session_role, Action::ReadSession).is_ok()
+}
+
+/// The endpoint table as markdown, one row per endpoint listing who may call it (for the
+/// README).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| endpoint | allowed for |\n| --- | --- |\n");
+    for e in ENDPOINTS {
+        let who = match e.guard {
+            Guard::Public => "anyone".to_owned(),
+            Guard::Authenticated => "any signed-in user".to_owned(),
+            Guard::Action(action) => allowed_for(action),
+        };
+        out.push_str(&format!("| `{} {}` | {} |\n", e.method, e.path, who));
+    }
+    out.push_str(
+        "\nWhere an action is on one session (the rows allowed \"as session ...\"), a caller who may not\n\
+         see that session (not a member, neither admin nor reviewer) gets 404 instead of 403: they do\n\
+         not learn that it exists.\n",
+    );
+    out
+}

@@ -1,0 +1,167 @@
+//! The audit trail (reviewers and admins): events of a session or of all, replay, hash-chain
+//! check. Every one of these reads is itself recorded (`AuditTrailRead`).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use livesurgery_domain::events::{AuditReadKind, session_stream};
+use livesurgery_projections::AuditFilter;
+use uuid::Uuid;
+
+use super::dto::{
+    AuditEvent, AuditPage, AuditQuery, BrokenLink, StateQuery, VerifyResult, cursor_position,
+};
+use super::error::{ApiError, ErrorBody};
+use super::state::{ApiState, Caller, POSITION_HEADER};
+use crate::store::read_whole_stream;
+
+fn query_record(query: &AuditQuery) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            map.insert(k.to_owned(), v);
+        }
+    };
+    put("actor", query.actor.map(|a| a.to_string()));
+    put("type", query.event_type.clone());
+    put("outcome", query.outcome.clone());
+    put("from", query.from.map(|t| t.to_rfc3339()));
+    put("to", query.to.map(|t| t.to_rfc3339()));
+    put("session_id", query.session_id.map(|s| s.to_string()));
+    put("cursor", query.cursor.clone());
+    map
+}
+
+async fn audit_page(
+    state: &ApiState,
+    caller: &Caller,
+    session_id: Option<Uuid>,
+    query: &AuditQuery,
+) -> Result<HttpResponse, ApiError> {
+    let filter = AuditFilter {
+        session_id,
+        actor_user_id: query.actor,
+        action: query.event_type.clone(),
+        outcome: query.outcome.clone(),
+        from: query.from,
+        to: query.to,
+        after_position: cursor_position(&query.cursor)?,
+        limit: super::page_size(query.limit)?,
+    };
+    let position = state
+        .record_audit_read(
+            caller,
+            session_id,
+            AuditReadKind::Events,
+            query_record(query),
+        )
+        .await?;
+    let page = state.read_models.audit(&filter).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((POSITION_HEADER, position.to_string()))
+        .json(AuditPage {
+            items: page.items.into_iter().map(AuditEvent::from).collect(),
+            next_cursor: page.next.map(|p| p.to_string()),
+        }))
+}
+
+/// A session's audit trail, in log order (reviewers and admins).
+#[utoipa::path(get, path = "/v1/sessions/{id}/events", tag = "audit",
+    params(("id" = Uuid, Path), AuditQuery, super::ReadYourWrites),
+    responses((status = 200, body = AuditPage, headers(("X-Position" = u64, description = "Position of the AuditTrailRead event this read appended"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn session_events(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    state.read_after(&req).await?;
+    let session_id = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    audit_page(&state, &caller, Some(session_id), &query).await
+}
+
+/// The audit trail across sessions, in log order (reviewers and admins).
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery, super::ReadYourWrites),
+    responses((status = 200, body = AuditPage, headers(("X-Position" = u64))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn all_events(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard(&req, &caller).await?;
+    state.read_after(&req).await?;
+    audit_page(&state, &caller, query.session_id, &query).await
+}
+
+/// The session as it was at a moment, folded from the log itself (reviewers and admins).
+#[utoipa::path(get, path = "/v1/sessions/{id}/state", tag = "audit", params(("id" = Uuid, Path), StateQuery),
+    responses((status = 200, description = "The replayed session", body = Object, headers(("X-Position" = u64))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn replay(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    query: web::Query<StateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let session_id = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let mut record = BTreeMap::new();
+    if let Some(at) = query.at {
+        record.insert("at".to_owned(), at.to_rfc3339());
+    }
+    let position = state
+        .record_audit_read(&caller, Some(session_id), AuditReadKind::Replay, record)
+        .await?;
+    let events = read_whole_stream(&*state.store, &session_stream(session_id)).await?;
+    let view = livesurgery_domain::replay::replay_session(&events, query.at)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((POSITION_HEADER, position.to_string()))
+        .json(view))
+}
+
+/// Recompute the session's hash chain and compare its end with the recorded head.
+#[utoipa::path(post, path = "/v1/sessions/{id}/audit:verify", tag = "audit", params(("id" = Uuid, Path)),
+    responses((status = 200, body = VerifyResult, headers(("X-Position" = u64))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn verify(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let session_id = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let position = state
+        .record_audit_read(
+            &caller,
+            Some(session_id),
+            AuditReadKind::Verify,
+            BTreeMap::new(),
+        )
+        .await?;
+    let report = crate::audit::verify(&*state.store, Some(&session_stream(session_id))).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((POSITION_HEADER, position.to_string()))
+        .json(VerifyResult {
+            ok: report.broken.is_none(),
+            streams_checked: report.streams_checked,
+            events_checked: report.events_checked,
+            broken: report.broken.map(|b| BrokenLink {
+                stream: b.stream,
+                version: b.version,
+                position: b.position,
+                event_id: b.event_id,
+                reason: b.reason,
+            }),
+        }))
+}

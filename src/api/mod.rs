@@ -1,0 +1,284 @@
+//! The REST API, `/v1`: routes, the OpenAPI document, and the helpers the handlers share.
+//!
+//! Every write is a command that appends events ([`state::ApiState::session_command`]); every
+//! read comes from a projection. Who may call what is the domain's endpoint table
+//! (`livesurgery_domain::endpoints`), enforced by [`state::ApiState::guard`] and
+//! [`state::ApiState::guard_session`].
+
+pub mod admin;
+pub mod audit;
+pub mod dto;
+pub mod error;
+pub mod idempotency;
+pub mod layout;
+pub mod sessions;
+pub mod state;
+pub mod users;
+
+use actix_web::{HttpRequest, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+
+use crate::settings::ApiSettings;
+use error::ApiError;
+
+/// Read-your-writes: a read waits (bounded) until the read models reach this position. The same
+/// as the `X-Min-Position` header; a write's `X-Position` is the value to send.
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadYourWrites {
+    /// Wait until the read models reach this log position (503 `not_caught_up` if they do not
+    /// in time).
+    pub min_position: Option<u64>,
+}
+
+/// A page size from a `limit` parameter: 1-1000, default 50.
+pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be between 1 and 1000",
+        )),
+    }
+}
+
+/// An optional JSON body: empty means the default.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.to_string(),
+            )
+        } else {
+            ApiError::bad_request("malformed_json", e.to_string())
+        }
+    })
+}
+
+/// Registers every route, the body limits and the extractor error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
+    let limit = settings.max_body_bytes;
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(limit)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::PayloadConfig::new(limit))
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error))
+    .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
+    .service(web::resource("/readyz").route(web::get().to(admin::readyz)))
+    .service(web::resource("/v1/openapi.json").route(web::get().to(admin::openapi_json)))
+    .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
+    .service(web::resource("/v1/auth/refresh").route(web::post().to(users::refresh)))
+    .service(web::resource("/v1/users/me").route(web::get().to(users::me)))
+    .service(
+        web::resource("/v1/users")
+            .route(web::post().to(users::create_user))
+            .route(web::get().to(users::list_users)),
+    )
+    .service(web::resource("/v1/users/{id}").route(web::patch().to(users::update_user)))
+    .service(
+        web::resource("/v1/sessions")
+            .route(web::post().to(sessions::create_session))
+            .route(web::get().to(sessions::list_sessions)),
+    )
+    // The `{id}:verb` routes come before `{id}`, which would match them too.
+    .service(
+        web::resource("/v1/sessions/{id}:start").route(web::post().to(sessions::start_session)),
+    )
+    .service(web::resource("/v1/sessions/{id}:end").route(web::post().to(sessions::end_session)))
+    .service(
+        web::resource("/v1/sessions/{id}")
+            .route(web::get().to(sessions::get_session))
+            .route(web::patch().to(sessions::update_session))
+            .route(web::delete().to(sessions::cancel_session)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/members").route(web::get().to(sessions::list_members)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/members/{user_id}")
+            .route(web::put().to(sessions::put_member))
+            .route(web::delete().to(sessions::remove_member)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/participants:join").route(web::post().to(sessions::join)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/participants")
+            .route(web::get().to(sessions::list_participants)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/layout")
+            .route(web::get().to(layout::get_layout))
+            .route(web::patch().to(layout::patch_layout)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/layout/versions")
+            .route(web::get().to(layout::layout_versions)),
+    )
+    .service(web::resource("/v1/sessions/{id}/events").route(web::get().to(audit::session_events)))
+    .service(web::resource("/v1/sessions/{id}/state").route(web::get().to(audit::replay)))
+    .service(web::resource("/v1/sessions/{id}/audit:verify").route(web::post().to(audit::verify)))
+    .service(web::resource("/v1/audit").route(web::get().to(audit::all_events)))
+    .service(web::resource("/v1/admin/projections").route(web::get().to(admin::projections)))
+    .service(
+        web::resource("/v1/admin/projections/{name}:rebuild").route(web::post().to(admin::rebuild)),
+    );
+}
+
+/// Adds the error answers every operation can give (malformed request, missing token, body
+/// problems, idempotency refusals, read-your-writes timeouts) where a handler did not list them.
+struct StandardErrors;
+
+impl Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::HttpMethod;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let public = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
+                let has_body = operation.request_body.is_some();
+                let reads_after = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.name == "min_position");
+                let mut add = |code: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(description).into());
+                };
+                add("400", "Malformed request: query, header or JSON syntax");
+                if !public {
+                    add(
+                        "401",
+                        "Missing, invalid or expired access token, or a deactivated user",
+                    );
+                }
+                if has_body {
+                    add("413", "Body larger than the configured limit");
+                    add("415", "Body not sent as application/json");
+                    add("422", "Body of the wrong shape or with invalid values");
+                }
+                if method == HttpMethod::Post && !public {
+                    add(
+                        "409",
+                        "The first request with this Idempotency-Key is still running",
+                    );
+                    add(
+                        "422",
+                        "This Idempotency-Key was used for a different request",
+                    );
+                }
+                if reads_after {
+                    add("503", "The read models did not reach min_position in time");
+                }
+            }
+        }
+    }
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "LiveSurgery API",
+        description = "REST API of the LiveSurgery server. Every non-2xx answer is `{\"error\": {\"code\", \"message\", \"request_id\"}}`; every answer carries `X-Request-Id`. Writes answer `X-Position` (the log position they reached); send it back as `X-Min-Position` or `?min_position=` on a read to see the write. POST endpoints accept `Idempotency-Key`.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        users::login, users::refresh, users::me, users::create_user, users::list_users, users::update_user,
+        sessions::create_session, sessions::list_sessions, sessions::get_session, sessions::update_session,
+        sessions::start_session, sessions::end_session, sessions::cancel_session,
+        sessions::list_members, sessions::put_member, sessions::remove_member,
+        sessions::join, sessions::list_participants,
+        layout::get_layout, layout::layout_versions, layout::patch_layout,
+        audit::session_events, audit::all_events, audit::replay, audit::verify,
+        admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerAuth, &StandardErrors),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "Sign in and stay signed in"),
+        (name = "users", description = "The organisation's users (admins)"),
+        (name = "sessions", description = "Live surgery sessions"),
+        (name = "members", description = "Who belongs to a session, in which role"),
+        (name = "participants", description = "Who is connected to a live session"),
+        (name = "layout", description = "The shared multi-panel workspace"),
+        (name = "audit", description = "Audit trail, replay and tamper evidence (reviewers, admins)"),
+        (name = "operations", description = "Health, readiness, projections"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI 3.1 document of this API (committed at `schemas/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}

@@ -1,0 +1,472 @@
+//! Sessions, their members and participants (`/v1/sessions…`).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use livesurgery_domain::permissions::{Action, authorize};
+use livesurgery_domain::roles::{OrgRole, SessionRole};
+use livesurgery_domain::session::SessionCommand;
+use livesurgery_projections::SessionFilter;
+use uuid::Uuid;
+
+use super::dto::{
+    CancelQuery, CreateSessionRequest, IceServer, JoinRequest, JoinResponse, ListSessionsQuery,
+    Member, MemberList, Participant, ParticipantList, PutMemberRequest, Session, SessionPage,
+    SfuAccess, UpdateSessionRequest, WsAccess, cursor_position,
+};
+use super::error::{ApiError, ErrorBody};
+use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
+use crate::auth::MediaPermission;
+use crate::auth::tokens::{AUDIENCE_SFU, AUDIENCE_WS};
+
+async fn session_body(state: &ApiState, session_id: Uuid) -> Result<Session, ApiError> {
+    state
+        .read_models
+        .get_session(session_id)
+        .await?
+        .map(Session::from)
+        .ok_or_else(|| ApiError::internal("a written session is missing from the read model"))
+}
+
+/// Create a session; the caller becomes its host.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSessionRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+
+        (status = 201, description = "Created", body = Session,
+            headers(("X-Position" = u64, description = "Log position of the write"), ("Location" = String))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn create_session(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    body: web::Json<CreateSessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard(&req, &caller).await?;
+    let session_id = Uuid::now_v7();
+    let body = body.into_inner();
+    let accepted = state
+        .session_command(
+            &req,
+            &caller,
+            session_id,
+            SessionCommand::CreateSession {
+                session_id,
+                title: body.title,
+                procedure: body.procedure,
+                scheduled_start: body.scheduled_start,
+            },
+        )
+        .await?;
+    if !state.wait_for(accepted.append.last_position).await {
+        return Ok(accepted_not_visible(accepted.append.last_position));
+    }
+    Ok(HttpResponse::Created()
+        .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
+        .insert_header((header::LOCATION, format!("/v1/sessions/{session_id}")))
+        .json(session_body(&state, session_id).await?))
+}
+
+/// List the sessions the caller may see (admins and reviewers: all), newest first.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(ListSessionsQuery, super::ReadYourWrites),
+    responses((status = 200, body = SessionPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn list_sessions(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    query: web::Query<ListSessionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    state.guard(&req, &caller).await?;
+    state.read_after(&req).await?;
+    let sees_all = matches!(caller.role(), OrgRole::Admin | OrgRole::Reviewer);
+    let page = state
+        .read_models
+        .list_sessions(&SessionFilter {
+            status: query.status.map(Into::into),
+            created_from: query.from,
+            created_to: query.to,
+            before_position: cursor_position(&query.cursor)?,
+            member: (!sees_all).then(|| caller.id()),
+            limit: super::page_size(query.limit)?,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SessionPage {
+        items: page.items.into_iter().map(Session::from).collect(),
+        next_cursor: page.next.map(|p| p.to_string()),
+    }))
+}
+
+/// One session.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", params(("id" = Uuid, Path), super::ReadYourWrites),
+    responses((status = 200, body = Session), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such session, or the caller may not see it", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn get_session(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.read_after(&req).await?;
+    let access = state
+        .guard_session(&req, &caller, path.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok().json(Session::from(access.session)))
+}
+
+async fn run(
+    state: &ApiState,
+    req: &HttpRequest,
+    caller: &Caller,
+    session_id: Uuid,
+    command: SessionCommand,
+) -> Result<HttpResponse, ApiError> {
+    state.guard_session(req, caller, session_id).await?;
+    let accepted = state
+        .session_command(req, caller, session_id, command)
+        .await?;
+    if !state.wait_for(accepted.append.last_position).await {
+        return Ok(accepted_not_visible(accepted.append.last_position));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
+        .json(session_body(state, session_id).await?))
+}
+
+/// Change a session's title, procedure or scheduled start (host).
+#[utoipa::path(patch, path = "/v1/sessions/{id}", tag = "sessions", request_body = UpdateSessionRequest,
+    params(("id" = Uuid, Path)),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 200, body = Session, headers(("X-Position" = u64))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_session(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: web::Json<UpdateSessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let command = SessionCommand::ChangeSessionDetails {
+        title: body.title,
+        procedure: body.procedure,
+        scheduled_start: body.scheduled_start,
+    };
+    run(&state, &req, &caller, path.into_inner(), command).await
+}
+
+/// Start a scheduled session: it goes live (host).
+#[utoipa::path(post, path = "/v1/sessions/{id}:start", tag = "sessions", params(("id" = Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 200, body = Session, headers(("X-Position" = u64))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Not scheduled", body = ErrorBody)))]
+pub async fn start_session(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    run(
+        &state,
+        &req,
+        &caller,
+        path.into_inner(),
+        SessionCommand::StartSession,
+    )
+    .await
+}
+
+/// End a live session (host).
+#[utoipa::path(post, path = "/v1/sessions/{id}:end", tag = "sessions", params(("id" = Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 200, body = Session, headers(("X-Position" = u64))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Not live", body = ErrorBody)))]
+pub async fn end_session(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    run(
+        &state,
+        &req,
+        &caller,
+        path.into_inner(),
+        SessionCommand::EndSession,
+    )
+    .await
+}
+
+/// Cancel a session (host). Nothing is deleted from the log: the session is marked cancelled.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions", params(("id" = Uuid, Path), CancelQuery),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 200, description = "Cancelled", body = Session, headers(("X-Position" = u64))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Already ended or cancelled", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn cancel_session(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    query: web::Query<CancelQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let command = SessionCommand::CancelSession {
+        reason: query.into_inner().reason,
+    };
+    run(&state, &req, &caller, path.into_inner(), command).await
+}
+
+/// The session's members.
+#[utoipa::path(get, path = "/v1/sessions/{id}/members", tag = "members", params(("id" = Uuid, Path), super::ReadYourWrites),
+    responses((status = 200, body = MemberList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn list_members(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.read_after(&req).await?;
+    let session_id = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let items = state.read_models.session_members(session_id).await?;
+    Ok(HttpResponse::Ok().json(MemberList {
+        items: items.into_iter().map(Member::from).collect(),
+    }))
+}
+
+/// Add a member, or change a member's role (host).
+#[utoipa::path(put, path = "/v1/sessions/{id}/members/{user_id}", tag = "members", request_body = PutMemberRequest,
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 200, description = "The member, added or changed", body = Member, headers(("X-Position" = u64))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, description = "No such active user", body = ErrorBody)))]
+pub async fn put_member(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<PutMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (session_id, user_id) = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let active_user = state.user(user_id).await?.is_some_and(|u| u.active);
+    if !active_user {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_user",
+            "no active user has this id",
+        ));
+    }
+    let role = SessionRole::from(body.role);
+    let command = match state.read_models.member_role(session_id, user_id).await? {
+        Some(current) if current == role => {
+            let member = member_of(&state, session_id, user_id).await?;
+            return Ok(HttpResponse::Ok().json(member));
+        }
+        Some(_) => SessionCommand::ChangeMemberRole { user_id, role },
+        None => SessionCommand::AddMember { user_id, role },
+    };
+    let accepted = state
+        .session_command(&req, &caller, session_id, command)
+        .await?;
+    if !state.wait_for(accepted.append.last_position).await {
+        return Ok(accepted_not_visible(accepted.append.last_position));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
+        .json(member_of(&state, session_id, user_id).await?))
+}
+
+async fn member_of(state: &ApiState, session_id: Uuid, user_id: Uuid) -> Result<Member, ApiError> {
+    state
+        .read_models
+        .session_members(session_id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .map(Member::from)
+        .ok_or_else(|| ApiError::internal("a written member is missing from the read model"))
+}
+
+/// Remove a member; their present participants leave (host).
+#[utoipa::path(delete, path = "/v1/sessions/{id}/members/{user_id}", tag = "members",
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 204, description = "Removed", headers(("X-Position" = u64))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The last host cannot be removed", body = ErrorBody)))]
+pub async fn remove_member(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (session_id, user_id) = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let accepted = state
+        .session_command(
+            &req,
+            &caller,
+            session_id,
+            SessionCommand::RemoveMember { user_id },
+        )
+        .await?;
+    if !state.wait_for(accepted.append.last_position).await {
+        return Ok(accepted_not_visible(accepted.append.last_position));
+    }
+    Ok(HttpResponse::NoContent()
+        .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
+        .finish())
+}
+
+/// What a participant with these roles may do with media and the layout.
+pub fn media_permissions(org_role: OrgRole, role: Option<SessionRole>) -> Vec<MediaPermission> {
+    [
+        (Action::PublishMedia, MediaPermission::Publish),
+        (Action::SubscribeMedia, MediaPermission::Subscribe),
+        (Action::UpdateLayout, MediaPermission::EditLayout),
+    ]
+    .into_iter()
+    .filter(|(action, _)| authorize(org_role, role, *action).is_ok())
+    .map(|(_, permission)| permission)
+    .collect()
+}
+
+fn public_base(state: &ApiState, req: &HttpRequest) -> String {
+    match &state.settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// Join a live session as a new participant; returns the WebSocket and SFU tokens.
+#[utoipa::path(post, path = "/v1/sessions/{id}/participants:join", tag = "participants",
+    request_body(content = Option<JoinRequest>, description = "Optional"),
+    params(("id" = Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    responses((status = 202, description = "In the log, not yet in the read models: read it with X-Min-Position", body = super::dto::WriteAccepted, headers(("X-Position" = u64))),
+        (status = 201, description = "Joined", body = JoinResponse, headers(("X-Position" = u64))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Reviewers never join; admins must be members", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "The session is not live", body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn join(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let session_id = path.into_inner();
+    let request: JoinRequest = super::optional_json(&req, &body)?;
+    let access = state.guard_session(&req, &caller, session_id).await?;
+    let participant_id = Uuid::now_v7();
+    let accepted = state
+        .session_command(
+            &req,
+            &caller,
+            session_id,
+            SessionCommand::JoinParticipant {
+                participant_id,
+                device: request.device,
+            },
+        )
+        .await?;
+    if !state.wait_for(accepted.append.last_position).await {
+        return Ok(accepted_not_visible(accepted.append.last_position));
+    }
+    // The role the command was decided with (the read model may trail the log).
+    let role = accepted
+        .events
+        .iter()
+        .find_map(|e| match e {
+            livesurgery_domain::Event::ParticipantJoined(j) => Some(j.role),
+            _ => None,
+        })
+        .or(access.role)
+        .unwrap_or(SessionRole::Observer);
+    let permissions = media_permissions(caller.role(), Some(role));
+    let ttl = state.settings.join_token_ttl_secs;
+    let (ws_token, claims) = state.keys.issue_join(
+        AUDIENCE_WS,
+        caller.id(),
+        session_id,
+        participant_id,
+        role.as_str(),
+        permissions.clone(),
+        ttl,
+    );
+    let (sfu_token, _) = state.keys.issue_join(
+        AUDIENCE_SFU,
+        caller.id(),
+        session_id,
+        participant_id,
+        role.as_str(),
+        permissions.clone(),
+        ttl,
+    );
+    let base = public_base(&state, &req);
+    let ws_base = base
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    Ok(HttpResponse::Created()
+        .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
+        .json(JoinResponse {
+            participant_id,
+            role: role.into(),
+            permissions,
+            ws: WsAccess {
+                url: format!("{ws_base}/v1/sessions/{session_id}/ws"),
+                token: ws_token,
+            },
+            sfu: SfuAccess {
+                whip_url: format!("{base}/v1/sessions/{session_id}/whip"),
+                whep_url: format!("{base}/v1/sessions/{session_id}/whep"),
+                token: sfu_token,
+            },
+            ice_servers: state
+                .settings
+                .ice_servers
+                .iter()
+                .map(|url| IceServer {
+                    urls: vec![url.clone()],
+                })
+                .collect(),
+            expires_at,
+        }))
+}
+
+/// The participants present now.
+#[utoipa::path(get, path = "/v1/sessions/{id}/participants", tag = "participants",
+    params(("id" = Uuid, Path), super::ReadYourWrites),
+    responses((status = 200, body = ParticipantList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn list_participants(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.read_after(&req).await?;
+    let session_id = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let items = state.read_models.participants_present(session_id).await?;
+    Ok(HttpResponse::Ok().json(ParticipantList {
+        items: items.into_iter().map(Participant::from).collect(),
+    }))
+}

@@ -1,0 +1,10 @@
+//! Who the caller is: password hashes (argon2, kept outside the log), signed tokens (HS256
+//! JWTs for access, WebSocket and SFU), refresh tokens, and the login rate limits.
+
+mod credentials;
+mod rate_limit;
+pub mod tokens;
+
+pub use credentials::{Credentials, CredentialsError, dummy_hash, hash_password, verify_password};
+pub use rate_limit::LoginLimiter;
+pub use tokens::{AccessClaims, JoinClaims, Keys, MediaPermission, TokenError, load_or_create_key};

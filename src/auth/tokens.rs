@@ -1,0 +1,248 @@
+//! Signed tokens. Access tokens say who the user is (the role is re-read on every request, so a
+//! role change or deactivation takes effect at once); join tokens say which participant of which
+//! session may do what over the WebSocket or the SFU.
+
+use std::path::Path;
+
+use anyhow::Context;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The audience of access tokens (the REST API).
+pub const AUDIENCE_API: &str = "livesurgery-api";
+/// The audience of WebSocket tokens.
+pub const AUDIENCE_WS: &str = "livesurgery-ws";
+/// The audience of SFU (WHIP/WHEP) tokens.
+pub const AUDIENCE_SFU: &str = "livesurgery-sfu";
+const ISSUER: &str = "livesurgery";
+
+/// What a participant may do with media and the layout; carried in join tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaPermission {
+    /// Send feeds (WHIP).
+    Publish,
+    /// Receive feeds (WHEP, WebSocket pushes).
+    Subscribe,
+    /// Change the shared layout.
+    EditLayout,
+}
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: Uuid,
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// Unique per token.
+    pub jti: Uuid,
+}
+
+/// Claims of a WebSocket or SFU token, scoped to one participant of one session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JoinClaims {
+    /// The user id.
+    pub sub: Uuid,
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    /// The session.
+    pub sid: Uuid,
+    /// The participant.
+    pub pid: Uuid,
+    /// The member's session role (`host`, `surgeon`, `observer`).
+    pub role: String,
+    /// Exactly what the role allows.
+    pub perms: Vec<MediaPermission>,
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid")]
+    Invalid,
+}
+
+/// The signing key, for issuing and checking every token.
+#[derive(Clone)]
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(***)")
+    }
+}
+
+/// Reads the key from `DATA_DIR/jwt.key`, creating it (32 random bytes, hex, mode 0600) on
+/// first start.
+pub fn load_or_create_key(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("jwt.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let key = existing.trim().to_owned();
+        anyhow::ensure!(
+            key.len() >= 32,
+            "{} holds a key shorter than 32 characters",
+            path.display()
+        );
+        return Ok(key);
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let key = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            use std::io::Write;
+            file.write_all(key.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a token signing key");
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Keys {
+    /// Keys from a shared secret.
+    pub fn new(secret: &[u8]) -> Keys {
+        Keys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    fn sign<C: Serialize>(&self, claims: &C) -> String {
+        // HS256 over serialisable claims with an in-memory key cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    fn check<C: for<'de> Deserialize<'de>>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<C, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        validation.leeway = 0;
+        jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+
+    /// A new access token for `user_id`, valid for `ttl_secs`.
+    pub fn issue_access(&self, user_id: Uuid, ttl_secs: u64) -> (String, AccessClaims) {
+        let iat = now();
+        let claims = AccessClaims {
+            sub: user_id,
+            aud: AUDIENCE_API.to_owned(),
+            iss: ISSUER.to_owned(),
+            iat,
+            exp: iat + ttl_secs as i64,
+            jti: Uuid::new_v4(),
+        };
+        (self.sign(&claims), claims)
+    }
+
+    /// Checks an access token's signature, audience and expiry.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.check(token, AUDIENCE_API)
+    }
+
+    /// A join token for `audience` ([`AUDIENCE_WS`] or [`AUDIENCE_SFU`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_join(
+        &self,
+        audience: &str,
+        user_id: Uuid,
+        session_id: Uuid,
+        participant_id: Uuid,
+        role: &str,
+        perms: Vec<MediaPermission>,
+        ttl_secs: u64,
+    ) -> (String, JoinClaims) {
+        let iat = now();
+        let claims = JoinClaims {
+            sub: user_id,
+            aud: audience.to_owned(),
+            iss: ISSUER.to_owned(),
+            iat,
+            exp: iat + ttl_secs as i64,
+            jti: Uuid::new_v4(),
+            sid: session_id,
+            pid: participant_id,
+            role: role.to_owned(),
+            perms,
+        };
+        (self.sign(&claims), claims)
+    }
+
+    /// Checks a join token for `audience`.
+    pub fn verify_join(&self, token: &str, audience: &str) -> Result<JoinClaims, TokenError> {
+        self.check(token, audience)
+    }
+
+    /// The subject of an access token whose signature checks, expired or not: the scope of
+    /// idempotency keys (an expired token still gets 401 from the handler).
+    pub fn subject_unverified_expiry(&self, token: &str) -> Option<Uuid> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE_API]);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["sub"]);
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|d| d.claims.sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_token_round_trips_and_a_tampered_one_is_refused() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let user = Uuid::new_v4();
+        let (token, _) = keys.issue_access(user, 60);
+        assert_eq!(keys.verify_access(&token).unwrap().sub, user);
+        let other = Keys::new(b"ffffffffffffffffffffffffffffffff");
+        assert_eq!(
+            other.verify_access(&token).unwrap_err(),
+            TokenError::Invalid
+        );
+        // A join token is not an access token.
+        let (join, _) = keys.issue_join(AUDIENCE_WS, user, user, user, "host", vec![], 60);
+        assert_eq!(keys.verify_access(&join).unwrap_err(), TokenError::Invalid);
+    }
+}

@@ -1,0 +1,10 @@
+//! The REST API, black-box: a real server on port 0 over a fresh database per test, called over
+//! HTTP. Every behavioural test runs on SQLite and, when configured, PostgreSQL.
+
+mod auth;
+mod concurrency;
+mod errors;
+mod operations;
+mod rbac;
+mod sessions;
+mod spawn;
