@@ -13,6 +13,14 @@ use tokio::sync::watch;
 
 use crate::store::{self, EventStore};
 
+/// The event types that change a session's membership.
+const MEMBERSHIP_EVENTS: [&str; 4] = [
+    "SessionCreated",
+    "MemberAdded",
+    "MemberRoleChanged",
+    "MemberRemoved",
+];
+
 /// After a failed projection batch, wait this long and apply the same batch again: a batch is
 /// never skipped.
 const RETRY_BACKOFF: Duration = Duration::from_millis(500);
@@ -31,6 +39,7 @@ pub struct ProjectorHandle {
     head: watch::Receiver<u64>,
     users_epoch: Arc<AtomicU64>,
     sessions: Arc<ChangeEpochs>,
+    members: Arc<ChangeEpochs>,
 }
 
 /// Change counters for sessions, bumped after the projections apply a batch that touched a
@@ -82,9 +91,15 @@ impl ProjectorHandle {
         self.users_epoch.load(Ordering::Acquire)
     }
 
-    /// Change counters of sessions (see [`ChangeEpochs`]).
+    /// Change counters of sessions (see [`ChangeEpochs`]): any event of the session.
     pub fn session_epochs(&self) -> &ChangeEpochs {
         &self.sessions
+    }
+
+    /// Change counters of sessions' memberships: only events that change who is a member in
+    /// which role, so membership caches survive layout traffic.
+    pub fn member_epochs(&self) -> &ChangeEpochs {
+        &self.members
     }
 
     /// Waits until the projections reach `position`, at most `timeout`; true when they did.
@@ -123,6 +138,8 @@ impl Projector {
         let epoch = users_epoch.clone();
         let sessions = Arc::new(ChangeEpochs::new());
         let session_epochs = sessions.clone();
+        let members = Arc::new(ChangeEpochs::new());
+        let member_epochs = members.clone();
         let mut subscription = store::subscribe(store, from);
         let task = tokio::spawn(async move {
             loop {
@@ -144,12 +161,18 @@ impl Projector {
                 if batch.iter().any(|e| e.stream.starts_with("user-")) {
                     epoch.fetch_add(1, Ordering::AcqRel);
                 }
-                for id in batch.iter().filter_map(|e| {
-                    e.stream
+                for event in &batch {
+                    let Some(id) = event
+                        .stream
                         .strip_prefix("session-")
                         .and_then(|id| uuid::Uuid::parse_str(id).ok())
-                }) {
+                    else {
+                        continue;
+                    };
                     session_epochs.bump(&id);
+                    if MEMBERSHIP_EVENTS.contains(&event.event_type.as_str()) {
+                        member_epochs.bump(&id);
+                    }
                 }
                 position_tx.send_replace(last);
             }
@@ -160,6 +183,7 @@ impl Projector {
                 head,
                 users_epoch,
                 sessions,
+                members,
             },
             stop,
             task,

@@ -111,10 +111,13 @@ pub async fn get_session(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state.read_after(&req).await?;
-    let access = state
-        .guard_session(&req, &caller, path.into_inner())
-        .await?;
-    Ok(HttpResponse::Ok().json(Session::from(access.session)))
+    let session_id = path.into_inner();
+    state.guard_session(&req, &caller, session_id).await?;
+    let session = state
+        .session_row(session_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such session"))?;
+    Ok(HttpResponse::Ok().json(Session::from(session)))
 }
 
 async fn run(

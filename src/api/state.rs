@@ -48,6 +48,8 @@ pub struct ApiState {
     /// counter stands still (see `ProjectorHandle::session_epochs`).
     session_rows: EpochCache<Uuid, Option<SessionRow>>,
     member_roles: EpochCache<(Uuid, Uuid), Option<SessionRole>>,
+    /// Sessions known to exist (a session, once created, exists for good).
+    known_sessions: Mutex<HashSet<Uuid>>,
     /// Projections being rebuilt now.
     pub rebuilding: Arc<Mutex<HashSet<String>>>,
 }
@@ -80,7 +82,6 @@ impl Caller {
 /// A session endpoint's access check, passed: the session and the caller's role in it.
 #[derive(Debug, Clone)]
 pub struct SessionAccess {
-    pub session: SessionRow,
     pub role: Option<SessionRole>,
 }
 
@@ -117,6 +118,7 @@ impl ApiState {
             executor: commands::Executor::default(),
             session_rows: Mutex::new(HashMap::new()),
             member_roles: Mutex::new(HashMap::new()),
+            known_sessions: Mutex::new(HashSet::new()),
             rebuilding: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -153,13 +155,30 @@ impl ApiState {
         Ok(row)
     }
 
-    /// A user's role in a session (`None`: not a member), cached like [`Self::session_row`].
+    /// Whether a session exists (in the read models).
+    pub async fn session_exists(&self, session_id: Uuid) -> Result<bool, ApiError> {
+        if lock(&self.known_sessions).contains(&session_id) {
+            return Ok(true);
+        }
+        let exists = self.session_row(session_id).await?.is_some();
+        if exists {
+            let mut known = lock(&self.known_sessions);
+            if known.len() >= 50_000 {
+                known.clear();
+            }
+            known.insert(session_id);
+        }
+        Ok(exists)
+    }
+
+    /// A user's role in a session (`None`: not a member), cached while the session's
+    /// membership has not changed.
     pub async fn member_role(
         &self,
         session_id: Uuid,
         user_id: Uuid,
     ) -> Result<Option<SessionRole>, ApiError> {
-        let epoch = self.projector.session_epochs().get(&session_id);
+        let epoch = self.projector.member_epochs().get(&session_id);
         if let Some((seen, role)) = lock(&self.member_roles)
             .get(&(session_id, user_id))
             .cloned()
@@ -236,14 +255,14 @@ impl ApiState {
         session_id: Uuid,
     ) -> Result<SessionAccess, ApiError> {
         let (endpoint, action) = self.endpoint_action(req)?;
-        let session = self.session_row(session_id).await?;
-        let role = match &session {
-            Some(_) => self.member_role(session_id, caller.id()).await?,
-            None => None,
+        let exists = self.session_exists(session_id).await?;
+        let role = if exists {
+            self.member_role(session_id, caller.id()).await?
+        } else {
+            None
         };
         let action = action.unwrap_or(Action::ReadSession);
-        let visible = session.is_some() && endpoints::can_see_session(caller.role(), role);
-        let Some(session) = session.filter(|_| visible) else {
+        if !(exists && endpoints::can_see_session(caller.role(), role)) {
             if endpoint.writes {
                 self.record_denied(
                     req,
@@ -256,7 +275,7 @@ impl ApiState {
                 .await;
             }
             return Err(ApiError::not_found("no such session"));
-        };
+        }
         if let Err(denied) = authorize(caller.role(), role, action) {
             if endpoint.writes {
                 self.record_denied(req, caller, Some(session_id), action, 403, &denied.reason)
@@ -264,7 +283,7 @@ impl ApiState {
             }
             return Err(ApiError::forbidden(denied.reason));
         }
-        Ok(SessionAccess { session, role })
+        Ok(SessionAccess { role })
     }
 
     fn endpoint_action(

@@ -381,3 +381,48 @@ async fn a_write_the_read_models_do_not_show_in_time_is_202_and_its_retry_append
         assert_eq!(items[0]["position"].as_u64(), Some(position - 2));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_takes_effect_on_the_next_request() {
+    for db in all_backends().await {
+        let app = spawn_app(db).await;
+        println!("[{}]", app.backend);
+        let surgeon = app.create_user("surgeon").await;
+        let session = app.create_session(&app.admin_token).await;
+        let path = format!("/v1/sessions/{session}/layout");
+        let change = |x: u32| json!({"base_version": 1, "changes": {"panels": {"p1": {"x": x}}}});
+
+        // Not a member: hidden. (Asked first, so a stale answer would be cached.)
+        app.get(&path, &surgeon.token)
+            .await
+            .assert_error(404, "not_found");
+        app.add_member(session, surgeon.id, "observer").await;
+        app.get(&path, &surgeon.token).await.assert_status(200);
+        app.call(Method::PATCH, &path, Some(&surgeon.token), Some(change(1)))
+            .await
+            .assert_error(403, "forbidden");
+
+        // Promoted: may edit at once.
+        app.add_member(session, surgeon.id, "surgeon").await;
+        app.call(Method::PATCH, &path, Some(&surgeon.token), Some(change(2)))
+            .await
+            .assert_status(200);
+
+        // Removed: the session is hidden again at once.
+        let removed = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/sessions/{session}/members/{}", surgeon.id),
+                Some(&app.admin_token),
+                None,
+            )
+            .await;
+        removed.assert_status(204);
+        app.get(&path, &surgeon.token)
+            .await
+            .assert_error(404, "not_found");
+        app.call(Method::PATCH, &path, Some(&surgeon.token), Some(change(3)))
+            .await
+            .assert_error(404, "not_found");
+    }
+}
