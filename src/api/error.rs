@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use livesurgery_domain::DomainError;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::commands::CommandError;
 
@@ -289,9 +290,9 @@ pub async fn envelope(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    // Every log line written while serving the request carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
-    let _ = &span;
-    let response = next.call(req).await?.map_into_boxed_body();
+    let response = next.call(req).instrument(span).await?.map_into_boxed_body();
     let status = response.status();
     let mut response =
         if status.is_success() || status.is_redirection() || status.is_informational() {

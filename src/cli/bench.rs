@@ -188,7 +188,9 @@ fn bench_event() -> NewEvent {
     }
 }
 
-async fn append_rate(
+/// Appends of one event each, `writers` at once spread over `streams` streams, for `duration`:
+/// appends/s.
+pub(super) async fn append_rate(
     store: Arc<dyn EventStore>,
     streams: usize,
     writers: usize,

@@ -61,7 +61,6 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     )
     .await
     .map_err(|e| anyhow::anyhow!("registering the bench admin: {}", e.message))?;
-    store.close().await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
@@ -119,11 +118,12 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     let versions: Arc<Vec<AtomicU64>> =
         Arc::new(sessions.iter().map(|_| AtomicU64::new(1)).collect());
     let patch = |session: usize, i: u64| {
-        // Each write moves panel p1; writers use the last version seen as their base.
+        // Each write moves panel p1 (and restacks it: never a no-op); writers use the last
+        // version seen as their base.
         let base_version = versions[session].load(Ordering::Relaxed);
         let body = serde_json::json!({
             "base_version": base_version,
-            "changes": {"panels": {"p1": {"x": (i % 7) as u32, "y": ((i / 7) % 7) as u32}}}
+            "changes": {"panels": {"p1": {"x": (i % 7) as u32, "y": ((i / 7) % 7) as u32, "z": (i % 1_000_000) as i32 + 1}}}
         });
         let request = client
             .patch(&layout_urls[session])
@@ -145,6 +145,10 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     };
     let write_spread = scenario(clients, duration, |i| patch(i as usize % sessions.len(), i)).await;
     let write_one = scenario(clients, duration, |i| patch(0, i)).await;
+    // The other baseline of a write: the event log alone, appending one event per durable
+    // commit from as many writers as there are clients (no HTTP, no decision).
+    let log_alone = super::bench::append_rate(store.clone(), clients, clients, duration).await?;
+    store.close().await;
     let after = scenario(clients, duration, |_| {
         let request = client.get(&healthz_url);
         async move { succeeded(request.send().await).await.is_some() }
@@ -175,6 +179,11 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
         Some(0.3),
     );
     line("PATCH layout, all on one session", write_one, None);
+    println!(
+        "  the event log alone, {clients} writers on {clients} streams: {log_alone:.0} durable appends/s; \
+         PATCH (one session per client) = {:.2}x of it",
+        write_spread.rate / log_alone
+    );
     line("GET /healthz (after)", after, None);
     server.abort();
     Ok(())
