@@ -57,10 +57,29 @@ async fn audit_page(
         )
         .await?;
     let page = state.read_models.audit(&filter).await?;
+    // What happened, not only who and when: each item's data, read from the log itself.
+    let positions: Vec<u64> = page.items.iter().map(|a| a.position).collect();
+    let mut data: std::collections::HashMap<u64, serde_json::Value> = state
+        .store
+        .read_positions(&positions)
+        .await?
+        .into_iter()
+        .map(|e| (e.position, e.data))
+        .collect();
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| {
+            let position = row.position;
+            let mut item = AuditEvent::from(row);
+            item.data = data.remove(&position).unwrap_or_default();
+            item
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((POSITION_HEADER, position.to_string()))
         .json(AuditPage {
-            items: page.items.into_iter().map(AuditEvent::from).collect(),
+            items,
             next_cursor: page.next.map(|p| p.to_string()),
         }))
 }

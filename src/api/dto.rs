@@ -612,6 +612,9 @@ pub struct AuditEvent {
     /// `ok`, or `denied` for refused requests.
     pub outcome: String,
     pub correlation_id: Uuid,
+    /// The event's `data`, as appended (`null` if the log no longer has it).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -627,6 +630,7 @@ impl From<AuditRow> for AuditEvent {
             stream: a.stream,
             outcome: a.outcome,
             correlation_id: a.correlation_id,
+            data: serde_json::Value::Null,
         }
     }
 }

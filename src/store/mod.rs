@@ -117,6 +117,10 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// The events at these positions, in position order (positions with no event are left
+    /// out). For pages of an index such as the audit read model.
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The position of the last committed event (0 for an empty log).
     async fn head_position(&self) -> Result<u64, StoreError>;
 

@@ -484,6 +484,24 @@ impl EventStore for PostgresStore {
         .collect()
     }
 
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let positions: Vec<i64> = positions.iter().map(|p| *p as i64).collect();
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM events WHERE position = ANY($1) ORDER BY position"
+        ))
+        .bind(positions)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     async fn head_position(&self) -> Result<u64, StoreError> {
         read_head(&self.pool).await
     }

@@ -300,6 +300,25 @@ impl EventStore for SqliteStore {
         .collect()
     }
 
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for any number of positions: they travel as a JSON array.
+        let list = serde_json::to_string(positions).unwrap_or_else(|_| "[]".to_owned());
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM events WHERE position IN (SELECT value FROM json_each($1)) ORDER BY position"
+        ))
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
+    }
+
     async fn head_position(&self) -> Result<u64, StoreError> {
         read_head(&self.pool).await
     }

@@ -328,3 +328,30 @@ async fn assert_kill_loses_nothing(db: &TestDb) {
         .unwrap();
     let _: Arc<dyn EventStore> = store;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_read_back_by_position_in_order_skipping_positions_without_one() {
+    for db in all_backends().await {
+        let store = open(&db).await;
+        for n in 0..6u64 {
+            let stream = format!("by-position-{}", n % 2);
+            store
+                .append(&stream, ExpectedVersion::Any, vec![event(n)])
+                .await
+                .expect("an append");
+        }
+        let read = store
+            .read_positions(&[5, 2, 99, 3])
+            .await
+            .expect("reading by position");
+        let positions: Vec<u64> = read.iter().map(|e| e.position).collect();
+        assert_eq!(positions, [2, 3, 5], "[{}]", db.backend);
+        assert_eq!(
+            read[0].data["n"], 1,
+            "[{}] the event at position 2",
+            db.backend
+        );
+        assert_eq!(read[2].stream, "by-position-0", "[{}]", db.backend);
+        assert!(store.read_positions(&[]).await.unwrap().is_empty());
+    }
+}

@@ -426,3 +426,50 @@ async fn a_membership_change_takes_effect_on_the_next_request() {
             .assert_error(404, "not_found");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_shows_who_changed_what_with_each_events_data() {
+    for db in all_backends().await {
+        let app = spawn_app(db).await;
+        println!("[{}]", app.backend);
+        let token = &app.admin_token;
+        let session = app.create_session(token).await;
+        let change = json!({"base_version": 1, "changes": {"panels": {"p3": {"x": 4}}}});
+        let written = app
+            .call(
+                Method::PATCH,
+                &format!("/v1/sessions/{session}/layout"),
+                Some(token),
+                Some(change),
+            )
+            .await;
+        written.assert_status(200);
+        let trail = app
+            .request(
+                Method::GET,
+                &format!("/v1/sessions/{session}/events?type=LayoutUpdated"),
+                Some(token),
+            )
+            .header("x-min-position", written.position().to_string());
+        let trail = Answer::of(trail).await;
+        trail.assert_status(200);
+        let items = trail.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", trail.text);
+        let data = &items[0]["data"];
+        assert_eq!(data["version"], 2, "{}", trail.text);
+        assert_eq!(data["session_id"], session.to_string());
+        let changed: Vec<_> = data["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| {
+                (
+                    c["panel_id"].clone(),
+                    c["field"].clone(),
+                    c["value"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(changed, [(json!("p3"), json!("x"), json!(4))]);
+    }
+}
