@@ -117,7 +117,7 @@ impl Projector {
         store: Arc<dyn EventStore>,
         database_url: &str,
     ) -> anyhow::Result<Projector> {
-        let read_models = ReadModels::connect(database_url)
+        let read_models = ReadModels::connect_for_projection(database_url)
             .await
             .context("connecting the read models")?;
         read_models

@@ -52,6 +52,17 @@ fn redact(url: &str) -> String {
 /// Opens a pool for `url`. SQLite gets WAL, `synchronous=FULL`, a 5 s busy timeout and its file
 /// (and folder) created when missing; statement logging is off because batch statements are huge.
 pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Dialect), ProjectionError> {
+    connect_with(url, false).await
+}
+
+/// [`connect`], with `relaxed` commits: SQLite `synchronous = NORMAL`, PostgreSQL
+/// `synchronous_commit = off`. Only for the projector: its commits carry their checkpoint, so
+/// losing the last few to a crash only rolls the checkpoint back and the events are folded again
+/// from the log (which commits durably on its own connections).
+pub(crate) async fn connect_with(
+    url: &str,
+    relaxed: bool,
+) -> Result<(AnyPool, Dialect), ProjectionError> {
     sqlx::any::install_default_drivers();
     let dialect = Dialect::from_url(url)?;
     let url = match dialect {
@@ -60,12 +71,27 @@ pub(crate) async fn connect(url: &str) -> Result<(AnyPool, Dialect), ProjectionE
     };
     let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
     let mut pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
-    if dialect == Dialect::Sqlite {
+    if dialect == Dialect::Postgres && relaxed {
         pool_options = pool_options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query("SET synchronous_commit = off")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        });
+    }
+    if dialect == Dialect::Sqlite {
+        let synchronous = if relaxed {
+            "PRAGMA synchronous = NORMAL"
+        } else {
+            "PRAGMA synchronous = FULL"
+        };
+        pool_options = pool_options.after_connect(move |conn, _meta| {
             Box::pin(async move {
                 for pragma in [
                     "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = FULL",
+                    synchronous,
                     "PRAGMA busy_timeout = 5000",
                     "PRAGMA foreign_keys = OFF",
                     // Folding a batch touches B-tree pages all over uuid-keyed tables: with the

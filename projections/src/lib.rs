@@ -101,6 +101,16 @@ impl ReadModels {
         Ok(ReadModels { pool, dialect })
     }
 
+    /// [`ReadModels::connect`] for the process that applies events: its commits are not
+    /// waited to be durable (SQLite `synchronous = NORMAL`, PostgreSQL `synchronous_commit =
+    /// off`). Safe because every commit carries its checkpoint: a crash can only lose the last
+    /// few, which rolls the checkpoint back with them, and the events are folded again from the
+    /// log. Never use it for state that is not derived from the log.
+    pub async fn connect_for_projection(url: &str) -> Result<ReadModels, ProjectionError> {
+        let (pool, dialect) = db::connect_with(url, true).await?;
+        Ok(ReadModels { pool, dialect })
+    }
+
     /// Wraps an existing pool (install the `sqlx::any` drivers first). For SQLite, the pool's
     /// connections should use WAL and a busy timeout, as [`ReadModels::connect`] sets up.
     pub fn new(pool: AnyPool, dialect: Dialect) -> ReadModels {

@@ -611,3 +611,23 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         .get(0);
     assert_eq!(sync, 2, "FULL");
 }
+
+#[tokio::test]
+async fn the_projectors_connections_relax_only_the_commit_wait() {
+    use sqlx::Row;
+    let db = support::sqlite_db().await;
+    let projector = ReadModels::connect_for_projection(&db.url).await.unwrap();
+    let mut conn = projector.pool().acquire().await.unwrap();
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode.to_lowercase(), "wal", "still crash-consistent");
+    let sync: i64 = sqlx::query("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sync, 1, "NORMAL");
+}
