@@ -9,7 +9,7 @@ use livesurgery_domain::events::UnknownEvent;
 use livesurgery_domain::{Aggregate, CommandContext, DomainError, Event};
 use uuid::Uuid;
 
-use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError};
+use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, read_stream_after};
 
 /// How many times a command is decided again after losing a race, before it is a conflict.
 pub const MAX_ATTEMPTS: usize = 5;
@@ -171,19 +171,13 @@ async fn catch_up<A: Aggregate>(
     mut state: A::State,
     mut version: u64,
 ) -> Result<(A::State, u64), CommandError> {
-    loop {
-        let page = store
-            .read_stream(stream, version + 1, 1000)
-            .await
-            .map_err(CommandError::Store)?;
-        let done = page.len() < 1000;
-        for r in &page {
-            let event = Event::from_stored(&r.event_type, r.schema_version, &r.data)?;
-            state = A::evolve(state, &event);
-            version = r.version;
-        }
-        if done {
-            return Ok((state, version));
-        }
+    let tail = read_stream_after(store, stream, version)
+        .await
+        .map_err(CommandError::Store)?;
+    for r in &tail {
+        let event = Event::from_stored(&r.event_type, r.schema_version, &r.data)?;
+        state = A::evolve(state, &event);
+        version = r.version;
     }
+    Ok((state, version))
 }

@@ -37,15 +37,23 @@ pub struct Projector {
 pub struct ProjectorHandle {
     position: watch::Receiver<u64>,
     head: watch::Receiver<u64>,
-    users_epoch: Arc<AtomicU64>,
-    sessions: Arc<ChangeEpochs>,
-    members: Arc<ChangeEpochs>,
+    counters: Arc<ChangeCounters>,
 }
 
-/// Change counters for sessions, bumped after the projections apply a batch that touched a
-/// session's stream and before the position moves. A cache of a session's read-model rows
-/// notes the counter before it reads and is valid while the counter has not moved. Sessions
-/// share buckets: a collision only costs a needless reload.
+/// What the projector bumps after each batch: one set of counters per kind of cached row.
+struct ChangeCounters {
+    /// Any event of a user's stream (registration, role, name, activation).
+    users: ChangeEpochs,
+    /// Any event of a session's stream.
+    sessions: ChangeEpochs,
+    /// Events of a session's stream that change who is a member in which role.
+    members: ChangeEpochs,
+}
+
+/// Change counters by aggregate id, bumped after the projections apply a batch that touched
+/// the aggregate and before the position moves. A cache of an aggregate's read-model rows
+/// notes the counter before it reads and is valid while the counter has not moved. Ids share
+/// buckets: a collision only costs a needless reload.
 pub struct ChangeEpochs {
     buckets: Box<[AtomicU64]>,
 }
@@ -74,6 +82,28 @@ impl ChangeEpochs {
     }
 }
 
+impl ChangeCounters {
+    /// Bumps the counters an event of `stream` affects.
+    fn bump(&self, stream: &str, event_type: &str) {
+        let Some((kind, id)) = stream.split_once('-') else {
+            return;
+        };
+        let Ok(id) = uuid::Uuid::parse_str(id) else {
+            return;
+        };
+        match kind {
+            "user" => self.users.bump(&id),
+            "session" => {
+                self.sessions.bump(&id);
+                if MEMBERSHIP_EVENTS.contains(&event_type) {
+                    self.members.bump(&id);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl ProjectorHandle {
     /// The position every projection has reached.
     pub fn position(&self) -> u64 {
@@ -85,21 +115,20 @@ impl ProjectorHandle {
         self.head.borrow().saturating_sub(self.position())
     }
 
-    /// A counter that grows whenever an applied batch changed a user (registration, role,
-    /// activation): caches of users compare it to know when to reload.
-    pub fn users_epoch(&self) -> u64 {
-        self.users_epoch.load(Ordering::Acquire)
+    /// Change counters of users (see [`ChangeEpochs`]): any event of the user.
+    pub fn user_epochs(&self) -> &ChangeEpochs {
+        &self.counters.users
     }
 
-    /// Change counters of sessions (see [`ChangeEpochs`]): any event of the session.
+    /// Change counters of sessions: any event of the session.
     pub fn session_epochs(&self) -> &ChangeEpochs {
-        &self.sessions
+        &self.counters.sessions
     }
 
-    /// Change counters of sessions' memberships: only events that change who is a member in
-    /// which role, so membership caches survive layout traffic.
+    /// Change counters of sessions' memberships (and existence): only events that change who
+    /// is a member in which role, so membership caches survive layout traffic.
     pub fn member_epochs(&self) -> &ChangeEpochs {
-        &self.members
+        &self.counters.members
     }
 
     /// Waits until the projections reach `position`, at most `timeout`; true when they did.
@@ -134,12 +163,12 @@ impl Projector {
         let (position_tx, position) = watch::channel(from);
         let (stop, mut stopped) = watch::channel(false);
         let head = store.head_watch();
-        let users_epoch = Arc::new(AtomicU64::new(0));
-        let epoch = users_epoch.clone();
-        let sessions = Arc::new(ChangeEpochs::new());
-        let session_epochs = sessions.clone();
-        let members = Arc::new(ChangeEpochs::new());
-        let member_epochs = members.clone();
+        let counters = Arc::new(ChangeCounters {
+            users: ChangeEpochs::new(),
+            sessions: ChangeEpochs::new(),
+            members: ChangeEpochs::new(),
+        });
+        let bumped = counters.clone();
         let mut subscription = store::subscribe(store, from);
         let task = tokio::spawn(async move {
             loop {
@@ -158,21 +187,8 @@ impl Projector {
                 }
                 // Bumped before the position moves: a reader that sees the position also sees
                 // the new counters.
-                if batch.iter().any(|e| e.stream.starts_with("user-")) {
-                    epoch.fetch_add(1, Ordering::AcqRel);
-                }
                 for event in &batch {
-                    let Some(id) = event
-                        .stream
-                        .strip_prefix("session-")
-                        .and_then(|id| uuid::Uuid::parse_str(id).ok())
-                    else {
-                        continue;
-                    };
-                    session_epochs.bump(&id);
-                    if MEMBERSHIP_EVENTS.contains(&event.event_type.as_str()) {
-                        member_epochs.bump(&id);
-                    }
+                    bumped.bump(&event.stream, &event.event_type);
                 }
                 position_tx.send_replace(last);
             }
@@ -181,9 +197,7 @@ impl Projector {
             handle: ProjectorHandle {
                 position,
                 head,
-                users_epoch,
-                sessions,
-                members,
+                counters,
             },
             stop,
             task,

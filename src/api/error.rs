@@ -101,6 +101,38 @@ impl ApiError {
         e
     }
 
+    /// 413: the body is over the configured limit.
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than the server accepts",
+        )
+    }
+
+    /// 415: the body is not sent as JSON.
+    pub fn unsupported_media_type() -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        )
+    }
+
+    /// A JSON body that does not parse (400 `malformed_json`) or does not fit the expected
+    /// shape (422 `invalid_body`).
+    pub fn from_json(e: &serde_json::Error) -> ApiError {
+        if e.is_data() {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.to_string(),
+            )
+        } else {
+            ApiError::bad_request("malformed_json", e.to_string())
+        }
+    }
+
     pub fn with_retry_after(mut self, secs: u64) -> ApiError {
         self.retry_after = Some(secs);
         self
@@ -203,27 +235,11 @@ impl From<crate::auth::CredentialsError> for ApiError {
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     let api = match &err {
-        J::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as Content-Type: application/json",
-        ),
-        J::OverflowKnownLength { .. } | J::Overflow { .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is larger than the server accepts",
-        ),
-        J::Deserialize(e) if e.is_data() => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            e.to_string(),
-        ),
-        J::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
-        J::Payload(actix_web::error::PayloadError::Overflow) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is larger than the server accepts",
-        ),
+        J::ContentType => ApiError::unsupported_media_type(),
+        J::OverflowKnownLength { .. }
+        | J::Overflow { .. }
+        | J::Payload(actix_web::error::PayloadError::Overflow) => ApiError::payload_too_large(),
+        J::Deserialize(e) => ApiError::from_json(e),
         _ => ApiError::bad_request("bad_request", "the request body could not be read"),
     };
     api.into()

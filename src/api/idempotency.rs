@@ -212,14 +212,7 @@ pub async fn idempotency(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > limit {
-            return Ok(refuse(
-                req,
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is larger than the server accepts",
-                ),
-            ));
+            return Ok(refuse(req, ApiError::payload_too_large()));
         }
         body.extend_from_slice(&chunk);
     }

@@ -58,23 +58,9 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as Content-Type: application/json",
-        ));
+        return Err(ApiError::unsupported_media_type());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                e.to_string(),
-            )
-        } else {
-            ApiError::bad_request("malformed_json", e.to_string())
-        }
-    })
+    serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e))
 }
 
 /// Registers every route, the body limits and the extractor error handlers.

@@ -404,24 +404,18 @@ pub async fn join(
         .unwrap_or(SessionRole::Observer);
     let permissions = media_permissions(caller.role(), Some(role));
     let ttl = state.settings.join_token_ttl_secs;
-    let (ws_token, claims) = state.keys.issue_join(
-        AUDIENCE_WS,
-        caller.id(),
-        session_id,
-        participant_id,
-        role.as_str(),
-        permissions.clone(),
-        ttl,
-    );
-    let (sfu_token, _) = state.keys.issue_join(
-        AUDIENCE_SFU,
-        caller.id(),
-        session_id,
-        participant_id,
-        role.as_str(),
-        permissions.clone(),
-        ttl,
-    );
+    // The same claims for both, apart from the audience.
+    let [(ws_token, claims), (sfu_token, _)] = [AUDIENCE_WS, AUDIENCE_SFU].map(|audience| {
+        state.keys.issue_join(
+            audience,
+            caller.id(),
+            session_id,
+            participant_id,
+            role.as_str(),
+            permissions.clone(),
+            ttl,
+        )
+    });
     let base = public_base(&state, &req);
     let ws_base = base
         .replacen("https://", "wss://", 1)

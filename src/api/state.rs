@@ -42,14 +42,13 @@ pub struct ApiState {
     pub keys: Keys,
     pub settings: ApiSettings,
     pub login_limiter: LoginLimiter,
-    users: EpochCache<Uuid, UserRow>,
+    users: EpochCache<Uuid, Option<UserRow>>,
     executor: commands::Executor,
     /// Read-model rows of sessions and memberships, valid while their session's change
     /// counter stands still (see `ProjectorHandle::session_epochs`).
     session_rows: EpochCache<Uuid, Option<SessionRow>>,
     member_roles: EpochCache<(Uuid, Uuid), Option<SessionRole>>,
-    /// Sessions known to exist (a session, once created, exists for good).
-    known_sessions: Mutex<HashSet<Uuid>>,
+    known_sessions: EpochCache<Uuid, bool>,
     /// Projections being rebuilt now.
     pub rebuilding: Arc<Mutex<HashSet<String>>>,
 }
@@ -118,7 +117,7 @@ impl ApiState {
             executor: commands::Executor::default(),
             session_rows: Mutex::new(HashMap::new()),
             member_roles: Mutex::new(HashMap::new()),
-            known_sessions: Mutex::new(HashSet::new()),
+            known_sessions: Mutex::new(HashMap::new()),
             rebuilding: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -127,48 +126,33 @@ impl ApiState {
         Duration::from_millis(self.settings.read_wait_ms)
     }
 
-    /// A user as the read models know them, cached until a batch changes some user.
+    /// A user as the read models know them, cached until an event of theirs is projected.
     pub async fn user(&self, user_id: Uuid) -> Result<Option<UserRow>, ApiError> {
-        let epoch = self.projector.users_epoch();
-        if let Some((seen, row)) = lock(&self.users).get(&user_id).cloned()
-            && seen == epoch
-        {
-            return Ok(Some(row));
-        }
-        let row = self.read_models.get_user(user_id).await?;
-        if let Some(row) = &row {
-            bounded_insert(&self.users, user_id, (epoch, row.clone()));
-        }
-        Ok(row)
+        let epoch = self.projector.user_epochs().get(&user_id);
+        cached(&self.users, user_id, epoch, || {
+            self.read_models.get_user(user_id)
+        })
+        .await
     }
 
     /// A session's read-model row, from the cache while the session has not changed.
     pub async fn session_row(&self, session_id: Uuid) -> Result<Option<SessionRow>, ApiError> {
         let epoch = self.projector.session_epochs().get(&session_id);
-        if let Some((seen, row)) = lock(&self.session_rows).get(&session_id).cloned()
-            && seen == epoch
-        {
-            return Ok(row);
-        }
-        let row = self.read_models.get_session(session_id).await?;
-        bounded_insert(&self.session_rows, session_id, (epoch, row.clone()));
-        Ok(row)
+        cached(&self.session_rows, session_id, epoch, || {
+            self.read_models.get_session(session_id)
+        })
+        .await
     }
 
-    /// Whether a session exists (in the read models).
+    /// Whether a session exists (in the read models), cached while its membership events,
+    /// creation included, stand still.
     pub async fn session_exists(&self, session_id: Uuid) -> Result<bool, ApiError> {
-        if lock(&self.known_sessions).contains(&session_id) {
-            return Ok(true);
-        }
-        let exists = self.session_row(session_id).await?.is_some();
-        if exists {
-            let mut known = lock(&self.known_sessions);
-            if known.len() >= 50_000 {
-                known.clear();
-            }
-            known.insert(session_id);
-        }
-        Ok(exists)
+        let epoch = self.projector.member_epochs().get(&session_id);
+        cached(&self.known_sessions, session_id, epoch, || async move {
+            let row = self.read_models.get_session(session_id).await?;
+            Ok::<_, ApiError>(row.is_some())
+        })
+        .await
     }
 
     /// A user's role in a session (`None`: not a member), cached while the session's
@@ -179,16 +163,10 @@ impl ApiState {
         user_id: Uuid,
     ) -> Result<Option<SessionRole>, ApiError> {
         let epoch = self.projector.member_epochs().get(&session_id);
-        if let Some((seen, role)) = lock(&self.member_roles)
-            .get(&(session_id, user_id))
-            .cloned()
-            && seen == epoch
-        {
-            return Ok(role);
-        }
-        let role = self.read_models.member_role(session_id, user_id).await?;
-        bounded_insert(&self.member_roles, (session_id, user_id), (epoch, role));
-        Ok(role)
+        cached(&self.member_roles, (session_id, user_id), epoch, || {
+            self.read_models.member_role(session_id, user_id)
+        })
+        .await
     }
 
     /// Authenticates a bearer token: signature, expiry, and a user that exists and is active.
@@ -488,13 +466,34 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Caches stay bounded: past 50,000 entries they start over.
-fn bounded_insert<K: std::hash::Hash + Eq, V>(cache: &Mutex<HashMap<K, V>>, key: K, value: V) {
+/// The value cached under `key` if it was read at `epoch` (the key's change counter now),
+/// else `load`ed and kept. Caches stay bounded: past 50,000 entries they start over.
+async fn cached<K, V, E, Fut>(
+    cache: &EpochCache<K, V>,
+    key: K,
+    epoch: u64,
+    load: impl FnOnce() -> Fut,
+) -> Result<V, ApiError>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+    Fut: Future<Output = Result<V, E>>,
+    ApiError: From<E>,
+{
+    if let Some((seen, value)) = lock(cache).get(&key)
+        && *seen == epoch
+    {
+        return Ok(value.clone());
+    }
+    // The counter was read before the load: a change projected meanwhile makes this entry
+    // stale at once, never a stale entry look fresh.
+    let value = load().await?;
     let mut cache = lock(cache);
     if cache.len() >= 50_000 {
         cache.clear();
     }
-    cache.insert(key, value);
+    cache.insert(key, (epoch, value.clone()));
+    Ok(value)
 }
 
 impl FromRequest for Caller {

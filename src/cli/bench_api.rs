@@ -101,11 +101,11 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     let healthz_url = format!("{base}/healthz");
     let session_url = format!("{base}/v1/sessions/{session_id}");
     // The baseline runs before and after, and the mean is used: the machine's speed drifts.
-    let before = scenario(clients, duration, |_| {
+    let healthz = |_| {
         let request = client.get(&healthz_url);
         async move { succeeded(request.send().await).await.is_some() }
-    })
-    .await;
+    };
+    let before = scenario(clients, duration, healthz).await;
     let read = scenario(clients, duration, |_| {
         let request = client.get(&session_url).bearer_auth(&token);
         async move { succeeded(request.send().await).await.is_some() }
@@ -149,11 +149,7 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     // commit from as many writers as there are clients (no HTTP, no decision).
     let log_alone = super::bench::append_rate(store.clone(), clients, clients, duration).await?;
     store.close().await;
-    let after = scenario(clients, duration, |_| {
-        let request = client.get(&healthz_url);
-        async move { succeeded(request.send().await).await.is_some() }
-    })
-    .await;
+    let after = scenario(clients, duration, healthz).await;
     let baseline = (before.rate + after.rate) / 2.0;
     let line = |name: &str, f: Figures, goal: Option<f64>| {
         let ratio = f.rate / baseline;

@@ -150,9 +150,18 @@ pub async fn read_whole_stream(
     store: &dyn EventStore,
     stream: &str,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
+    read_stream_after(store, stream, 0).await
+}
+
+/// Reads the events of a stream after `version`, to its end.
+pub async fn read_stream_after(
+    store: &dyn EventStore,
+    stream: &str,
+    version: u64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut events = Vec::new();
     loop {
-        let from = events.len() as u64 + 1;
+        let from = version + events.len() as u64 + 1;
         let page = store.read_stream(stream, from, 1000).await?;
         let done = page.len() < 1000;
         events.extend(page);
