@@ -321,12 +321,13 @@ pub async fn update_user(
         let deactivating = command == UserCommand::DeactivateUser;
         let accepted = state.user_command(&req, &caller, user_id, command).await?;
         position = accepted.append.last_position;
+        // Before anything can return: a deactivated user's refresh tokens die with the write.
+        if deactivating {
+            state.credentials.revoke_all(user_id).await?;
+        }
         // Read back below, and a deactivation must bite on the very next request.
         if !state.wait_for(position).await {
             return Ok(accepted_not_visible(position));
-        }
-        if deactivating {
-            state.credentials.revoke_all(user_id).await?;
         }
     }
     let user = state
