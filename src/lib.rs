@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod projector;
+pub mod realtime;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod telemetry;

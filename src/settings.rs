@@ -127,6 +127,35 @@ pub struct ApiSettings {
     /// ICE servers handed to clients, comma-separated (`stun:stun.example.org:3478,...`).
     #[arg(long, env = "LIVESURGERY_ICE_SERVERS", value_delimiter = ',')]
     pub ice_servers: Vec<String>,
+    /// WebSocket: a connection that sends nothing (no message, no pong) for this long is closed
+    /// (code 4010) and its participant leaves with reason `timed_out`, in seconds.
+    #[arg(
+        long,
+        env = "LIVESURGERY_WS_HEARTBEAT_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub ws_heartbeat_timeout_secs: u64,
+    /// WebSocket: messages queued for one connection; a client that falls this far behind is
+    /// disconnected (code 4008) and may resume.
+    #[arg(long, env = "LIVESURGERY_WS_QUEUE", default_value_t = 256)]
+    pub ws_queue: usize,
+    /// WebSocket: largest message accepted from a client, in bytes (larger: close code 1009).
+    #[arg(long, env = "LIVESURGERY_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_message_bytes: usize,
+    /// WebSocket: messages per second a connection may send (then `error` `rate_limited`).
+    #[arg(long, env = "LIVESURGERY_WS_RATE_PER_SEC", default_value_t = 20)]
+    pub ws_rate_per_sec: u32,
+    /// WebSocket: burst allowance on top of the rate.
+    #[arg(long, env = "LIVESURGERY_WS_RATE_BURST", default_value_t = 40)]
+    pub ws_rate_burst: u32,
+    /// WebSocket: a `resume` further behind than this many events of the session gets a fresh
+    /// `welcome` instead of the missed events.
+    #[arg(long, env = "LIVESURGERY_WS_RESUME_WINDOW", default_value_t = 1000)]
+    pub ws_resume_window: u64,
+    /// WebSocket: how long the server waits for a first `resume` before sending `welcome`, in
+    /// milliseconds (any other first message gets the welcome at once).
+    #[arg(long, env = "LIVESURGERY_WS_RESUME_WAIT_MS", default_value_t = 250)]
+    pub ws_resume_wait_ms: u64,
 }
 
 impl Default for ApiSettings {
@@ -144,6 +173,13 @@ impl Default for ApiSettings {
             ready_max_lag: 1000,
             public_url: None,
             ice_servers: Vec::new(),
+            ws_heartbeat_timeout_secs: 30,
+            ws_queue: 256,
+            ws_max_message_bytes: 64 * 1024,
+            ws_rate_per_sec: 20,
+            ws_rate_burst: 40,
+            ws_resume_window: 1000,
+            ws_resume_wait_ms: 250,
         }
     }
 }

@@ -11,8 +11,10 @@ use livesurgery_projections::ReadModels;
 use crate::api::{self, state::ApiState};
 use crate::auth::{Keys, load_or_create_key};
 use crate::projector::Projector;
+use crate::realtime::Gateway;
 use crate::settings::Settings;
 use crate::store::{self, EventStore};
+use crate::telemetry::Metrics;
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -20,6 +22,7 @@ pub struct Application {
     server: Server,
     store: Arc<dyn EventStore>,
     projector: Projector,
+    gateway: Arc<Gateway>,
 }
 
 impl Application {
@@ -45,11 +48,23 @@ impl Application {
             Keys::new(key.as_bytes()),
             settings.api.clone(),
         ));
+        let metrics = Arc::new(Metrics::new());
+        let gateway = Gateway::start(
+            store.clone(),
+            metrics.clone(),
+            settings.api.ws_resume_window,
+        )
+        .await
+        .context("starting the realtime gateway")?;
+        let metrics = web::Data::from(metrics);
+        let gateway_data = web::Data::from(gateway.clone());
         let api_settings = settings.api.clone();
         let server = HttpServer::new(move || {
             let api_settings = api_settings.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(gateway_data.clone())
                 .configure(move |cfg| api::configure(cfg, &api_settings))
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::error::envelope))
@@ -62,6 +77,7 @@ impl Application {
             server,
             store,
             projector,
+            gateway,
         })
     }
 
@@ -73,11 +89,43 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then drains: in-flight requests finish, queued appends
     /// commit, the projections stop after their current batch.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("HTTP server")?;
+        // WebSocket connections are told to close (1001) as the server begins to stop, so each
+        // records its participant's leave while the log is still open.
+        let gateway = self.gateway.clone();
+        let closer = tokio::spawn(async move {
+            shutdown_signal().await;
+            gateway.close_all();
+        });
+        let served = self.server.await;
+        closer.abort();
+        served.context("HTTP server")?;
         tracing::info!("HTTP server stopped; draining");
         self.projector.stop().await;
         self.store.close().await;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// SIGTERM or SIGINT (the signals the HTTP server stops on).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -12,6 +12,8 @@ pub enum Guard {
     Public,
     /// Any signed-in, active user.
     Authenticated,
+    /// A join token of the session (from `participants:join`) instead of an access token.
+    JoinToken,
     /// The caller must be allowed this action (by [`authorize`]).
     Action(Action),
 }
@@ -117,7 +119,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/v1/admin/projections/{name}:rebuild",
         Action::RebuildProjections,
     ),
+    Endpoint {
+        method: "GET",
+        path: "/v1/sessions/{id}/ws",
+        guard: Guard::JoinToken,
+        writes: false,
+    },
     public("GET", "/healthz"),
+    public("GET", "/metrics"),
     public("GET", "/readyz"),
     public("GET", "/v1/openapi.json"),
 ];
@@ -143,6 +152,9 @@ pub fn markdown_table() -> String {
         let who = match e.guard {
             Guard::Public => "anyone".to_owned(),
             Guard::Authenticated => "any signed-in user".to_owned(),
+            Guard::JoinToken => {
+                "holder of the session's WS token from `participants:join`".to_owned()
+            }
             Guard::Action(action) => allowed_for(action),
         };
         out.push_str(&format!("| `{} {}` | {} |\n", e.method, e.path, who));

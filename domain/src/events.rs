@@ -35,9 +35,16 @@ pub struct Panel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
+    /// The participant closed its connection.
     Left,
+    /// Its connection sent no heartbeat for the configured time.
     TimedOut,
+    /// A host removed it (or its member).
     Kicked,
+    /// Its connection dropped without a close (network cut, too slow a reader, server shutdown).
+    Disconnected,
+    /// Its join token expired; the client joins again.
+    TokenExpired,
 }
 
 /// One field of the layout that a write set: a property of one panel (`x`, `y`, `w`, `h`, `z`,

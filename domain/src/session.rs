@@ -13,7 +13,7 @@
 //!   anyone present in, or recording, an ended session;
 //! - `RemoveMember` of a member who is present emits `ParticipantLeft{reason: kicked}` for their
 //!   participants first;
-//! - leaving with reason `left` or `timed_out` is for one's own participant; removing someone
+//! - leaving for any reason but `kicked` is for one's own participant; removing someone
 //!   else's participant must say `kicked` and needs the host;
 //! - layout edits and source selection are allowed while scheduled (to prepare) and live;
 //! - a new recording may be requested after the previous one stopped.

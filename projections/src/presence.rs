@@ -59,7 +59,7 @@ pub struct PresenceRow {
     pub joined_position: u64,
     /// When the participant left (`None`: present).
     pub left_at: Option<DateTime<Utc>>,
-    /// `left`, `timed_out`, `kicked`, or [`SESSION_CLOSED`].
+    /// `left`, `timed_out`, `kicked`, `disconnected`, `token_expired`, or [`SESSION_CLOSED`].
     pub leave_reason: Option<String>,
     /// Log position of the leave.
     pub left_position: Option<u64>,

@@ -75,6 +75,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
+    .service(web::resource("/metrics").route(web::get().to(crate::telemetry::metrics)))
+    .service(web::resource("/v1/sessions/{id}/ws").route(web::get().to(crate::realtime::ws)))
     .service(web::resource("/readyz").route(web::get().to(admin::readyz)))
     .service(web::resource("/v1/openapi.json").route(web::get().to(admin::openapi_json)))
     .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
@@ -245,6 +247,7 @@ impl Modify for BearerAuth {
         layout::get_layout, layout::layout_versions, layout::patch_layout,
         audit::session_events, audit::all_events, audit::replay, audit::verify,
         admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
+        crate::realtime::connection::ws, crate::telemetry::metrics,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth, &StandardErrors),

@@ -277,7 +277,7 @@ impl ApiState {
         })?;
         let action = match endpoint.guard {
             Guard::Action(action) => Some(action),
-            Guard::Public | Guard::Authenticated => None,
+            Guard::Public | Guard::Authenticated | Guard::JoinToken => None,
         };
         Ok((endpoint, action))
     }
@@ -293,7 +293,7 @@ impl ApiState {
         status: u16,
         reason: &str,
     ) {
-        let event = Event::AccessDenied(AccessDenied {
+        let denied = AccessDenied {
             user_id: caller.id(),
             session_id,
             action,
@@ -301,10 +301,53 @@ impl ApiState {
             route: req.match_pattern().unwrap_or_default(),
             status,
             reason: reason.to_owned(),
-        });
-        if let Err(error) = self.append_access_event(caller, event).await {
+        };
+        self.append_denied(caller.context(), caller.request_id, denied)
+            .await;
+    }
+
+    /// Appends an `AccessDenied` event for a refusal that did not come through an HTTP request
+    /// (a WebSocket message: `method` `WS`, `route` the message type).
+    pub async fn append_denied(
+        &self,
+        ctx: CommandContext,
+        correlation_id: Uuid,
+        denied: AccessDenied,
+    ) {
+        let stream = access_stream(denied.user_id);
+        let new = Event::AccessDenied(denied).into_new_event(
+            Uuid::now_v7(),
+            ctx.actor(),
+            correlation_id,
+            None,
+        );
+        if let Err(error) = self
+            .store
+            .append(&stream, ExpectedVersion::Any, vec![new])
+            .await
+        {
             tracing::error!(%error, "could not record a denied request");
         }
+    }
+
+    /// Runs a session command that comes over a participant's connection (the WebSocket): the
+    /// same write path as the REST handlers', with the participant in the events' actor.
+    pub async fn participant_command(
+        &self,
+        ctx: &CommandContext,
+        session_id: Uuid,
+        command: &SessionCommand,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, CommandError> {
+        self.executor
+            .execute::<livesurgery_domain::aggregate::Session>(
+                &*self.store,
+                session_id,
+                command,
+                ctx,
+                correlation_id,
+            )
+            .await
     }
 
     /// Appends an `AuditTrailRead` event; an audit read that cannot be recorded is refused.

@@ -23,8 +23,8 @@ use crate::store::{self, EventStore, ExpectedVersion};
 /// Options of `livesurgery bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// What to measure: `store` (event log and projections) or `api` (the REST API against
-    /// GET /healthz).
+    /// What to measure: `store` (event log and projections), `api` (the REST API against
+    /// GET /healthz) or `ws` (the realtime gateway under load, a server process of its own).
     #[arg(long, default_value = "store")]
     pub suite: String,
     /// Concurrent clients of the API suite.
@@ -45,6 +45,8 @@ pub struct BenchArgs {
     /// Appends timed for the subscriber latency measurement.
     #[arg(long, default_value_t = 2_000)]
     pub latency_samples: usize,
+    #[command(flatten)]
+    pub ws: super::bench_ws::WsArgs,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -56,8 +58,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "all" => backends.extend(["sqlite", "postgres"]),
         other => anyhow::bail!("unknown backend {other:?}: sqlite, postgres or all"),
     }
-    if !matches!(args.suite.as_str(), "store" | "api") {
-        anyhow::bail!("unknown suite {:?}: store or api", args.suite);
+    if !matches!(args.suite.as_str(), "store" | "api" | "ws") {
+        anyhow::bail!("unknown suite {:?}: store, api or ws", args.suite);
     }
     for backend in backends {
         let db = match backend {
@@ -70,11 +72,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         };
         println!("== {backend} ==");
-        if args.suite == "api" {
-            super::bench_api::run(&db.url, args.clients, Duration::from_secs_f64(args.seconds))
-                .await?;
-        } else {
-            bench_backend(&db, &args).await?;
+        match args.suite.as_str() {
+            "api" => {
+                super::bench_api::run(&db.url, args.clients, Duration::from_secs_f64(args.seconds))
+                    .await?
+            }
+            "ws" => super::bench_ws::run(&db.url, &args.ws).await?,
+            _ => bench_backend(&db, &args).await?,
         }
         db.drop_database().await?;
     }

@@ -42,55 +42,18 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     let base = format!("http://127.0.0.1:{}", app.port());
     let server = tokio::spawn(app.run_until_stopped());
 
-    // An admin, signed in, and one session (with its initial 2x2 layout).
+    // An admin, signed in, and one session per client (each with its initial 2x2 layout).
     let store = crate::store::open(database_url).await?;
-    let read_models = livesurgery_projections::ReadModels::connect(database_url).await?;
-    let credentials = crate::auth::Credentials::new(read_models.pool().clone());
-    let password = "bench-password-not-secret";
-    crate::api::users::register_user(
-        &*store,
-        &credentials,
-        &CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now()),
-        Uuid::now_v7(),
-        &CreateUserRequest {
-            username: "bench-admin".into(),
-            password: password.into(),
-            role: Role::Admin,
-            display_name: "Bench".into(),
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("registering the bench admin: {}", e.message))?;
+    register_admin(database_url).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
-    let login: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"username": "bench-admin", "password": password}))
-        .send()
-        .await?
-        .error_for_status()
-        .context("signing in")?
-        .json()
-        .await?;
-    let token = login["access_token"]
-        .as_str()
-        .context("no access token")?
-        .to_owned();
+    let token = sign_in(&client, &base, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
     // One session per client for the write scenarios that spread load, plus the shared one.
     let mut sessions = Vec::new();
     for n in 0..clients.max(1) {
-        let session: serde_json::Value = client
-            .post(format!("{base}/v1/sessions"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"title": format!("Benchmark session {n}")}))
-            .send()
-            .await?
-            .error_for_status()
-            .context("creating a session")?
-            .json()
-            .await?;
-        sessions.push(session["id"].as_str().context("no session id")?.to_owned());
+        sessions
+            .push(create_session(&client, &base, &token, &format!("Benchmark session {n}")).await?);
     }
     let session_id = sessions[0].clone();
 
@@ -183,6 +146,78 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     line("GET /healthz (after)", after, None);
     server.abort();
     Ok(())
+}
+
+/// The bench's administrator (scratch databases only: the password is no secret).
+pub(super) const ADMIN_USERNAME: &str = "bench-admin";
+pub(super) const ADMIN_PASSWORD: &str = "bench-password-not-secret";
+
+/// Registers the bench's administrator straight into the log and the credentials, as
+/// `livesurgery users create` does (with or without a server running on the database).
+pub(super) async fn register_admin(database_url: &str) -> anyhow::Result<()> {
+    let store = crate::store::open(database_url).await?;
+    let read_models = livesurgery_projections::ReadModels::connect(database_url).await?;
+    read_models.migrate().await?;
+    let credentials = crate::auth::Credentials::new(read_models.pool().clone());
+    let result = crate::api::users::register_user(
+        &*store,
+        &credentials,
+        &CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now()),
+        Uuid::now_v7(),
+        &CreateUserRequest {
+            username: ADMIN_USERNAME.into(),
+            password: ADMIN_PASSWORD.into(),
+            role: Role::Admin,
+            display_name: "Bench".into(),
+        },
+    )
+    .await;
+    store.close().await;
+    result.map_err(|e| anyhow::anyhow!("registering the bench admin: {}", e.message))?;
+    Ok(())
+}
+
+/// Signs in with a password; the access token.
+pub(super) async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let login: serde_json::Value = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await?
+        .error_for_status()
+        .with_context(|| format!("signing in as {username}"))?
+        .json()
+        .await?;
+    Ok(login["access_token"]
+        .as_str()
+        .context("no access token")?
+        .to_owned())
+}
+
+/// Creates a session (the caller becomes its host, the layout starts as 2x2 panels `p1`-`p4`);
+/// its id.
+pub(super) async fn create_session(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    title: &str,
+) -> anyhow::Result<String> {
+    let session: serde_json::Value = client
+        .post(format!("{base}/v1/sessions"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "title": title }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("creating a session")?
+        .json()
+        .await?;
+    Ok(session["id"].as_str().context("no session id")?.to_owned())
 }
 
 /// The body of a 2xx answer (read whole, as a real client does); `None` for anything else.

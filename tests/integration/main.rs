@@ -4,4 +4,6 @@ mod api;
 mod cli;
 mod docs;
 mod helpers;
+mod realtime;
+mod realtime_schemas;
 mod store_conformance;

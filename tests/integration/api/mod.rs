@@ -7,4 +7,4 @@ mod errors;
 mod operations;
 mod rbac;
 mod sessions;
-mod spawn;
+pub(crate) mod spawn;

@@ -1,0 +1,362 @@
+//! The realtime protocol's messages (version [`PROTOCOL_VERSION`]): JSON objects with a `type`.
+//! Their JSON Schemas are in `schemas/ws/`; the README describes the protocol.
+
+use chrono::{DateTime, Utc};
+use livesurgery_domain::envelope::{Actor, RecordedEvent};
+use livesurgery_domain::layout::LayoutChanges;
+use livesurgery_domain::roles::SessionRole;
+use livesurgery_domain::session::{RecordingStatus, SessionState, SessionStatus};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::MediaPermission;
+
+/// The version in every `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The WebSocket subprotocol a client may offer (with `bearer.<token>` beside it).
+pub const SUBPROTOCOL: &str = "livesurgery.v1";
+/// The prefix of the subprotocol entry that carries the token.
+pub const TOKEN_SUBPROTOCOL_PREFIX: &str = "bearer.";
+/// The longest `ref` a client may send.
+pub const MAX_REF_LEN: usize = 64;
+
+/// Close codes the server uses (besides the standard 1001, 1009 and 1011).
+pub mod close {
+    /// The join token expired: join again.
+    pub const TOKEN_EXPIRED: u16 = 4001;
+    /// The participant was kicked, its member removed, or the user deactivated.
+    pub const REMOVED: u16 = 4003;
+    /// The outgoing queue overflowed; the client may resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// Another connection of the same participant connected to this server.
+    pub const REPLACED: u16 = 4009;
+    /// Nothing received for the heartbeat timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4010;
+}
+
+/// A client's correlation reference, echoed in `ack` and `error`: 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Ref(pub String);
+
+impl TryFrom<String> for Ref {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value.is_empty() || value.chars().count() > MAX_REF_LEN {
+            Err(format!("ref must have 1 to {MAX_REF_LEN} characters"))
+        } else {
+            Ok(Ref(value))
+        }
+    }
+}
+
+/// What a client may send.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Only as the first message: send the events after this position.
+    #[serde(rename = "resume")]
+    Resume { after_position: u64 },
+    /// A layout write based on `base_version`.
+    #[serde(rename = "layout.update")]
+    LayoutUpdate {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        base_version: u64,
+        changes: LayoutChanges,
+    },
+    /// Show a source (or nothing) in a panel.
+    #[serde(rename = "source.select")]
+    SourceSelect {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        panel_id: String,
+        source_id: Option<String>,
+    },
+    /// Liveness; answered with `pong`.
+    #[serde(rename = "ping")]
+    Ping {
+        #[serde(rename = "ref", default)]
+        reference: Option<Ref>,
+    },
+}
+
+impl ClientMessage {
+    /// The message's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Resume { .. } => "resume",
+            ClientMessage::LayoutUpdate { .. } => "layout.update",
+            ClientMessage::SourceSelect { .. } => "source.select",
+            ClientMessage::Ping { .. } => "ping",
+        }
+    }
+}
+
+/// The client message types, for metric labels (anything else counts as `invalid`).
+pub const CLIENT_TYPES: [&str; 4] = ["resume", "layout.update", "source.select", "ping"];
+
+/// What the server sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerMessage {
+    #[serde(rename = "welcome")]
+    Welcome(Box<Welcome>),
+    #[serde(rename = "resumed")]
+    Resumed {
+        after_position: u64,
+        position: u64,
+        replayed: u64,
+    },
+    #[serde(rename = "ack")]
+    Ack {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        layout_version: u64,
+        position: u64,
+    },
+    #[serde(rename = "error")]
+    Error {
+        #[serde(rename = "ref")]
+        reference: Option<Ref>,
+        code: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        current_version: Option<u64>,
+    },
+    #[serde(rename = "pong")]
+    Pong {
+        #[serde(rename = "ref")]
+        reference: Option<Ref>,
+        time: DateTime<Utc>,
+    },
+}
+
+impl ServerMessage {
+    /// The message's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Welcome(_) => "welcome",
+            ServerMessage::Resumed { .. } => "resumed",
+            ServerMessage::Ack { .. } => "ack",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::Pong { .. } => "pong",
+        }
+    }
+
+    /// An `error` answer.
+    pub fn error(reference: Option<Ref>, code: &str, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            reference,
+            code: code.to_owned(),
+            message: message.into(),
+            current_version: None,
+        }
+    }
+
+    /// The message as JSON text.
+    pub fn to_text(&self) -> String {
+        // Plain structs of strings, numbers and ids always serialise.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Why a `welcome` was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WelcomeReason {
+    /// A new connection that did not resume.
+    Connect,
+    /// The `resume` position was further behind than the resume window.
+    ResumeTooFarBehind,
+    /// The `resume` position is ahead of anything this session has (a client of another log).
+    ResumeUnknownPosition,
+}
+
+/// The first message of a connection that does not resume: who the client is and the session
+/// as of `position`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub reason: WelcomeReason,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub role: SessionRole,
+    pub permissions: Vec<MediaPermission>,
+    /// The log position of the snapshot: every event of the session after it follows.
+    pub position: u64,
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_timeout_ms: u64,
+    pub session: SessionSnapshot,
+}
+
+/// The session as the log has it at a position.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSnapshot {
+    pub session_id: Uuid,
+    pub title: String,
+    pub status: SessionStatus,
+    pub members: Vec<MemberSnapshot>,
+    pub participants: Vec<ParticipantSnapshot>,
+    pub layout: LayoutSnapshot,
+    /// The panels that show a source.
+    pub sources: Vec<SourceSnapshot>,
+    pub recording: RecordingSnapshot,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberSnapshot {
+    pub user_id: Uuid,
+    pub role: SessionRole,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantSnapshot {
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub role: SessionRole,
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayoutSnapshot {
+    pub version: u64,
+    pub panels: Vec<livesurgery_domain::events::Panel>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceSnapshot {
+    pub panel_id: String,
+    pub source_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingSnapshot {
+    pub status: RecordingStatus,
+    pub recording_id: Option<Uuid>,
+}
+
+impl SessionSnapshot {
+    /// The snapshot of a folded session (`None` when the state is of no session).
+    pub fn of(state: &SessionState) -> Option<SessionSnapshot> {
+        Some(SessionSnapshot {
+            session_id: state.session_id?,
+            title: state.title.clone(),
+            status: state.status?,
+            members: state
+                .members
+                .iter()
+                .map(|(user_id, role)| MemberSnapshot {
+                    user_id: *user_id,
+                    role: *role,
+                })
+                .collect(),
+            participants: state
+                .participants
+                .iter()
+                .map(|(participant_id, p)| ParticipantSnapshot {
+                    participant_id: *participant_id,
+                    user_id: p.user_id,
+                    role: p.role,
+                    device: p.device.clone(),
+                })
+                .collect(),
+            layout: LayoutSnapshot {
+                version: state.layout.version,
+                panels: state.layout.panels.clone(),
+            },
+            sources: state
+                .layout
+                .panels
+                .iter()
+                .filter_map(|p| {
+                    p.source_id.as_ref().map(|s| SourceSnapshot {
+                        panel_id: p.id.clone(),
+                        source_id: s.clone(),
+                    })
+                })
+                .collect(),
+            recording: RecordingSnapshot {
+                status: state.recording.status,
+                recording_id: state.recording.recording_id,
+            },
+        })
+    }
+}
+
+/// An `event` message: one event as it was appended.
+#[derive(Debug, Serialize)]
+struct EventMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    position: u64,
+    stream: &'a str,
+    version: u64,
+    id: Uuid,
+    event_type: &'a str,
+    schema_version: u32,
+    data: &'a serde_json::Value,
+    actor: &'a Actor,
+    time: DateTime<Utc>,
+    correlation_id: Uuid,
+}
+
+/// The `event` message of a recorded event, as JSON text.
+pub fn event_text(event: &RecordedEvent) -> String {
+    serde_json::to_string(&EventMessage {
+        kind: "event",
+        position: event.position,
+        stream: &event.stream,
+        version: event.version,
+        id: event.id,
+        event_type: &event.event_type,
+        schema_version: event.schema_version,
+        data: &event.data,
+        actor: &event.actor,
+        time: event.recorded_at,
+        correlation_id: event.correlation_id,
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_parse_and_unknown_fields_are_refused() {
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"layout.update","ref":"c1","base_version":3,"changes":{"panels":{"p1":{"x":2}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.kind(), "layout.update");
+        let ping: ClientMessage = serde_json::from_str(r#"{"type":"ping"}"#).unwrap();
+        assert_eq!(ping, ClientMessage::Ping { reference: None });
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"ping","x":1}"#).is_err());
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"nope"}"#).is_err());
+        assert!(
+            serde_json::from_str::<ClientMessage>(
+                r#"{"type":"source.select","ref":"","panel_id":"p1","source_id":null}"#
+            )
+            .is_err(),
+            "an empty ref is refused"
+        );
+        assert!(
+            serde_json::from_str::<ClientMessage>(
+                r#"{"type":"layout.update","base_version":1,"changes":{}}"#
+            )
+            .is_err(),
+            "a write needs a ref"
+        );
+    }
+
+    #[test]
+    fn server_messages_carry_their_type() {
+        let text = ServerMessage::error(Some(Ref("r".into())), "forbidden", "no").to_text();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["ref"], "r");
+        assert!(v.get("current_version").is_none());
+    }
+}
