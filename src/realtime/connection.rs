@@ -40,7 +40,8 @@ use crate::commands::CommandError;
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "`not_a_websocket`", body = ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `user_deactivated`", body = ErrorBody),
-        (status = 403, description = "`wrong_session`: the token is for another session", body = ErrorBody)),
+        (status = 403, description = "`wrong_session`: the token is for another session", body = ErrorBody),
+        (status = 404, description = "The path names no session (not a UUID)", body = ErrorBody)),
     security(()))]
 pub async fn ws(
     req: HttpRequest,

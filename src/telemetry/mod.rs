@@ -111,7 +111,8 @@ impl Default for Metrics {
 
 /// The metrics, in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)),
+    security(()))]
 pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(TextEncoder::new().format_type())
