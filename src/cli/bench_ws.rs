@@ -4,8 +4,8 @@
 //! clients each: one client per session sends `layout.update` at a fixed rate, and every client
 //! times each `LayoutUpdated` it receives from the event's `time` (when the server recorded it;
 //! same machine, same clock) to its arrival. Baseline, measured in the same run before and after:
-//! one session of two clients, the push latency of an idle server. Then the connections grow,
-//! a batch of sessions at a time, until p99 reaches 100 ms or a message is lost.
+//! one session of the same shape alone on the server, the push latency of an idle server. Then
+//! the sessions grow until p99 reaches 100 ms or a message is lost.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -103,7 +103,7 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
          (one writer each), latency = event `time` (recorded by the server) to arrival at each \
          client; {:.0} s measured after {} s of warm-up ({:.0} s per ramp step). Server in its \
          own process (pid {}), this process (gen) generates the load on the same {} cores; \
-         `other` = the machine's other processes; CPU 100% = one core; `srv p99` = the server's own \
+         `other` = the machine's other processes{}; CPU 100% = one core; `srv p99` = the server's own \
          push latency histogram (recorded -> handed to the socket, bucket bound); `ack p99` = \
          a writer's update to its ack. Open-files limit {fd_limit} per process.",
         args.ws_updates,
@@ -112,11 +112,16 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
         args.ws_ramp_seconds,
         server.pid,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if server.postgres {
+            " (a local PostgreSQL's CPU is listed apart below)"
+        } else {
+            ""
+        },
     );
     print_header();
     let mut rows = Vec::new();
 
-    let before = baseline(&ctx, server, period, window, "baseline 1x2, before").await?;
+    let before = baseline(&ctx, server, clients, period, window, "before").await?;
     rows.push(before.clone());
 
     let mut fleet = Fleet::new(ctx.clone(), clients, period);
@@ -211,7 +216,7 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
     }
     server.check_alive()?;
 
-    let after = baseline(&ctx, server, period, window, "baseline 1x2, after").await?;
+    let after = baseline(&ctx, server, clients, period, window, "after").await?;
     rows.push(after.clone());
 
     println!();
@@ -225,7 +230,16 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
             .map(|(name, pct)| format!("{name} {pct:.0}%"))
             .collect();
         let detail = row.detail().map_or_else(String::new, |d| format!("; {d}"));
-        println!("  {:<22} {}{detail}", row.label, threads.join(", "));
+        let database = if server.postgres {
+            format!("(PostgreSQL processes {:.0}%) ", row.cpu.database)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<22} {database}{}{detail}",
+            row.label,
+            threads.join(", ")
+        );
     }
     // The mean of before and after, unless other processes took the machine during one.
     let busy = |f: &Figures| f.cpu.other >= BUSY_MACHINE_PCT;
@@ -247,7 +261,7 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
         ),
     };
     println!(
-        "  baseline (1 session x 2 connections): p50 {base_p50:.2} ms, p99 {base_p99:.2} ms \
+        "  baseline (1 session x {clients} connections): p50 {base_p50:.2} ms, p99 {base_p99:.2} ms \
          (p99 before {:.2}, after {:.2}; {used})",
         before.p99, after.p99
     );
@@ -282,6 +296,18 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
          handshake to welcome p50 {:.1} ms, p99 {:.1} ms",
         main.sessions, main.connections, main.setup_secs, main.connect_p50, main.connect_p99
     );
+    let disturbed: Vec<&str> = rows
+        .iter()
+        .filter(|f| busy(f))
+        .map(|f| f.label.as_str())
+        .collect();
+    if !disturbed.is_empty() {
+        println!(
+            "  other processes used >= {BUSY_MACHINE_PCT:.0}% of a core during: {} (those \
+             figures are pessimistic)",
+            disturbed.join(", ")
+        );
+    }
     let not_held = match &not_held {
         Some((sessions, why)) => format!("{} connections were not: {why}", sessions * clients),
         None => format!("the ramp stopped: {why_stopped}"),
@@ -294,16 +320,21 @@ async fn measure(server: &mut Server, args: &WsArgs, fd_limit: usize) -> anyhow:
     Ok(())
 }
 
-/// One session of two connections (one writing) on the otherwise idle server.
+/// One session of the load's shape alone on the otherwise idle server. (Of the same shape: an
+/// artefact that hits one connection of a session, such as the writer's, weighs the same in the
+/// baseline's quantiles as in the load's.)
 async fn baseline(
     ctx: &Arc<Ctx>,
     server: &mut Server,
+    clients: usize,
     period: Duration,
     window: Duration,
-    label: &str,
+    when: &str,
 ) -> anyhow::Result<Figures> {
     server.check_alive()?;
-    let mut fleet = Fleet::new(ctx.clone(), 2, period);
+    let label = format!("baseline 1x{clients} {when}");
+    let label = label.as_str();
+    let mut fleet = Fleet::new(ctx.clone(), clients, period);
     let figures = fleet.step(label, 1, window, server).await;
     fleet.close().await;
     server.settle(&ctx.http).await?;
@@ -319,6 +350,7 @@ struct Server {
     base: String,
     log: PathBuf,
     ticks_per_second: f64,
+    postgres: bool,
     _data: tempfile::TempDir,
 }
 
@@ -354,6 +386,7 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             log,
             ticks_per_second: clock_ticks_per_second(),
+            postgres: database_url.starts_with("postgres"),
             _data: data,
         };
         let http = reqwest::Client::new();
@@ -432,6 +465,11 @@ impl Server {
             )?,
             threads,
             own: stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat")?, ticks)?,
+            database: if self.postgres {
+                postgres_cpu_seconds(ticks)
+            } else {
+                0.0
+            },
             machine: busy as f64 / ticks,
             at: Instant::now(),
         })
@@ -569,8 +607,26 @@ struct CpuSnapshot {
     server: f64,
     threads: BTreeMap<String, f64>,
     own: f64,
+    database: f64,
     machine: f64,
     at: Instant,
+}
+
+/// CPU seconds of the processes named `postgres` on this machine (a local PostgreSQL).
+fn postgres_cpu_seconds(ticks: f64) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            e.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            stat.contains("(postgres)")
+                .then(|| stat_cpu_seconds(&stat, ticks).ok())
+                .flatten()
+        })
+        .sum()
 }
 
 /// CPU use over a window, in % of one core.
@@ -580,6 +636,8 @@ struct CpuUse {
     /// The server's busiest thread names, busiest first.
     server_threads: Vec<(String, f64)>,
     own: f64,
+    /// A local PostgreSQL's processes, when the server uses PostgreSQL.
+    database: f64,
     /// The machine's other processes.
     other: f64,
 }
@@ -599,11 +657,13 @@ impl CpuSnapshot {
             .filter(|(_, p)| *p >= 0.5)
             .collect();
         server_threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let database = (self.database - earlier.database).max(0.0) * pct;
         CpuUse {
             server,
             server_threads,
             own,
-            other: ((self.machine - earlier.machine) * pct - server - own).max(0.0),
+            database,
+            other: ((self.machine - earlier.machine) * pct - server - own - database).max(0.0),
         }
     }
 }
