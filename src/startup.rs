@@ -69,6 +69,9 @@ impl Application {
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::error::envelope))
         })
+        // Small frames (a WebSocket ack, then its event) must not wait for the peer's delayed
+        // ACK (Nagle): that cost pushes ~40 ms.
+        .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
