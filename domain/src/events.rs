@@ -437,6 +437,12 @@ pub fn session_stream(session_id: Uuid) -> String {
     format!("session-{session_id}")
 }
 
+/// The session whose stream this is (the inverse of [`session_stream`]); `None` for any other
+/// stream.
+pub fn session_of_stream(stream: &str) -> Option<Uuid> {
+    Uuid::parse_str(stream.strip_prefix("session-")?).ok()
+}
+
 /// The stream of a user aggregate.
 pub fn user_stream(user_id: Uuid) -> String {
     format!("user-{user_id}")

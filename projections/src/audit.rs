@@ -43,17 +43,13 @@ pub fn audit_outcome(event_type: &str, data: &serde_json::Value) -> &'static str
 
 /// The session an event concerns: its stream `session-<uuid>`, else `data.session_id`.
 pub fn audit_session_id(event: &RecordedEvent) -> Option<Uuid> {
-    event
-        .stream
-        .strip_prefix("session-")
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .or_else(|| {
-            event
-                .data
-                .get("session_id")
-                .and_then(serde_json::Value::as_str)
-                .and_then(|id| Uuid::parse_str(id).ok())
-        })
+    livesurgery_domain::events::session_of_stream(&event.stream).or_else(|| {
+        event
+            .data
+            .get("session_id")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| Uuid::parse_str(id).ok())
+    })
 }
 
 /// One audited event.

@@ -307,32 +307,24 @@ impl ApiState {
     }
 
     /// Appends an `AccessDenied` event for a refusal that did not come through an HTTP request
-    /// (a WebSocket message: `method` `WS`, `route` the message type).
+    /// (a WebSocket message: `method` `WS`, `route` the message type). Failing to record is
+    /// logged, and the caller still gets the refusal.
     pub async fn append_denied(
         &self,
         ctx: CommandContext,
         correlation_id: Uuid,
         denied: AccessDenied,
     ) {
-        let stream = access_stream(denied.user_id);
-        let new = Event::AccessDenied(denied).into_new_event(
-            Uuid::now_v7(),
-            ctx.actor(),
-            correlation_id,
-            None,
-        );
-        if let Err(error) = self
-            .store
-            .append(&stream, ExpectedVersion::Any, vec![new])
-            .await
-        {
+        let event = Event::AccessDenied(denied);
+        if let Err(error) = self.append_access_event(&ctx, correlation_id, event).await {
             tracing::error!(%error, "could not record a denied request");
         }
     }
 
-    /// Runs a session command that comes over a participant's connection (the WebSocket): the
-    /// same write path as the REST handlers', with the participant in the events' actor.
-    pub async fn participant_command(
+    /// Runs a session command with this context: the write path of the REST handlers (through
+    /// [`ApiState::session_command`]) and of WebSocket participants (whose context names the
+    /// participant, so it is in the events' actor).
+    pub async fn execute_session_command(
         &self,
         ctx: &CommandContext,
         session_id: Uuid,
@@ -364,15 +356,22 @@ impl ApiState {
             kind,
             query,
         });
-        self.append_access_event(caller, event).await
+        Ok(self
+            .append_access_event(&caller.context(), caller.request_id, event)
+            .await?)
     }
 
-    async fn append_access_event(&self, caller: &Caller, event: Event) -> Result<u64, ApiError> {
-        let ctx = caller.context();
-        let new = event.into_new_event(Uuid::now_v7(), ctx.actor(), caller.request_id, None);
+    /// Appends an event to the access stream of the context's user.
+    async fn append_access_event(
+        &self,
+        ctx: &CommandContext,
+        correlation_id: Uuid,
+        event: Event,
+    ) -> Result<u64, crate::store::StoreError> {
+        let new = event.into_new_event(Uuid::now_v7(), ctx.actor(), correlation_id, None);
         let append = self
             .store
-            .append(&access_stream(caller.id()), ExpectedVersion::Any, vec![new])
+            .append(&access_stream(ctx.user_id), ExpectedVersion::Any, vec![new])
             .await?;
         Ok(append.last_position)
     }
@@ -386,14 +385,7 @@ impl ApiState {
         command: SessionCommand,
     ) -> Result<Accepted, ApiError> {
         let result = self
-            .executor
-            .execute::<livesurgery_domain::aggregate::Session>(
-                &*self.store,
-                session_id,
-                &command,
-                &caller.context(),
-                caller.request_id,
-            )
+            .execute_session_command(&caller.context(), session_id, &command, caller.request_id)
             .await;
         self.after_command(req, caller, Some(session_id), result)
             .await

@@ -17,6 +17,7 @@ use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{SessionCommand, SessionStatus};
 use livesurgery_domain::{CommandContext, DomainError, Event};
+use livesurgery_projections::UserRow;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -106,7 +107,7 @@ pub async fn ws(
     let writer = Arc::new(Writer {
         api: api.clone(),
         session_id,
-        claims: claims.clone(),
+        claims,
     });
     let (jobs, queued) = mpsc::channel(WRITES_IN_FLIGHT);
     let (answered, answers) = mpsc::channel(WRITES_IN_FLIGHT);
@@ -115,14 +116,11 @@ pub async fn ws(
         signal: registration.signal.clone(),
         writer,
         jobs,
-        api: api.clone(),
         gateway,
-        session_id,
         socket,
         limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
         last_sent: 0,
         present: false,
-        claims,
     };
     actix_web::rt::spawn(connection.run(registration, incoming, answers));
     Ok(response)
@@ -157,6 +155,11 @@ impl Ending {
             close: Some((code, description)),
             leave,
         }
+    }
+
+    /// Something on the server failed (logged where it happened).
+    fn internal() -> Ending {
+        Ending::new(1011, "internal error", Some(LeaveReason::Disconnected))
     }
 
     /// The socket is gone: nothing to send, the participant dropped off.
@@ -230,16 +233,17 @@ impl Writer {
             }
             Err(error) => {
                 tracing::error!(%error, "could not load a WebSocket user");
-                return Err(Ending::new(
-                    1011,
-                    "internal error",
-                    Some(LeaveReason::Disconnected),
-                ));
+                return Err(Ending::internal());
             }
         };
+        Ok(self.context_for(&user))
+    }
+
+    /// The command context of this participant's user now.
+    fn context_for(&self, user: &UserRow) -> CommandContext {
         let mut ctx = CommandContext::new(user.user_id, user.role, Utc::now());
         ctx.participant_id = Some(self.claims.pid);
-        Ok(ctx)
+        ctx
     }
 
     /// Runs a write; the answer is `ack` or `error`, and a refused write is recorded as
@@ -255,7 +259,7 @@ impl Writer {
         let correlation_id = Uuid::now_v7();
         let result = self
             .api
-            .participant_command(&ctx, self.session_id, &command, correlation_id)
+            .execute_session_command(&ctx, self.session_id, &command, correlation_id)
             .await;
         let answer = match result {
             Ok(accepted) => {
@@ -326,13 +330,11 @@ async fn run_writes(
 }
 
 struct Connection {
-    api: web::Data<ApiState>,
+    /// Who this connection is, in which session (shared with its writer task).
     writer: Arc<Writer>,
     jobs: mpsc::Sender<Job>,
     gateway: Arc<Gateway>,
     signal: Arc<Signal>,
-    session_id: Uuid,
-    claims: JoinClaims,
     socket: actix_ws::Session,
     limiter: DefaultDirectRateLimiter,
     /// The position of the last event the client has (from a welcome, a replay or a push).
@@ -373,7 +375,12 @@ impl Connection {
     }
 
     fn heartbeat_timeout(&self) -> Duration {
-        Duration::from_secs(self.api.settings.ws_heartbeat_timeout_secs.max(1))
+        Duration::from_secs(self.writer.api.settings.ws_heartbeat_timeout_secs.max(1))
+    }
+
+    /// How often the server pings (and checks the user): a third of the timeout.
+    fn heartbeat_interval(&self) -> Duration {
+        (self.heartbeat_timeout() / 3).max(Duration::from_millis(200))
     }
 
     async fn serve(
@@ -386,7 +393,7 @@ impl Connection {
         let mut last_heard = Instant::now();
 
         // A first `resume` is waited for briefly; anything else gets the welcome first.
-        let wait = Duration::from_millis(self.api.settings.ws_resume_wait_ms);
+        let wait = Duration::from_millis(self.writer.api.settings.ws_resume_wait_ms);
         let mut first_text = None;
         let mut resume_from = None;
         match tokio::time::timeout(wait, incoming.recv()).await {
@@ -418,10 +425,10 @@ impl Connection {
         }
 
         let timeout = self.heartbeat_timeout();
-        let mut ticker = tokio::time::interval((timeout / 3).max(Duration::from_millis(200)));
+        let mut ticker = tokio::time::interval(self.heartbeat_interval());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
-        let expires_in = (self.claims.exp - Utc::now().timestamp()).max(0) as u64;
+        let expires_in = (self.writer.claims.exp - Utc::now().timestamp()).max(0) as u64;
         let expiry = tokio::time::sleep(Duration::from_secs(expires_in));
         tokio::pin!(expiry);
         loop {
@@ -440,11 +447,7 @@ impl Connection {
                 Step::Push(None) => return Err(Ending::signalled(signal.code().unwrap_or(1001))),
                 Step::Answer(Some(answer)) => self.send(&answer?).await?,
                 Step::Answer(None) => {
-                    return Err(Ending::new(
-                        1011,
-                        "internal error",
-                        Some(LeaveReason::Disconnected),
-                    ));
+                    return Err(Ending::internal());
                 }
                 Step::Frame(frame) => {
                     last_heard = Instant::now();
@@ -556,7 +559,7 @@ impl Connection {
                     "rate_limited",
                     format!(
                         "more than {} messages per second: this one was dropped",
-                        self.api.settings.ws_rate_per_sec
+                        self.writer.api.settings.ws_rate_per_sec
                     ),
                 ))
                 .await;
@@ -649,11 +652,7 @@ impl Connection {
                 ))
                 .await
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Ending::new(
-                1011,
-                "internal error",
-                Some(LeaveReason::Disconnected),
-            )),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Ending::internal()),
         }
     }
 
@@ -662,13 +661,13 @@ impl Connection {
     /// without presence.
     async fn ensure_present(&mut self) -> Flow {
         let gateway = self.gateway.clone();
-        let _presence = gateway.presence_lock(self.claims.pid).await;
+        let _presence = gateway.presence_lock(self.writer.claims.pid).await;
         let snapshot = self.snapshot().await?;
         let state = &snapshot.state;
-        if state.role_of(self.claims.sub).is_none() {
+        if state.role_of(self.writer.claims.sub).is_none() {
             return Err(Ending::new(close::REMOVED, "not a member", None));
         }
-        if state.participants.contains_key(&self.claims.pid) {
+        if state.participants.contains_key(&self.writer.claims.pid) {
             self.present = true;
             return Ok(());
         }
@@ -677,12 +676,13 @@ impl Connection {
         }
         let ctx = self.context().await?;
         let command = SessionCommand::JoinParticipant {
-            participant_id: self.claims.pid,
+            participant_id: self.writer.claims.pid,
             device: None,
         };
         match self
+            .writer
             .api
-            .participant_command(&ctx, self.session_id, &command, Uuid::now_v7())
+            .execute_session_command(&ctx, self.writer.session_id, &command, Uuid::now_v7())
             .await
         {
             Ok(_) | Err(CommandError::Domain(DomainError::AlreadyPresent { .. })) => {
@@ -696,18 +696,18 @@ impl Connection {
             Err(CommandError::Domain(DomainError::InvalidTransition { .. })) => Ok(()),
             Err(error) => {
                 tracing::error!(%error, "could not record a WebSocket participant's join");
-                Err(Ending::new(1011, "internal error", None))
+                Err(Ending::internal())
             }
         }
     }
 
     async fn snapshot(&self) -> Flow<super::SnapshotAt> {
         self.gateway
-            .snapshot(self.session_id)
+            .snapshot(self.writer.session_id)
             .await
             .map_err(|error| {
                 tracing::error!(%error, "could not read a session snapshot");
-                Ending::new(1011, "internal error", Some(LeaveReason::Disconnected))
+                Ending::internal()
             })
     }
 
@@ -718,20 +718,19 @@ impl Connection {
         };
         let role = snapshot
             .state
-            .role_of(self.claims.sub)
+            .role_of(self.writer.claims.sub)
             .unwrap_or(SessionRole::Observer);
         let org_role = self.context().await?.org_role;
-        let timeout = self.heartbeat_timeout();
         let welcome = Welcome {
             protocol: protocol::PROTOCOL_VERSION,
             reason,
-            participant_id: self.claims.pid,
-            user_id: self.claims.sub,
+            participant_id: self.writer.claims.pid,
+            user_id: self.writer.claims.sub,
             role,
             permissions: media_permissions(org_role, Some(role)),
             position: snapshot.position,
-            heartbeat_interval_ms: (timeout / 3).as_millis() as u64,
-            heartbeat_timeout_ms: timeout.as_millis() as u64,
+            heartbeat_interval_ms: self.heartbeat_interval().as_millis() as u64,
+            heartbeat_timeout_ms: self.heartbeat_timeout().as_millis() as u64,
             session,
         };
         self.last_sent = snapshot.position;
@@ -741,11 +740,11 @@ impl Connection {
     async fn resume(&mut self, after_position: u64) -> Flow {
         let resume = self
             .gateway
-            .resume(self.session_id, after_position)
+            .resume(self.writer.session_id, after_position)
             .await
             .map_err(|error| {
                 tracing::error!(%error, "could not read the events to resume");
-                Ending::new(1011, "internal error", Some(LeaveReason::Disconnected))
+                Ending::internal()
             })?;
         match resume {
             Resume::TooFarBehind => self.welcome(WelcomeReason::ResumeTooFarBehind).await,
@@ -784,7 +783,7 @@ impl Connection {
                 .observe(latency.max(0) as f64 / 1e6);
         }
         if let Some((participant_id, kicked)) = push.participant_left
-            && participant_id == self.claims.pid
+            && participant_id == self.writer.claims.pid
         {
             // Someone else recorded this participant's leave.
             self.present = false;
@@ -825,23 +824,26 @@ impl Connection {
     /// Records the participant's leave, unless another connection of it has registered on
     /// this server meanwhile (a reconnect that beat this connection's end).
     async fn leave(&self, reason: LeaveReason) {
-        let _presence = self.gateway.presence_lock(self.claims.pid).await;
-        if self.gateway.is_connected(self.session_id, self.claims.pid) {
+        let _presence = self.gateway.presence_lock(self.writer.claims.pid).await;
+        if self
+            .gateway
+            .is_connected(self.writer.session_id, self.writer.claims.pid)
+        {
             return;
         }
         // A deactivated user's participant leaves too.
-        let Ok(Some(user)) = self.api.user(self.claims.sub).await else {
+        let Ok(Some(user)) = self.writer.api.user(self.writer.claims.sub).await else {
             return;
         };
-        let mut ctx = CommandContext::new(user.user_id, user.role, Utc::now());
-        ctx.participant_id = Some(self.claims.pid);
+        let ctx = self.writer.context_for(&user);
         let command = SessionCommand::LeaveParticipant {
-            participant_id: self.claims.pid,
+            participant_id: self.writer.claims.pid,
             reason,
         };
         match self
+            .writer
             .api
-            .participant_command(&ctx, self.session_id, &command, Uuid::now_v7())
+            .execute_session_command(&ctx, self.writer.session_id, &command, Uuid::now_v7())
             .await
         {
             Ok(_)

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use livesurgery_domain::Event;
 use livesurgery_domain::envelope::RecordedEvent;
+use livesurgery_domain::events::{session_of_stream, session_stream};
 use livesurgery_domain::session::{SessionState, evolve};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
@@ -176,11 +177,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The session a stream belongs to, for streams whose events are pushed.
-fn session_of_stream(stream: &str) -> Option<Uuid> {
-    Uuid::parse_str(stream.strip_prefix("session-")?).ok()
-}
-
 impl Gateway {
     /// Starts tailing the log from its head.
     pub async fn start(
@@ -308,7 +304,7 @@ impl Gateway {
 
     /// Brings a kept snapshot up to the log's end for its stream.
     async fn catch_up(&self, session_id: Uuid, snapshot: &mut Snapshot) -> anyhow::Result<()> {
-        let stream = format!("session-{session_id}");
+        let stream = session_stream(session_id);
         let events = read_stream_after(&*self.store, &stream, snapshot.version).await?;
         for recorded in &events {
             let event = Event::from_stored(
@@ -369,7 +365,7 @@ impl Gateway {
         if count > self.resume_window {
             return Ok(Resume::TooFarBehind);
         }
-        let stream = format!("session-{session_id}");
+        let stream = session_stream(session_id);
         let events = self
             .store
             .read_stream(&stream, from_version, count as usize)

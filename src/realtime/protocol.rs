@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use livesurgery_domain::envelope::{Actor, RecordedEvent};
 use livesurgery_domain::layout::LayoutChanges;
+use livesurgery_domain::replay::{LayoutView, MemberView};
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{RecordingStatus, SessionState, SessionStatus};
 use serde::{Deserialize, Serialize};
@@ -197,18 +198,12 @@ pub struct SessionSnapshot {
     pub session_id: Uuid,
     pub title: String,
     pub status: SessionStatus,
-    pub members: Vec<MemberSnapshot>,
+    pub members: Vec<MemberView>,
     pub participants: Vec<ParticipantSnapshot>,
-    pub layout: LayoutSnapshot,
+    pub layout: LayoutView,
     /// The panels that show a source.
     pub sources: Vec<SourceSnapshot>,
     pub recording: RecordingSnapshot,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MemberSnapshot {
-    pub user_id: Uuid,
-    pub role: SessionRole,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,12 +212,6 @@ pub struct ParticipantSnapshot {
     pub user_id: Uuid,
     pub role: SessionRole,
     pub device: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LayoutSnapshot {
-    pub version: u64,
-    pub panels: Vec<livesurgery_domain::events::Panel>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -247,7 +236,7 @@ impl SessionSnapshot {
             members: state
                 .members
                 .iter()
-                .map(|(user_id, role)| MemberSnapshot {
+                .map(|(user_id, role)| MemberView {
                     user_id: *user_id,
                     role: *role,
                 })
@@ -262,7 +251,7 @@ impl SessionSnapshot {
                     device: p.device.clone(),
                 })
                 .collect(),
-            layout: LayoutSnapshot {
+            layout: LayoutView {
                 version: state.layout.version,
                 panels: state.layout.panels.clone(),
             },
