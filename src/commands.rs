@@ -5,6 +5,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use livesurgery_domain::envelope::Actor;
 use livesurgery_domain::events::UnknownEvent;
 use livesurgery_domain::{Aggregate, CommandContext, DomainError, Event};
 use uuid::Uuid;
@@ -161,6 +162,61 @@ impl Executor {
             }
         }
         Err(CommandError::VersionConflict { stream, current })
+    }
+    /// Appends events that record facts rather than decide anything (the SFU's media events):
+    /// no command and no decision, but in turn with the stream's commands in this process, so
+    /// neither makes the other lose a version race. A kept folded state takes them too.
+    pub async fn record<A>(
+        &self,
+        store: &dyn EventStore,
+        id: Uuid,
+        facts: &[(Event, Actor)],
+        correlation_id: Uuid,
+    ) -> Result<AppendResult, CommandError>
+    where
+        A: Aggregate,
+        A::State: Send + Sync + 'static,
+    {
+        let stream = A::stream(id);
+        let slot = self.slot(&stream);
+        let mut cached = slot.lock().await;
+        let new_events: Vec<_> = facts
+            .iter()
+            .map(|(event, actor)| {
+                event
+                    .clone()
+                    .into_new_event(Uuid::now_v7(), actor.clone(), correlation_id, None)
+            })
+            .collect();
+        // With a kept state its version is checked, so the state stays exact; without one there
+        // is nothing to keep exact.
+        let expected = match cached.as_ref() {
+            Some(folded) => ExpectedVersion::Exact(folded.version),
+            None => ExpectedVersion::Any,
+        };
+        match store.append(&stream, expected, new_events.clone()).await {
+            Ok(append) => {
+                if let Some(folded) = cached.take()
+                    && let Ok(state) = folded.state.downcast::<A::State>()
+                {
+                    let state = facts.iter().fold(*state, |s, (e, _)| A::evolve(s, e));
+                    *cached = Some(Folded {
+                        version: append.last_version,
+                        state: Box::new(state),
+                    });
+                }
+                Ok(append)
+            }
+            // Another process wrote: forget the kept state (the next command folds the tail).
+            Err(StoreError::VersionConflict { .. }) => {
+                *cached = None;
+                store
+                    .append(&stream, ExpectedVersion::Any, new_events)
+                    .await
+                    .map_err(CommandError::Store)
+            }
+            Err(other) => Err(CommandError::Store(other)),
+        }
     }
 }
 

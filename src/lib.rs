@@ -8,6 +8,7 @@ pub mod commands;
 pub mod projector;
 pub mod realtime;
 pub mod settings;
+pub mod sfu;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

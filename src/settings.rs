@@ -156,6 +156,24 @@ pub struct ApiSettings {
     /// milliseconds (any other first message gets the welcome at once).
     #[arg(long, env = "LIVESURGERY_WS_RESUME_WAIT_MS", default_value_t = 250)]
     pub ws_resume_wait_ms: u64,
+    /// SFU: the one UDP socket all media goes through (`ip:port`; port 0 picks one).
+    #[arg(long, env = "LIVESURGERY_SFU_UDP_BIND", default_value = "0.0.0.0:3480")]
+    pub sfu_udp_bind: String,
+    /// SFU: the address clients are told to send media to (the host candidate), for a server
+    /// behind 1:1 NAT; default: the bound address, or the address of the default route when
+    /// bound to 0.0.0.0.
+    #[arg(long, env = "LIVESURGERY_SFU_PUBLIC_IP")]
+    pub sfu_public_ip: Option<std::net::IpAddr>,
+    /// TURN servers handed to clients with time-limited credentials, comma-separated
+    /// (`turn:turn.example.org:3478?transport=udp,turns:...`); needs `--turn-secret`.
+    #[arg(long, env = "LIVESURGERY_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+    /// The secret shared with coturn (`static-auth-secret`) that signs TURN credentials.
+    #[arg(long, env = "LIVESURGERY_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
+    /// Lifetime of a TURN credential, in seconds.
+    #[arg(long, env = "LIVESURGERY_TURN_TTL_SECS", default_value_t = 3600)]
+    pub turn_ttl_secs: u64,
 }
 
 impl Default for ApiSettings {
@@ -180,6 +198,12 @@ impl Default for ApiSettings {
             ws_rate_burst: 40,
             ws_resume_window: 1000,
             ws_resume_wait_ms: 250,
+            // Tests run many servers in one process: each takes a free loopback port.
+            sfu_udp_bind: "127.0.0.1:0".into(),
+            sfu_public_ip: None,
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl_secs: 3600,
         }
     }
 }

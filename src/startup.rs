@@ -13,6 +13,7 @@ use crate::auth::{Keys, load_or_create_key};
 use crate::projector::Projector;
 use crate::realtime::Gateway;
 use crate::settings::Settings;
+use crate::sfu::Sfu;
 use crate::store::{self, EventStore};
 use crate::telemetry::Metrics;
 
@@ -23,6 +24,7 @@ pub struct Application {
     store: Arc<dyn EventStore>,
     projector: Projector,
     gateway: Arc<Gateway>,
+    sfu: Arc<Sfu>,
 }
 
 impl Application {
@@ -56,8 +58,17 @@ impl Application {
         )
         .await
         .context("starting the realtime gateway")?;
+        let sfu = Sfu::start(
+            &settings.api,
+            state.clone().into_inner(),
+            store.clone(),
+            metrics.clone(),
+        )
+        .await
+        .context("starting the SFU")?;
         let metrics = web::Data::from(metrics);
         let gateway_data = web::Data::from(gateway.clone());
+        let sfu_data = web::Data::from(sfu.clone());
         let api_settings = settings.api.clone();
         let server = HttpServer::new(move || {
             let api_settings = api_settings.clone();
@@ -65,6 +76,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(gateway_data.clone())
+                .app_data(sfu_data.clone())
                 .configure(move |cfg| api::configure(cfg, &api_settings))
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::error::envelope))
@@ -81,6 +93,7 @@ impl Application {
             store,
             projector,
             gateway,
+            sfu,
         })
     }
 
@@ -103,6 +116,8 @@ impl Application {
         closer.abort();
         served.context("HTTP server")?;
         tracing::info!("HTTP server stopped; draining");
+        // Peer connections end (recorded as `shutdown`) while the log is still open.
+        self.sfu.stop().await;
         self.projector.stop().await;
         self.store.close().await;
         tracing::info!("stopped cleanly");

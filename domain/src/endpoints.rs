@@ -14,6 +14,9 @@ pub enum Guard {
     Authenticated,
     /// A join token of the session (from `participants:join`) instead of an access token.
     JoinToken,
+    /// The session's SFU token (from `participants:join`), whose member may (still) do this
+    /// action: the WHIP/WHEP signalling.
+    SfuToken(Action),
     /// The caller must be allowed this action (by [`authorize`]).
     Action(Action),
 }
@@ -54,6 +57,15 @@ const fn read(method: &'static str, path: &'static str, action: Action) -> Endpo
         path,
         guard: Guard::Action(action),
         writes: false,
+    }
+}
+
+const fn sfu(method: &'static str, path: &'static str, action: Action, writes: bool) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        guard: Guard::SfuToken(action),
+        writes,
     }
 }
 
@@ -119,6 +131,33 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/v1/admin/projections/{name}:rebuild",
         Action::RebuildProjections,
     ),
+    // Publishing refused is an audit event; the other media calls record their own events.
+    sfu("POST", "/v1/sessions/{id}/whip", Action::PublishMedia, true),
+    sfu(
+        "DELETE",
+        "/v1/sessions/{id}/whip/{resource_id}",
+        Action::PublishMedia,
+        false,
+    ),
+    sfu(
+        "POST",
+        "/v1/sessions/{id}/whep",
+        Action::SubscribeMedia,
+        false,
+    ),
+    sfu(
+        "DELETE",
+        "/v1/sessions/{id}/whep/{resource_id}",
+        Action::SubscribeMedia,
+        false,
+    ),
+    sfu(
+        "POST",
+        "/v1/sessions/{id}/media:subscribe",
+        Action::SubscribeMedia,
+        false,
+    ),
+    read("GET", "/v1/sessions/{id}/media", Action::ReadSession),
     Endpoint {
         method: "GET",
         path: "/v1/sessions/{id}/ws",
@@ -155,6 +194,10 @@ pub fn markdown_table() -> String {
             Guard::JoinToken => {
                 "holder of the session's WS token from `participants:join`".to_owned()
             }
+            Guard::SfuToken(action) => format!(
+                "holder of the session's SFU token from `participants:join`, as {}",
+                allowed_for(action)
+            ),
             Guard::Action(action) => allowed_for(action),
         };
         out.push_str(&format!("| `{} {}` | {} |\n", e.method, e.path, who));

@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::envelope::RecordedEvent;
-use crate::events::{Event, Panel, UnknownEvent};
+use crate::events::{Event, MediaKind, Panel, UnknownEvent};
 use crate::roles::SessionRole;
 use crate::session::{self, RecordingStatus, SessionState, SessionStatus};
 
@@ -45,6 +45,116 @@ pub struct RecordingView {
     pub recording_id: Option<Uuid>,
 }
 
+/// One track of a published source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackView {
+    pub kind: MediaKind,
+    pub codec: String,
+    pub mid: String,
+}
+
+/// A source being published at the replayed time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaSourceView {
+    pub source: String,
+    /// The publisher's WHIP resource.
+    pub resource_id: Uuid,
+    pub user_id: Uuid,
+    /// Its tracks, in publish order.
+    pub tracks: Vec<TrackView>,
+}
+
+/// A subscriber connected at the replayed time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriberView {
+    /// The subscriber's WHEP resource.
+    pub resource_id: Uuid,
+    pub user_id: Uuid,
+    pub participant_id: Uuid,
+    /// The source each video slot shows, in slot order (`None`: nothing).
+    pub slots: Vec<Option<String>>,
+}
+
+/// The media at the replayed time, folded from the SFU's events (which the session aggregate
+/// ignores).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MediaView {
+    /// In publish order.
+    pub sources: Vec<MediaSourceView>,
+    /// In connection order.
+    pub subscribers: Vec<SubscriberView>,
+}
+
+impl MediaView {
+    /// Folds one event of the session's stream; any other event changes nothing.
+    ///
+    /// The session's end clears everything: no media flows in an ended session, although the
+    /// SFU appends its disconnects just after `SessionEnded` (or never, if it crashed).
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::PublisherConnected(e) => {
+                self.sources.retain(|s| s.resource_id != e.resource_id);
+                self.sources.push(MediaSourceView {
+                    source: e.source.clone(),
+                    resource_id: e.resource_id,
+                    user_id: e.user_id,
+                    tracks: Vec::new(),
+                });
+            }
+            Event::PublisherDisconnected(e) => {
+                self.sources.retain(|s| s.resource_id != e.resource_id);
+            }
+            Event::TrackPublished(e) => {
+                if let Some(source) = self.source_mut(e.resource_id) {
+                    let track = TrackView {
+                        kind: e.kind,
+                        codec: e.codec.clone(),
+                        mid: e.mid.clone(),
+                    };
+                    match source.tracks.iter_mut().find(|t| t.mid == e.mid) {
+                        Some(known) => *known = track,
+                        None => source.tracks.push(track),
+                    }
+                }
+            }
+            Event::TrackUnpublished(e) => {
+                if let Some(source) = self.source_mut(e.resource_id) {
+                    source.tracks.retain(|t| t.mid != e.mid);
+                }
+            }
+            Event::SubscriberConnected(e) => {
+                self.subscribers.retain(|s| s.resource_id != e.resource_id);
+                self.subscribers.push(SubscriberView {
+                    resource_id: e.resource_id,
+                    user_id: e.user_id,
+                    participant_id: e.participant_id,
+                    slots: vec![None; e.video_slots as usize],
+                });
+            }
+            Event::SubscriptionChanged(e) => {
+                if let Some(subscriber) = self
+                    .subscribers
+                    .iter_mut()
+                    .find(|s| s.resource_id == e.resource_id)
+                {
+                    subscriber.slots = e.slots.clone();
+                }
+            }
+            Event::SubscriberDisconnected(e) => {
+                self.subscribers.retain(|s| s.resource_id != e.resource_id);
+            }
+            Event::SessionEnded(_) | Event::SessionCancelled(_) => *self = MediaView::default(),
+            _ => {}
+        }
+    }
+
+    fn source_mut(&mut self, resource_id: Uuid) -> Option<&mut MediaSourceView> {
+        self.sources
+            .iter_mut()
+            .find(|s| s.resource_id == resource_id)
+    }
+}
+
 /// A session as it was at a point in time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionView {
@@ -60,6 +170,8 @@ pub struct SessionView {
     /// Panel id -> the source it shows (`None`: nothing).
     pub sources: BTreeMap<String, Option<String>>,
     pub recording: RecordingView,
+    /// Sources published and subscribers connected.
+    pub media: MediaView,
     /// The time replayed to (`None`: the end of the log).
     pub at: Option<DateTime<Utc>>,
     /// Global position of the last event folded (0: none).
@@ -115,6 +227,7 @@ impl SessionView {
                 state: state.recording.status,
                 recording_id: state.recording.recording_id,
             },
+            media: MediaView::default(),
             at: None,
             last_position: 0,
             last_version: 0,
@@ -131,6 +244,7 @@ pub fn replay_session(
 ) -> Result<SessionView, UnknownEvent> {
     let mut state = SessionState::default();
     let mut joined_at = BTreeMap::new();
+    let mut media = MediaView::default();
     let mut last: Option<&RecordedEvent> = None;
     for recorded in events
         .iter()
@@ -144,11 +258,13 @@ pub fn replay_session(
         if let Event::ParticipantJoined(e) = &event {
             joined_at.insert(e.participant_id, recorded.recorded_at);
         }
+        media.apply(&event);
         state = session::evolve(state, &event);
         last = Some(recorded);
     }
     joined_at.retain(|id, _| state.participants.contains_key(id));
     let mut view = SessionView::from_state(&state, &joined_at);
+    view.media = media;
     view.at = at;
     if let Some(last) = last {
         view.last_position = last.position;

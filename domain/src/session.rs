@@ -675,7 +675,20 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
                 recording_id: Some(e.recording_id),
             };
         }
-        Event::UserRegistered(_)
+        // Media facts are the SFU's record, not the session's state: no command depends on them
+        // (the replay view folds them itself).
+        Event::PublisherConnected(_)
+        | Event::PublisherDisconnected(_)
+        | Event::TrackPublished(_)
+        | Event::TrackUnpublished(_)
+        | Event::SubscriberConnected(_)
+        | Event::SubscriberDisconnected(_)
+        | Event::SubscriptionChanged(_)
+        | Event::KeyframeRequested(_)
+        | Event::FirstFrameDelivered(_)
+        | Event::FirstFrameDecoded(_)
+        | Event::MediaQualitySampled(_)
+        | Event::UserRegistered(_)
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)
         | Event::UserDeactivated(_)
@@ -706,6 +719,17 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         Event::RecordingRequested(e) => e.session_id,
         Event::RecordingStarted(e) => e.session_id,
         Event::RecordingStopped(e) => e.session_id,
+        Event::PublisherConnected(e) => e.session_id,
+        Event::PublisherDisconnected(e) => e.session_id,
+        Event::TrackPublished(e) => e.session_id,
+        Event::TrackUnpublished(e) => e.session_id,
+        Event::SubscriberConnected(e) => e.session_id,
+        Event::SubscriberDisconnected(e) => e.session_id,
+        Event::SubscriptionChanged(e) => e.session_id,
+        Event::KeyframeRequested(e) => e.session_id,
+        Event::FirstFrameDelivered(e) => e.session_id,
+        Event::FirstFrameDecoded(e) => e.session_id,
+        Event::MediaQualitySampled(e) => e.session_id,
         Event::UserRegistered(_)
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)

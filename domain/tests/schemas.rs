@@ -50,6 +50,17 @@ fn sample_name(event: &Event) -> &'static str {
         Event::RecordingRequested(_) => "RecordingRequested",
         Event::RecordingStarted(_) => "RecordingStarted",
         Event::RecordingStopped(_) => "RecordingStopped",
+        Event::PublisherConnected(_) => "PublisherConnected",
+        Event::PublisherDisconnected(_) => "PublisherDisconnected",
+        Event::TrackPublished(_) => "TrackPublished",
+        Event::TrackUnpublished(_) => "TrackUnpublished",
+        Event::SubscriberConnected(_) => "SubscriberConnected",
+        Event::SubscriberDisconnected(_) => "SubscriberDisconnected",
+        Event::SubscriptionChanged(_) => "SubscriptionChanged",
+        Event::KeyframeRequested(_) => "KeyframeRequested",
+        Event::FirstFrameDelivered(_) => "FirstFrameDelivered",
+        Event::FirstFrameDecoded(_) => "FirstFrameDecoded",
+        Event::MediaQualitySampled(_) => "MediaQualitySampled",
         Event::UserRegistered(_) => "UserRegistered",
         Event::UserRoleChanged(_) => "UserRoleChanged",
         Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
@@ -65,6 +76,8 @@ fn samples() -> Vec<Event> {
     let u = Uuid::from_u128(1);
     let p = Uuid::from_u128(2);
     let r = Uuid::from_u128(3);
+    let whip = Uuid::from_u128(4);
+    let whep = Uuid::from_u128(5);
     let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
     let alice = Actor {
         user_id: Some(u),
@@ -188,6 +201,116 @@ fn samples() -> Vec<Event> {
         Event::RecordingStopped(RecordingStopped {
             session_id: s,
             recording_id: r,
+        }),
+        Event::PublisherConnected(PublisherConnected {
+            session_id: s,
+            resource_id: whip,
+            participant_id: p,
+            user_id: u,
+            source: "endoscope".into(),
+        }),
+        Event::PublisherDisconnected(PublisherDisconnected {
+            session_id: s,
+            resource_id: whip,
+            participant_id: p,
+            user_id: u,
+            source: "endoscope".into(),
+            reason: MediaEndReason::SessionEnded,
+        }),
+        Event::TrackPublished(TrackPublished {
+            session_id: s,
+            resource_id: whip,
+            source: "endoscope".into(),
+            kind: MediaKind::Video,
+            codec: "h264".into(),
+            mid: "0".into(),
+        }),
+        Event::TrackUnpublished(TrackUnpublished {
+            session_id: s,
+            resource_id: whip,
+            source: "endoscope".into(),
+            kind: MediaKind::Audio,
+            mid: "1".into(),
+            reason: MediaEndReason::Disconnected,
+        }),
+        Event::SubscriberConnected(SubscriberConnected {
+            session_id: s,
+            resource_id: whep,
+            participant_id: p,
+            user_id: u,
+            video_slots: 2,
+            audio_slots: 1,
+        }),
+        Event::SubscriberDisconnected(SubscriberDisconnected {
+            session_id: s,
+            resource_id: whep,
+            participant_id: p,
+            user_id: u,
+            reason: MediaEndReason::Removed,
+        }),
+        Event::SubscriptionChanged(SubscriptionChanged {
+            session_id: s,
+            resource_id: whep,
+            participant_id: p,
+            user_id: u,
+            slots: vec![Some("room-cam".into()), None],
+            previous: vec![Some("endoscope".into()), Some("room-cam".into())],
+        }),
+        Event::KeyframeRequested(KeyframeRequested {
+            session_id: s,
+            resource_id: whip,
+            source: "endoscope".into(),
+            kind: KeyframeKind::Fir,
+            cause: KeyframeCause::FirstFrame,
+        }),
+        Event::FirstFrameDelivered(FirstFrameDelivered {
+            session_id: s,
+            resource_id: whep,
+            participant_id: p,
+            user_id: u,
+            source: "endoscope".into(),
+            slot: 0,
+            join_to_first_frame_ms: 312,
+        }),
+        Event::FirstFrameDecoded(FirstFrameDecoded {
+            session_id: s,
+            participant_id: p,
+            user_id: u,
+            source: Some("endoscope".into()),
+            join_to_first_frame_ms: 420,
+        }),
+        Event::FirstFrameDecoded(FirstFrameDecoded {
+            session_id: s,
+            participant_id: p,
+            user_id: u,
+            source: None,
+            join_to_first_frame_ms: 0,
+        }),
+        Event::MediaQualitySampled(MediaQualitySampled {
+            session_id: s,
+            resource_id: whip,
+            source: "endoscope".into(),
+            kind: MediaKind::Video,
+            mid: "0".into(),
+            bitrate_bps: 2_500_000,
+            packets: 2_300,
+            packets_lost: 4,
+            jitter_us: Some(1_800),
+            rtt_ms: Some(12),
+            interval_ms: 10_000,
+        }),
+        Event::MediaQualitySampled(MediaQualitySampled {
+            session_id: s,
+            resource_id: whip,
+            source: "vitals".into(),
+            kind: MediaKind::Audio,
+            mid: "1".into(),
+            bitrate_bps: 0,
+            packets: 0,
+            packets_lost: 0,
+            jitter_us: None,
+            rtt_ms: None,
+            interval_ms: 10_000,
         }),
         Event::UserRegistered(UserRegistered {
             user_id: u,
@@ -316,6 +439,26 @@ fn schemas_check_formats_and_bounds() {
     data["session_id"] = Uuid::nil().to_string().into();
     data["panels"][0]["w"] = 0.into();
     assert!(!v.is_valid(&data), "panel width is at least 1");
+}
+
+#[test]
+fn media_schemas_accept_source_labels_only() {
+    for event_type in ["PublisherConnected", "TrackPublished", "FirstFrameDecoded"] {
+        let v = validator(&load_schema(event_type));
+        let mut data = samples()
+            .into_iter()
+            .find(|e| e.event_type() == event_type)
+            .unwrap()
+            .data();
+        assert!(v.is_valid(&data), "{event_type}");
+        for not_a_label in ["Jane Doe, bed 4", "", "Endoscope", "-cam"] {
+            data["source"] = not_a_label.into();
+            assert!(
+                !v.is_valid(&data),
+                "{event_type} accepts source {not_a_label:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -631,3 +631,150 @@ async fn the_projectors_connections_relax_only_the_commit_wait() {
         .get(0);
     assert_eq!(sync, 1, "NORMAL");
 }
+
+#[tokio::test]
+async fn media_events_are_audited_under_their_session_and_change_no_other_model() {
+    use livesurgery_domain::envelope::Actor;
+    use livesurgery_domain::events::*;
+    for (backend, db) in databases().await {
+        let mut s = scenario();
+        let (_, reference) = databases()
+            .await
+            .into_iter()
+            .find(|(b, _)| *b == backend)
+            .unwrap();
+        reference.models.apply_all(&s.log.events).await.unwrap();
+        let (session, alice, bob) = (s.session, s.alice, s.bob);
+        let (participant, viewer) = (s.alice_participant, s.bob_participant);
+        let (whip, whep) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let source = || "endoscope".to_owned();
+        let media = [
+            Event::PublisherConnected(PublisherConnected {
+                session_id: session,
+                resource_id: whip,
+                participant_id: participant,
+                user_id: alice,
+                source: source(),
+            }),
+            Event::TrackPublished(TrackPublished {
+                session_id: session,
+                resource_id: whip,
+                source: source(),
+                kind: MediaKind::Video,
+                codec: "vp8".into(),
+                mid: "0".into(),
+            }),
+            Event::SubscriberConnected(SubscriberConnected {
+                session_id: session,
+                resource_id: whep,
+                participant_id: viewer,
+                user_id: bob,
+                video_slots: 1,
+                audio_slots: 0,
+            }),
+            Event::SubscriptionChanged(SubscriptionChanged {
+                session_id: session,
+                resource_id: whep,
+                participant_id: viewer,
+                user_id: bob,
+                slots: vec![Some(source())],
+                previous: vec![None],
+            }),
+            Event::KeyframeRequested(KeyframeRequested {
+                session_id: session,
+                resource_id: whip,
+                source: source(),
+                kind: KeyframeKind::Pli,
+                cause: KeyframeCause::FirstFrame,
+            }),
+            Event::FirstFrameDelivered(FirstFrameDelivered {
+                session_id: session,
+                resource_id: whep,
+                participant_id: viewer,
+                user_id: bob,
+                source: source(),
+                slot: 0,
+                join_to_first_frame_ms: 300,
+            }),
+            Event::FirstFrameDecoded(FirstFrameDecoded {
+                session_id: session,
+                participant_id: viewer,
+                user_id: bob,
+                source: Some(source()),
+                join_to_first_frame_ms: 350,
+            }),
+            Event::MediaQualitySampled(MediaQualitySampled {
+                session_id: session,
+                resource_id: whip,
+                source: source(),
+                kind: MediaKind::Video,
+                mid: "0".into(),
+                bitrate_bps: 1_500_000,
+                packets: 1_400,
+                packets_lost: 0,
+                jitter_us: None,
+                rtt_ms: Some(8),
+                interval_ms: 10_000,
+            }),
+            Event::SubscriberDisconnected(SubscriberDisconnected {
+                session_id: session,
+                resource_id: whep,
+                participant_id: viewer,
+                user_id: bob,
+                reason: MediaEndReason::Deleted,
+            }),
+            Event::TrackUnpublished(TrackUnpublished {
+                session_id: session,
+                resource_id: whip,
+                source: source(),
+                kind: MediaKind::Video,
+                mid: "0".into(),
+                reason: MediaEndReason::SessionEnded,
+            }),
+            Event::PublisherDisconnected(PublisherDisconnected {
+                session_id: session,
+                resource_id: whip,
+                participant_id: participant,
+                user_id: alice,
+                source: source(),
+                reason: MediaEndReason::SessionEnded,
+            }),
+        ];
+        let positions: Vec<u64> = media
+            .into_iter()
+            .map(|event| s.log.push(event, Actor::system()).position)
+            .collect();
+        let m = &db.models;
+        m.apply_all(&s.log.events).await.unwrap();
+
+        let audited = m
+            .audit(&AuditFilter {
+                after_position: Some(positions[0] - 1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let rows: Vec<_> = audited
+            .items
+            .iter()
+            .map(|a| (a.position, a.session_id, a.outcome.as_str()))
+            .collect();
+        let expected: Vec<_> = positions
+            .iter()
+            .map(|p| (*p, Some(session), "ok"))
+            .collect();
+        assert_eq!(rows, expected, "{backend}");
+        assert_eq!(audited.items[0].action, "PublisherConnected", "{backend}");
+
+        let others = |dump: Vec<(String, Vec<Vec<String>>)>| {
+            dump.into_iter()
+                .filter(|(table, _)| table != "rm_audit")
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            others(dump(m).await),
+            others(dump(&reference.models).await),
+            "{backend}: only the audit indexes media events"
+        );
+    }
+}

@@ -405,6 +405,12 @@ pub struct SfuAccess {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IceServer {
     pub urls: Vec<String>,
+    /// TURN only: `<expiry unix time>:<participant id>` (coturn's shared-secret scheme).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN only: base64 HMAC-SHA1 of the username, valid until the expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// A participant present in a session now (one connection of one member).

@@ -20,6 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 
 use crate::settings::ApiSettings;
+use crate::sfu::signalling as sfu;
 use error::ApiError;
 
 /// Read-your-writes: a read waits (bounded) until the read models reach this position. The same
@@ -77,6 +78,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
     .service(web::resource("/metrics").route(web::get().to(crate::telemetry::metrics)))
     .service(web::resource("/v1/sessions/{id}/ws").route(web::get().to(crate::realtime::ws)))
+    .service(web::resource("/v1/sessions/{id}/whip").route(web::post().to(sfu::whip)))
+    .service(
+        web::resource("/v1/sessions/{id}/whip/{resource_id}")
+            .route(web::delete().to(sfu::delete_whip)),
+    )
+    .service(web::resource("/v1/sessions/{id}/whep").route(web::post().to(sfu::whep)))
+    .service(
+        web::resource("/v1/sessions/{id}/whep/{resource_id}")
+            .route(web::delete().to(sfu::delete_whep)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/media:subscribe").route(web::post().to(sfu::subscribe)),
+    )
+    .service(web::resource("/v1/sessions/{id}/media").route(web::get().to(sfu::media)))
     .service(web::resource("/readyz").route(web::get().to(admin::readyz)))
     .service(web::resource("/v1/openapi.json").route(web::get().to(admin::openapi_json)))
     .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
@@ -228,6 +243,16 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "sfu_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The SFU token of participants:join (sfu.token)"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -248,6 +273,7 @@ impl Modify for BearerAuth {
         audit::session_events, audit::all_events, audit::replay, audit::verify,
         admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
         crate::realtime::connection::ws, crate::telemetry::metrics,
+        sfu::whip, sfu::delete_whip, sfu::whep, sfu::delete_whep, sfu::subscribe, sfu::media,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth, &StandardErrors),
@@ -260,6 +286,7 @@ impl Modify for BearerAuth {
         (name = "participants", description = "Who is connected to a live session"),
         (name = "layout", description = "The shared multi-panel workspace"),
         (name = "audit", description = "Audit trail, replay and tamper evidence (reviewers, admins)"),
+        (name = "media", description = "Live media through the SFU: WHIP, WHEP, subscription selection (SFU token of participants:join)"),
         (name = "operations", description = "Health, readiness, projections"),
     )
 )]

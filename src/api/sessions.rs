@@ -10,9 +10,9 @@ use livesurgery_projections::SessionFilter;
 use uuid::Uuid;
 
 use super::dto::{
-    CancelQuery, CreateSessionRequest, IceServer, JoinRequest, JoinResponse, ListSessionsQuery,
-    Member, MemberList, Participant, ParticipantList, PutMemberRequest, Session, SessionPage,
-    SfuAccess, UpdateSessionRequest, WsAccess, cursor_position,
+    CancelQuery, CreateSessionRequest, JoinRequest, JoinResponse, ListSessionsQuery, Member,
+    MemberList, Participant, ParticipantList, PutMemberRequest, Session, SessionPage, SfuAccess,
+    UpdateSessionRequest, WsAccess, cursor_position,
 };
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
@@ -436,14 +436,7 @@ pub async fn join(
                 whep_url: format!("{base}/v1/sessions/{session_id}/whep"),
                 token: sfu_token,
             },
-            ice_servers: state
-                .settings
-                .ice_servers
-                .iter()
-                .map(|url| IceServer {
-                    urls: vec![url.clone()],
-                })
-                .collect(),
+            ice_servers: crate::sfu::signalling::ice_servers(&state.settings, participant_id),
             expires_at,
         }))
 }

@@ -277,7 +277,7 @@ impl ApiState {
         })?;
         let action = match endpoint.guard {
             Guard::Action(action) => Some(action),
-            Guard::Public | Guard::Authenticated | Guard::JoinToken => None,
+            Guard::Public | Guard::Authenticated | Guard::JoinToken | Guard::SfuToken(_) => None,
         };
         Ok((endpoint, action))
     }
@@ -337,6 +337,23 @@ impl ApiState {
                 session_id,
                 command,
                 ctx,
+                correlation_id,
+            )
+            .await
+    }
+
+    /// Appends facts to a session's stream (the SFU's media events), in turn with its commands.
+    pub async fn record_session_facts(
+        &self,
+        session_id: Uuid,
+        facts: &[(Event, livesurgery_domain::envelope::Actor)],
+        correlation_id: Uuid,
+    ) -> Result<crate::store::AppendResult, CommandError> {
+        self.executor
+            .record::<livesurgery_domain::aggregate::Session>(
+                &*self.store,
+                session_id,
+                facts,
                 correlation_id,
             )
             .await

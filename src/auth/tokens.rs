@@ -61,6 +61,10 @@ pub struct JoinClaims {
     pub role: String,
     /// Exactly what the role allows.
     pub perms: Vec<MediaPermission>,
+    /// When `participants:join` issued it, in milliseconds since the epoch: the start of the
+    /// SFU's join-to-first-frame measure (`iat` has only seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jat: Option<i64>,
 }
 
 /// Why a token was refused.
@@ -204,6 +208,7 @@ impl Keys {
             pid: participant_id,
             role: role.to_owned(),
             perms,
+            jat: Some(chrono::Utc::now().timestamp_millis()),
         };
         (self.sign(&claims), claims)
     }

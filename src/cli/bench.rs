@@ -24,7 +24,8 @@ use crate::store::{self, EventStore, ExpectedVersion};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// What to measure: `store` (event log and projections), `api` (the REST API against
-    /// GET /healthz) or `ws` (the realtime gateway under load, a server process of its own).
+    /// GET /healthz), `ws` (the realtime gateway under load, a server process of its own) or
+    /// `sfu` (media forwarding against a plain UDP relay, a server process of its own).
     #[arg(long, default_value = "store")]
     pub suite: String,
     /// Concurrent clients of the API suite.
@@ -47,6 +48,8 @@ pub struct BenchArgs {
     pub latency_samples: usize,
     #[command(flatten)]
     pub ws: super::bench_ws::WsArgs,
+    #[command(flatten)]
+    pub sfu: super::bench_sfu::SfuArgs,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -58,8 +61,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "all" => backends.extend(["sqlite", "postgres"]),
         other => anyhow::bail!("unknown backend {other:?}: sqlite, postgres or all"),
     }
-    if !matches!(args.suite.as_str(), "store" | "api" | "ws") {
-        anyhow::bail!("unknown suite {:?}: store, api or ws", args.suite);
+    if !matches!(args.suite.as_str(), "store" | "api" | "ws" | "sfu") {
+        anyhow::bail!("unknown suite {:?}: store, api, ws or sfu", args.suite);
     }
     for backend in backends {
         let db = match backend {
@@ -78,6 +81,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                     .await?
             }
             "ws" => super::bench_ws::run(&db.url, &args.ws).await?,
+            "sfu" => super::bench_sfu::run(&db.url, &args.sfu).await?,
             _ => bench_backend(&db, &args).await?,
         }
         db.drop_database().await?;

@@ -370,6 +370,8 @@ impl Server {
             .arg("serve")
             .env("LIVESURGERY_DATABASE_URL", database_url)
             .env("LIVESURGERY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            // No media here: any free port, so it runs beside another server.
+            .env("LIVESURGERY_SFU_UDP_BIND", "127.0.0.1:0")
             .env("LIVESURGERY_DATA_DIR", data.path())
             .env("LIVESURGERY_JWT_SECRET", hex::encode(secret))
             // The whole run on the same join tokens (they close their connections on expiry).

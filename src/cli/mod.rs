@@ -20,6 +20,7 @@ use livesurgery_domain::roles::OrgRole;
 
 pub mod bench;
 mod bench_api;
+pub mod bench_sfu;
 pub mod bench_ws;
 
 /// LiveSurgery: event-sourced server for live surgery sessions.

@@ -12,7 +12,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use livesurgery_domain::events::{AccessDenied, LeaveReason};
+use livesurgery_domain::envelope::Actor;
+use livesurgery_domain::events::{AccessDenied, FirstFrameDecoded, LeaveReason};
 use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{SessionCommand, SessionStatus};
@@ -32,6 +33,7 @@ use crate::api::state::ApiState;
 use crate::auth::JoinClaims;
 use crate::auth::tokens::{AUDIENCE_WS, TokenError};
 use crate::commands::CommandError;
+use crate::sfu::Sfu;
 
 /// The realtime channel of a session: a WebSocket. Authenticate with the WS token of
 /// `participants:join`, as `?token=` or as the subprotocol `bearer.<token>` offered beside
@@ -50,6 +52,7 @@ pub async fn ws(
     path: web::Path<Uuid>,
     api: web::Data<ApiState>,
     gateway: web::Data<Gateway>,
+    sfu: web::Data<Sfu>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
     let token = token_of(&req).ok_or_else(|| {
@@ -106,6 +109,7 @@ pub async fn ws(
     let registration = gateway.register(session_id, claims.pid, settings.ws_queue);
     let writer = Arc::new(Writer {
         api: api.clone(),
+        sfu,
         session_id,
         claims,
     });
@@ -215,6 +219,7 @@ const WRITES_IN_FLIGHT: usize = 128;
 /// What a connection's writes need: who writes, in which session.
 struct Writer {
     api: web::Data<ApiState>,
+    sfu: web::Data<Sfu>,
     session_id: Uuid,
     claims: JoinClaims,
 }
@@ -272,6 +277,7 @@ impl Writer {
                         _ => None,
                     })
                     .unwrap_or_default();
+                let layout_version = Some(layout_version);
                 ServerMessage::Ack {
                     reference,
                     layout_version,
@@ -592,6 +598,31 @@ impl Connection {
                 })
                 .await
             }
+            ClientMessage::MediaSubscribe { reference, slots } => {
+                let answer = match crate::sfu::signalling::select(
+                    &self.writer.sfu,
+                    self.writer.session_id,
+                    self.writer.claims.pid,
+                    &slots,
+                ) {
+                    Ok(resources) => ServerMessage::MediaSubscribed {
+                        reference,
+                        resources,
+                    },
+                    Err(error) => ServerMessage::error(Some(reference), error.code, error.message),
+                };
+                self.send(&answer).await
+            }
+            ClientMessage::MediaFirstFrame {
+                reference,
+                source_id,
+                join_to_first_frame_ms,
+            } => {
+                let answer = self
+                    .first_frame(reference, source_id, join_to_first_frame_ms)
+                    .await?;
+                self.send(&answer).await
+            }
             ClientMessage::LayoutUpdate {
                 reference,
                 base_version,
@@ -621,6 +652,56 @@ impl Connection {
 
     async fn context(&self) -> Flow<CommandContext> {
         self.writer.context().await
+    }
+
+    /// Records the client's first decoded frame (`FirstFrameDecoded`).
+    async fn first_frame(
+        &self,
+        reference: Ref,
+        source_id: Option<String>,
+        join_to_first_frame_ms: u64,
+    ) -> Flow<ServerMessage> {
+        if source_id
+            .as_deref()
+            .is_some_and(|s| !crate::sfu::signalling::valid_label(s))
+            || join_to_first_frame_ms > 24 * 3600 * 1000
+        {
+            return Ok(ServerMessage::error(
+                Some(reference),
+                "invalid_message",
+                "source_id must be a source label and join_to_first_frame_ms at most a day",
+            ));
+        }
+        let ctx = self.context().await?;
+        let writer = &self.writer;
+        let event = Event::FirstFrameDecoded(FirstFrameDecoded {
+            session_id: writer.session_id,
+            participant_id: writer.claims.pid,
+            user_id: ctx.user_id,
+            source: source_id,
+            join_to_first_frame_ms,
+        });
+        let actor = Actor {
+            user_id: Some(ctx.user_id),
+            role: Some(writer.claims.role.clone()),
+            participant_id: Some(writer.claims.pid),
+        };
+        let answer = match writer
+            .api
+            .record_session_facts(writer.session_id, &[(event, actor)], Uuid::now_v7())
+            .await
+        {
+            Ok(append) => ServerMessage::Ack {
+                reference,
+                layout_version: None,
+                position: append.last_position,
+            },
+            Err(error) => {
+                tracing::error!(%error, "could not record a first frame");
+                ServerMessage::error(Some(reference), "internal", "the event was not recorded")
+            }
+        };
+        Ok(answer)
     }
 
     async fn check_user(&self) -> Flow {

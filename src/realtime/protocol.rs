@@ -75,6 +75,23 @@ pub enum ClientMessage {
         panel_id: String,
         source_id: Option<String>,
     },
+    /// Choose the sources of this participant's subscription (WHEP) slots; answered with
+    /// `media.subscribed`.
+    #[serde(rename = "media.subscribe")]
+    MediaSubscribe {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        slots: Vec<Option<String>>,
+    },
+    /// The client decoded its first frame; stored as `FirstFrameDecoded`, answered with `ack`.
+    #[serde(rename = "media.first_frame")]
+    MediaFirstFrame {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        #[serde(default)]
+        source_id: Option<String>,
+        join_to_first_frame_ms: u64,
+    },
     /// Liveness; answered with `pong`.
     #[serde(rename = "ping")]
     Ping {
@@ -90,13 +107,22 @@ impl ClientMessage {
             ClientMessage::Resume { .. } => "resume",
             ClientMessage::LayoutUpdate { .. } => "layout.update",
             ClientMessage::SourceSelect { .. } => "source.select",
+            ClientMessage::MediaSubscribe { .. } => "media.subscribe",
+            ClientMessage::MediaFirstFrame { .. } => "media.first_frame",
             ClientMessage::Ping { .. } => "ping",
         }
     }
 }
 
 /// The client message types, for metric labels (anything else counts as `invalid`).
-pub const CLIENT_TYPES: [&str; 4] = ["resume", "layout.update", "source.select", "ping"];
+pub const CLIENT_TYPES: [&str; 6] = [
+    "resume",
+    "layout.update",
+    "source.select",
+    "media.subscribe",
+    "media.first_frame",
+    "ping",
+];
 
 /// What the server sends.
 #[derive(Debug, Clone, Serialize)]
@@ -114,8 +140,17 @@ pub enum ServerMessage {
     Ack {
         #[serde(rename = "ref")]
         reference: Ref,
-        layout_version: u64,
+        /// Present when the write changed the layout.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        layout_version: Option<u64>,
         position: u64,
+    },
+    /// The answer to `media.subscribe`: the participant's subscriptions as they now are.
+    #[serde(rename = "media.subscribed")]
+    MediaSubscribed {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        resources: Vec<crate::sfu::SubscriptionView>,
     },
     #[serde(rename = "error")]
     Error {
@@ -141,6 +176,7 @@ impl ServerMessage {
             ServerMessage::Welcome(_) => "welcome",
             ServerMessage::Resumed { .. } => "resumed",
             ServerMessage::Ack { .. } => "ack",
+            ServerMessage::MediaSubscribed { .. } => "media.subscribed",
             ServerMessage::Error { .. } => "error",
             ServerMessage::Pong { .. } => "pong",
         }

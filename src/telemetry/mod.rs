@@ -4,8 +4,8 @@
 
 use actix_web::{HttpResponse, web};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric of the process, registered in its own registry (several servers can run in one
@@ -24,12 +24,122 @@ pub struct Metrics {
     pub ws_slow_consumers: IntCounter,
     /// Connections closed because their client stopped sending heartbeats.
     pub ws_presence_timeouts: IntCounter,
+    /// The SFU's media plane.
+    pub sfu: SfuMetrics,
+}
+
+/// The SFU's metrics (`livesurgery_sfu_*`).
+pub struct SfuMetrics {
+    /// Peer connections now, by `role` (`publisher`, `subscriber`).
+    pub peers: IntGaugeVec,
+    /// Published tracks receiving media now.
+    pub tracks: IntGauge,
+    /// RTP packets and bytes sent to subscribers (str0m's egress statistics).
+    pub packets_forwarded: IntCounter,
+    pub bytes_forwarded: IntCounter,
+    /// RTP packets received from publishers, and those the publishers' streams lost on the way.
+    pub packets_received: IntCounter,
+    pub packets_lost: IntCounter,
+    /// NACKs and PLIs received from subscribers.
+    pub nacks: IntCounter,
+    pub plis: IntCounter,
+    /// Keyframe requests sent to publishers (after rate limiting).
+    pub keyframe_requests: IntCounter,
+    /// Frames or packets not forwarded: no matching codec at the subscriber, a full socket
+    /// buffer, a write refused.
+    pub forward_drops: IntCounter,
+    /// Media events lost because the appender's queue was full (the media loop never waits).
+    pub event_drops: IntCounter,
+    /// From `participants:join` to the first keyframe forwarded to that subscriber.
+    pub join_to_first_frame: Histogram,
+}
+
+impl SfuMetrics {
+    fn new() -> SfuMetrics {
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("a valid metric");
+        SfuMetrics {
+            peers: IntGaugeVec::new(
+                Opts::new("livesurgery_sfu_peers", "SFU peer connections now, by role"),
+                &["role"],
+            )
+            .expect("a valid metric"),
+            tracks: IntGauge::new(
+                "livesurgery_sfu_tracks",
+                "Published tracks receiving media now",
+            )
+            .expect("a valid metric"),
+            packets_forwarded: counter(
+                "livesurgery_sfu_packets_forwarded_total",
+                "RTP packets sent to subscribers",
+            ),
+            bytes_forwarded: counter(
+                "livesurgery_sfu_bytes_forwarded_total",
+                "RTP payload and header bytes sent to subscribers",
+            ),
+            packets_received: counter(
+                "livesurgery_sfu_packets_received_total",
+                "RTP packets received from publishers",
+            ),
+            packets_lost: counter(
+                "livesurgery_sfu_packets_lost_total",
+                "RTP packets from publishers lost on the way (from the receive statistics)",
+            ),
+            nacks: counter(
+                "livesurgery_sfu_nacks_total",
+                "NACKs received from subscribers",
+            ),
+            plis: counter(
+                "livesurgery_sfu_plis_total",
+                "Keyframe requests (PLI and FIR) received from subscribers",
+            ),
+            keyframe_requests: counter(
+                "livesurgery_sfu_keyframe_requests_total",
+                "Keyframe requests sent to publishers, after rate limiting",
+            ),
+            forward_drops: counter(
+                "livesurgery_sfu_forward_drops_total",
+                "Frames or packets not forwarded (no matching codec, full socket buffer, write refused)",
+            ),
+            event_drops: counter(
+                "livesurgery_sfu_event_drops_total",
+                "Media events lost because the appender queue was full",
+            ),
+            join_to_first_frame: Histogram::with_opts(
+                HistogramOpts::new(
+                    "livesurgery_sfu_join_to_first_frame_seconds",
+                    "From participants:join to the first keyframe forwarded to that subscriber",
+                )
+                .buckets(vec![
+                    0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
+                ]),
+            )
+            .expect("a valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.peers.clone()),
+            Box::new(self.tracks.clone()),
+            Box::new(self.packets_forwarded.clone()),
+            Box::new(self.bytes_forwarded.clone()),
+            Box::new(self.packets_received.clone()),
+            Box::new(self.packets_lost.clone()),
+            Box::new(self.nacks.clone()),
+            Box::new(self.plis.clone()),
+            Box::new(self.keyframe_requests.clone()),
+            Box::new(self.forward_drops.clone()),
+            Box::new(self.event_drops.clone()),
+            Box::new(self.join_to_first_frame.clone()),
+        ]
+    }
 }
 
 impl Metrics {
     /// A fresh registry with every metric at zero.
     pub fn new() -> Metrics {
         let registry = Registry::new();
+        let sfu = SfuMetrics::new();
         let ws_connected = IntGauge::new(
             "livesurgery_ws_connected_clients",
             "WebSocket connections open now",
@@ -78,7 +188,10 @@ impl Metrics {
             Box::new(ws_push_latency.clone()),
             Box::new(ws_slow_consumers.clone()),
             Box::new(ws_presence_timeouts.clone()),
-        ] {
+        ]
+        .into_iter()
+        .chain(sfu.collectors())
+        {
             registry
                 .register(collector)
                 .expect("metric names are unique");
@@ -91,6 +204,7 @@ impl Metrics {
             ws_push_latency,
             ws_slow_consumers,
             ws_presence_timeouts,
+            sfu,
         }
     }
 

@@ -77,6 +77,7 @@ fn serve_on_the_embedded_default_creates_its_database_answers_healthz_and_stops_
     let port = free_port();
     let mut child = Command::new(BIN)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--sfu-udp-bind", "127.0.0.1:0"])
         .current_dir(dir.path())
         .env_remove("LIVESURGERY_DATABASE_URL")
         .env_remove("LIVESURGERY_HTTP_ADDR")
@@ -374,6 +375,7 @@ async fn serve_projects_events_appended_by_another_process() {
         let port = free_port();
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .args(["--sfu-udp-bind", "127.0.0.1:0"])
             .env("LIVESURGERY_DATABASE_URL", &db.url)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

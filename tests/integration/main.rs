@@ -6,4 +6,5 @@ mod docs;
 mod helpers;
 mod realtime;
 mod realtime_schemas;
+mod sfu;
 mod store_conformance;

@@ -11,9 +11,24 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 /// The messages the server sends (protocol version 1).
-pub const SERVER_TO_CLIENT: &[&str] = &["welcome", "event", "resumed", "ack", "error", "pong"];
+pub const SERVER_TO_CLIENT: &[&str] = &[
+    "welcome",
+    "event",
+    "resumed",
+    "ack",
+    "media.subscribed",
+    "error",
+    "pong",
+];
 /// The messages a client sends (protocol version 1).
-pub const CLIENT_TO_SERVER: &[&str] = &["resume", "layout.update", "source.select", "ping"];
+pub const CLIENT_TO_SERVER: &[&str] = &[
+    "resume",
+    "layout.update",
+    "source.select",
+    "media.subscribe",
+    "media.first_frame",
+    "ping",
+];
 
 fn schemas_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")
@@ -242,6 +257,21 @@ fn examples() -> BTreeMap<&'static str, Value> {
             json!({"type": "source.select", "ref": "c2", "panel_id": "p1",
                    "source_id": "endoscope"}),
         ),
+        (
+            "media.subscribe",
+            json!({"type": "media.subscribe", "ref": "m1", "slots": ["room-cam", null]}),
+        ),
+        (
+            "media.first_frame",
+            json!({"type": "media.first_frame", "ref": "f1", "source_id": "endoscope",
+                   "join_to_first_frame_ms": 840}),
+        ),
+        (
+            "media.subscribed",
+            json!({"type": "media.subscribed", "ref": "m1", "resources": [
+                {"resource_id": CORRELATION, "participant_id": CORRELATION,
+                 "user_id": CORRELATION, "slots": ["room-cam", null]}]}),
+        ),
         ("ping", json!({"type": "ping", "ref": "k-1"})),
     ])
 }
@@ -326,6 +356,8 @@ fn the_protocol_examples_are_valid() {
         json!({"type": "ping"}),
         json!({"type": "pong", "ref": "k-1", "time": "2026-11-25T12:00:00Z"}),
         json!({"type": "resume", "after_position": 0}),
+        json!({"type": "ack", "ref": "f1", "position": 12}),
+        json!({"type": "media.first_frame", "ref": "f2", "join_to_first_frame_ms": 0}),
         json!({"type": "error", "ref": null, "code": "invalid_message",
                "message": "not JSON"}),
         json!({"type": "source.select", "ref": "c3", "panel_id": "p_2-b",

@@ -17,7 +17,9 @@ const SESSION_ROLES: [Option<SessionRole>; 4] = [
 fn allowed(e: &Endpoint, org_role: OrgRole, session_role: Option<SessionRole>) -> bool {
     match e.guard {
         Guard::Public | Guard::Authenticated | Guard::JoinToken => true,
-        Guard::Action(action) => authorize(org_role, session_role, action).is_ok(),
+        Guard::Action(action) | Guard::SfuToken(action) => {
+            authorize(org_role, session_role, action).is_ok()
+        }
     }
 }
 
@@ -68,7 +70,10 @@ fn every_endpoint_of_one_session_requires_an_action() {
     // write over it is decided by the domain like any other.
     for e in ENDPOINTS.iter().filter(|e| e.path.contains("{id}")) {
         assert!(
-            matches!(e.guard, Guard::Action(_) | Guard::JoinToken),
+            matches!(
+                e.guard,
+                Guard::Action(_) | Guard::JoinToken | Guard::SfuToken(_)
+            ),
             "{} {} decides nothing about the session",
             e.method,
             e.path
@@ -76,7 +81,7 @@ fn every_endpoint_of_one_session_requires_an_action() {
     }
     for e in ENDPOINTS.iter().filter(|e| e.writes) {
         assert!(
-            matches!(e.guard, Guard::Action(_)),
+            matches!(e.guard, Guard::Action(_) | Guard::SfuToken(_)),
             "{} {} writes without a permission",
             e.method,
             e.path

@@ -1,7 +1,7 @@
 use chrono::Duration;
 use livesurgery_domain::envelope::{Actor, GENESIS_HASH, RecordedEvent};
 use livesurgery_domain::events::*;
-use livesurgery_domain::replay::replay_session;
+use livesurgery_domain::replay::{MediaSourceView, TrackView, replay_session};
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{RecordingStatus, SessionStatus};
 use uuid::Uuid;
@@ -139,4 +139,184 @@ fn replay_fails_on_an_event_it_cannot_read() {
     log[3].event_type = "SessionTeleported".into();
     let err = replay_session(&log, None).unwrap_err();
     assert_eq!(err.event_type, "SessionTeleported");
+}
+
+/// Versions/minutes: 1-6 live(), 7-9 host, surgeon and observer join, 10-22 media_events() (10
+/// endoscope connects, 11-12 its video and audio, 13-14 room-cam and its video, 15 the observer
+/// subscribes with 2 slots, 16 slots endoscope + room-cam, 21 slots room-cam + nothing), then
+/// 23 endoscope's audio ends, 24 room-cam disconnects, 25 the observer unsubscribes.
+fn a_media_session() -> Vec<RecordedEvent> {
+    recorded(with(
+        with(
+            live(),
+            [
+                joined(P_HOST, HOST, SessionRole::Host),
+                joined(P_SURGEON, SURGEON, SessionRole::Surgeon),
+                joined(P_OBSERVER, OBSERVER, SessionRole::Observer),
+            ],
+        ),
+        with(
+            media_events(),
+            [
+                Event::TrackUnpublished(TrackUnpublished {
+                    session_id: SESSION,
+                    resource_id: WHIP_ENDOSCOPE,
+                    source: "endoscope".into(),
+                    kind: MediaKind::Audio,
+                    mid: "1".into(),
+                    reason: MediaEndReason::Failed,
+                }),
+                publisher_disconnected(
+                    WHIP_ROOM_CAM,
+                    P_SURGEON,
+                    SURGEON,
+                    "room-cam",
+                    MediaEndReason::Disconnected,
+                ),
+                Event::SubscriberDisconnected(SubscriberDisconnected {
+                    session_id: SESSION,
+                    resource_id: WHEP_OBSERVER,
+                    participant_id: P_OBSERVER,
+                    user_id: OBSERVER,
+                    reason: MediaEndReason::Deleted,
+                }),
+            ],
+        ),
+    ))
+}
+
+fn track(kind: MediaKind, codec: &str, mid: &str) -> TrackView {
+    TrackView {
+        kind,
+        codec: codec.into(),
+        mid: mid.into(),
+    }
+}
+
+fn slots(view: &livesurgery_domain::replay::SessionView) -> Vec<Vec<Option<&str>>> {
+    view.media
+        .subscribers
+        .iter()
+        .map(|s| s.slots.iter().map(Option::as_deref).collect())
+        .collect()
+}
+
+#[test]
+fn replay_shows_the_sources_published_at_a_time_in_publish_order_with_their_tracks() {
+    let view = replay_session(&a_media_session(), Some(minute(22))).unwrap();
+    assert_eq!(
+        view.media.sources,
+        [
+            MediaSourceView {
+                source: "endoscope".into(),
+                resource_id: WHIP_ENDOSCOPE,
+                user_id: HOST,
+                tracks: vec![
+                    track(MediaKind::Video, "vp8", "0"),
+                    track(MediaKind::Audio, "opus", "1"),
+                ],
+            },
+            MediaSourceView {
+                source: "room-cam".into(),
+                resource_id: WHIP_ROOM_CAM,
+                user_id: SURGEON,
+                tracks: vec![track(MediaKind::Video, "h264", "0")],
+            },
+        ]
+    );
+    let before_room_cam = replay_session(&a_media_session(), Some(minute(12))).unwrap();
+    let sources: Vec<_> = before_room_cam
+        .media
+        .sources
+        .iter()
+        .map(|s| (s.source.as_str(), s.tracks.len()))
+        .collect();
+    assert_eq!(sources, [("endoscope", 2)]);
+    let before_publishing = replay_session(&a_media_session(), Some(minute(9))).unwrap();
+    assert!(before_publishing.media.sources.is_empty());
+    assert!(before_publishing.media.subscribers.is_empty());
+}
+
+#[test]
+fn replay_shows_what_each_slot_of_a_subscriber_showed_at_a_time() {
+    let log = a_media_session();
+    let connected = replay_session(&log, Some(minute(15))).unwrap();
+    let observer = &connected.media.subscribers[0];
+    assert_eq!(
+        (
+            observer.resource_id,
+            observer.user_id,
+            observer.participant_id
+        ),
+        (WHEP_OBSERVER, OBSERVER, P_OBSERVER)
+    );
+    assert_eq!(slots(&connected), [vec![None, None]], "slots start empty");
+    let filled = replay_session(&log, Some(minute(16))).unwrap();
+    assert_eq!(slots(&filled), [vec![Some("endoscope"), Some("room-cam")]]);
+    let switched = replay_session(&log, Some(minute(22))).unwrap();
+    assert_eq!(slots(&switched), [vec![Some("room-cam"), None]]);
+}
+
+#[test]
+fn unpublishing_and_disconnecting_remove_from_the_replayed_media() {
+    let log = a_media_session();
+    let audio_gone = replay_session(&log, Some(minute(23))).unwrap();
+    assert_eq!(
+        audio_gone.media.sources[0].tracks,
+        [track(MediaKind::Video, "vp8", "0")]
+    );
+    assert_eq!(audio_gone.media.sources.len(), 2);
+    let end = replay_session(&log, None).unwrap();
+    let sources: Vec<_> = end
+        .media
+        .sources
+        .iter()
+        .map(|s| s.source.as_str())
+        .collect();
+    assert_eq!(sources, ["endoscope"]);
+    assert!(end.media.subscribers.is_empty());
+    assert_eq!(end.last_version, 25);
+}
+
+#[test]
+fn an_ended_session_replays_with_no_media_although_the_sfu_disconnects_after_the_end() {
+    let log = recorded(with(
+        with(live(), media_events()),
+        [
+            Event::SessionEnded(SessionEnded {
+                session_id: SESSION,
+            }),
+            publisher_disconnected(
+                WHIP_ENDOSCOPE,
+                P_HOST,
+                HOST,
+                "endoscope",
+                MediaEndReason::SessionEnded,
+            ),
+        ],
+    ));
+    let live = replay_session(&log, Some(minute(19))).unwrap();
+    assert_eq!(live.media.sources.len(), 2);
+    for at in [Some(minute(20)), None] {
+        let view = replay_session(&log, at).unwrap();
+        assert_eq!(view.status, Some(SessionStatus::Ended));
+        assert_eq!(view.media, Default::default(), "at {at:?}");
+    }
+}
+
+#[test]
+fn replayed_media_serialises_as_the_sfu_contract_names_it() {
+    let view = replay_session(&a_media_session(), Some(minute(22))).unwrap();
+    let json = serde_json::to_value(&view).unwrap();
+    let endoscope = &json["media"]["sources"][0];
+    assert_eq!(endoscope["source"], "endoscope");
+    assert_eq!(endoscope["resource_id"], WHIP_ENDOSCOPE.to_string());
+    assert_eq!(endoscope["user_id"], HOST.to_string());
+    assert_eq!(
+        endoscope["tracks"][1],
+        serde_json::json!({"kind": "audio", "codec": "opus", "mid": "1"})
+    );
+    let observer = &json["media"]["subscribers"][0];
+    assert_eq!(observer["participant_id"], P_OBSERVER.to_string());
+    assert_eq!(observer["slots"], serde_json::json!(["room-cam", null]));
 }

@@ -852,6 +852,44 @@ fn evolve_ignores_access_events_that_name_the_session() {
     }
 }
 
+#[test]
+fn media_events_belong_to_their_session_but_change_no_state() {
+    let present = with(
+        live(),
+        [
+            joined(P_HOST, HOST, SessionRole::Host),
+            joined(P_SURGEON, SURGEON, SessionRole::Surgeon),
+            joined(P_OBSERVER, OBSERVER, SessionRole::Observer),
+        ],
+    );
+    let state = fold(&present);
+    for event in media_events() {
+        assert_eq!(
+            session_id_of(&event),
+            Some(SESSION),
+            "{}",
+            event.event_type()
+        );
+        assert_eq!(
+            evolve(state.clone(), &event),
+            state,
+            "{}",
+            event.event_type()
+        );
+    }
+    // Nobody needs to stop publishing first: ending decides on the session's own state alone.
+    given(with(present, media_events()))
+        .when(C::EndSession)
+        .then(vec![
+            left(P_HOST, HOST, LeaveReason::Left),
+            left(P_SURGEON, SURGEON, LeaveReason::Left),
+            left(P_OBSERVER, OBSERVER, LeaveReason::Left),
+            Event::SessionEnded(SessionEnded {
+                session_id: SESSION,
+            }),
+        ]);
+}
+
 pub fn move_p1_x(x: u32) -> LayoutChanges {
     LayoutChanges {
         panels: [(

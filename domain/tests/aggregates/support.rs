@@ -222,3 +222,142 @@ pub fn with(mut base: Vec<Event>, more: impl IntoIterator<Item = Event>) -> Vec<
     base.extend(more);
     base
 }
+
+// ---- media fixtures: what the SFU appends ----
+
+/// The host's WHIP resource publishing `endoscope`.
+pub const WHIP_ENDOSCOPE: Uuid = Uuid::from_u128(301);
+/// The surgeon's WHIP resource publishing `room-cam`.
+pub const WHIP_ROOM_CAM: Uuid = Uuid::from_u128(302);
+/// The observer's WHEP resource.
+pub const WHEP_OBSERVER: Uuid = Uuid::from_u128(401);
+
+pub fn publisher_connected(
+    resource_id: Uuid,
+    participant_id: Uuid,
+    user_id: Uuid,
+    source: &str,
+) -> Event {
+    Event::PublisherConnected(PublisherConnected {
+        session_id: SESSION,
+        resource_id,
+        participant_id,
+        user_id,
+        source: source.into(),
+    })
+}
+
+pub fn publisher_disconnected(
+    resource_id: Uuid,
+    participant_id: Uuid,
+    user_id: Uuid,
+    source: &str,
+    reason: MediaEndReason,
+) -> Event {
+    Event::PublisherDisconnected(PublisherDisconnected {
+        session_id: SESSION,
+        resource_id,
+        participant_id,
+        user_id,
+        source: source.into(),
+        reason,
+    })
+}
+
+pub fn track_published(
+    resource_id: Uuid,
+    source: &str,
+    kind: MediaKind,
+    codec: &str,
+    mid: &str,
+) -> Event {
+    Event::TrackPublished(TrackPublished {
+        session_id: SESSION,
+        resource_id,
+        source: source.into(),
+        kind,
+        codec: codec.into(),
+        mid: mid.into(),
+    })
+}
+
+pub fn subscription_changed(slots: &[Option<&str>], previous: &[Option<&str>]) -> Event {
+    let owned = |s: &[Option<&str>]| s.iter().map(|s| s.map(str::to_owned)).collect();
+    Event::SubscriptionChanged(SubscriptionChanged {
+        session_id: SESSION,
+        resource_id: WHEP_OBSERVER,
+        participant_id: P_OBSERVER,
+        user_id: OBSERVER,
+        slots: owned(slots),
+        previous: owned(previous),
+    })
+}
+
+/// The host publishes `endoscope` (video and audio), the surgeon `room-cam`, the observer
+/// subscribes with two video slots and switches them; keyframes, first frames and quality
+/// samples in between. Everything is still connected at the end.
+pub fn media_events() -> Vec<Event> {
+    vec![
+        publisher_connected(WHIP_ENDOSCOPE, P_HOST, HOST, "endoscope"),
+        track_published(WHIP_ENDOSCOPE, "endoscope", MediaKind::Video, "vp8", "0"),
+        track_published(WHIP_ENDOSCOPE, "endoscope", MediaKind::Audio, "opus", "1"),
+        publisher_connected(WHIP_ROOM_CAM, P_SURGEON, SURGEON, "room-cam"),
+        track_published(WHIP_ROOM_CAM, "room-cam", MediaKind::Video, "h264", "0"),
+        Event::SubscriberConnected(SubscriberConnected {
+            session_id: SESSION,
+            resource_id: WHEP_OBSERVER,
+            participant_id: P_OBSERVER,
+            user_id: OBSERVER,
+            video_slots: 2,
+            audio_slots: 1,
+        }),
+        subscription_changed(&[Some("endoscope"), Some("room-cam")], &[None, None]),
+        Event::KeyframeRequested(KeyframeRequested {
+            session_id: SESSION,
+            resource_id: WHIP_ENDOSCOPE,
+            source: "endoscope".into(),
+            kind: KeyframeKind::Pli,
+            cause: KeyframeCause::FirstFrame,
+        }),
+        Event::FirstFrameDelivered(FirstFrameDelivered {
+            session_id: SESSION,
+            resource_id: WHEP_OBSERVER,
+            participant_id: P_OBSERVER,
+            user_id: OBSERVER,
+            source: "endoscope".into(),
+            slot: 0,
+            join_to_first_frame_ms: 310,
+        }),
+        Event::FirstFrameDecoded(FirstFrameDecoded {
+            session_id: SESSION,
+            participant_id: P_OBSERVER,
+            user_id: OBSERVER,
+            source: Some("endoscope".into()),
+            join_to_first_frame_ms: 390,
+        }),
+        Event::MediaQualitySampled(MediaQualitySampled {
+            session_id: SESSION,
+            resource_id: WHIP_ENDOSCOPE,
+            source: "endoscope".into(),
+            kind: MediaKind::Video,
+            mid: "0".into(),
+            bitrate_bps: 2_000_000,
+            packets: 1_900,
+            packets_lost: 3,
+            jitter_us: Some(2_000),
+            rtt_ms: None,
+            interval_ms: 10_000,
+        }),
+        subscription_changed(
+            &[Some("room-cam"), None],
+            &[Some("endoscope"), Some("room-cam")],
+        ),
+        Event::KeyframeRequested(KeyframeRequested {
+            session_id: SESSION,
+            resource_id: WHIP_ROOM_CAM,
+            source: "room-cam".into(),
+            kind: KeyframeKind::Fir,
+            cause: KeyframeCause::Switch,
+        }),
+    ]
+}

@@ -74,7 +74,7 @@ struct Cell {
 fn action_of(endpoint: &Endpoint) -> Option<Action> {
     match endpoint.guard {
         Guard::Action(action) => Some(action),
-        Guard::Public | Guard::Authenticated | Guard::JoinToken => None,
+        Guard::Public | Guard::Authenticated | Guard::JoinToken | Guard::SfuToken(_) => None,
     }
 }
 

@@ -44,6 +44,7 @@ async fn start_node(db_url: &str) -> Node {
     let data = tempfile::tempdir().expect("a data folder");
     let child = Command::new(BIN)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--sfu-udp-bind", "127.0.0.1:0"])
         .env("LIVESURGERY_DATABASE_URL", db_url)
         .env("LIVESURGERY_JWT_SECRET", JWT_SECRET)
         .env("LIVESURGERY_DATA_DIR", data.path())

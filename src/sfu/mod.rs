@@ -1,0 +1,627 @@
+//! The SFU: WebRTC media through one UDP socket, forwarded by a str0m loop (`engine`), set up
+//! by WHIP/WHEP (`signalling`), with every media fact appended to the session's stream.
+//!
+//! - `engine`: one thread owns the socket and every peer's `Rtc` (sans-IO): it feeds datagrams
+//!   and timeouts in, drains output, and forwards publishers' frames to subscribers' slots.
+//! - `forward`: the forwarding decision as plain data (slots, keyframe gating, time rebasing).
+//! - `signalling`: the HTTP handlers (WHIP, WHEP, subscription selection, sources).
+//! - `turn`: time-limited TURN credentials for `participants:join`.
+//!
+//! Media facts leave the loop through a bounded queue to an appender task: a full queue loses
+//! the fact (counted in `livesurgery_sfu_event_drops_total`), it never stalls media.
+
+mod engine;
+pub mod forward;
+pub mod signalling;
+pub mod turn;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use livesurgery_domain::Event;
+use livesurgery_domain::envelope::Actor;
+use livesurgery_domain::events::{MediaEndReason, MediaKind};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::state::ApiState;
+use crate::settings::ApiSettings;
+use crate::store::{self, EventStore};
+use crate::telemetry::Metrics;
+
+/// Media facts waiting for the appender; past this they are dropped and counted.
+const FACT_QUEUE: usize = 4096;
+
+/// Who a peer connection belongs to.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The WHIP or WHEP resource (the id in its `Location`).
+    pub resource_id: Uuid,
+    pub session_id: Uuid,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    /// The member's session role, for the events' actor.
+    pub role: String,
+}
+
+impl PeerInfo {
+    fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id),
+            role: Some(self.role.clone()),
+            participant_id: Some(self.participant_id),
+        }
+    }
+}
+
+/// One media event on its way to the log.
+#[derive(Debug)]
+struct Fact {
+    session_id: Uuid,
+    actor: Actor,
+    event: Event,
+}
+
+/// The media loop's side of the appender queue: never waits.
+#[derive(Clone)]
+struct FactSink {
+    tx: mpsc::Sender<Fact>,
+    metrics: Arc<Metrics>,
+}
+
+impl FactSink {
+    fn send(&self, info: &PeerInfo, event: Event) {
+        let fact = Fact {
+            session_id: info.session_id,
+            actor: info.actor(),
+            event,
+        };
+        if let Err(e) = self.tx.try_send(fact) {
+            self.metrics.sfu.event_drops.inc();
+            let dropped = self.metrics.sfu.event_drops.get();
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    "SFU media event queue full or closed, event lost: {}",
+                    match e {
+                        mpsc::error::TrySendError::Full(f)
+                        | mpsc::error::TrySendError::Closed(f) => f.event.event_type(),
+                    }
+                );
+            }
+        }
+    }
+}
+
+/// A track as the sources list shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackView {
+    #[schema(value_type = String)]
+    pub kind: MediaKind,
+    /// `vp8`, `h264`, `opus`, …; absent until the first media arrives.
+    pub codec: Option<String>,
+    pub mid: String,
+}
+
+/// One published source of a session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceView {
+    /// The label given to WHIP (`endoscope`, `room-cam`, …): what panels' `source_id` name.
+    pub source: String,
+    pub resource_id: Uuid,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub tracks: Vec<TrackView>,
+}
+
+/// One subscription (WHEP resource) of a session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    pub resource_id: Uuid,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    /// The source each video slot shows, in m-line order.
+    pub slots: Vec<Option<String>>,
+}
+
+#[derive(Debug, Default)]
+struct SessionMedia {
+    /// In publish order.
+    sources: Vec<SourceView>,
+    subscriptions: Vec<SubscriptionView>,
+}
+
+/// Who publishes and subscribes what, shared by the signalling handlers (which add) and the
+/// media loop (which updates and removes).
+#[derive(Debug, Default)]
+struct Registry {
+    sessions: HashMap<Uuid, SessionMedia>,
+}
+
+impl Registry {
+    fn session(&mut self, session_id: Uuid) -> &mut SessionMedia {
+        self.sessions.entry(session_id).or_default()
+    }
+
+    fn remove_resource(&mut self, session_id: Uuid, resource_id: Uuid) {
+        if let Some(media) = self.sessions.get_mut(&session_id) {
+            media.sources.retain(|s| s.resource_id != resource_id);
+            media.subscriptions.retain(|s| s.resource_id != resource_id);
+            if media.sources.is_empty() && media.subscriptions.is_empty() {
+                self.sessions.remove(&session_id);
+            }
+        }
+    }
+}
+
+/// Which peers a removal concerns.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Resource(Uuid),
+    Session(Uuid),
+    Member {
+        session_id: Uuid,
+        user_id: Uuid,
+    },
+    Participant(Uuid),
+    User(Uuid),
+    /// The publishing peers of a member (whose new role may not publish).
+    Publishing {
+        session_id: Uuid,
+        user_id: Uuid,
+    },
+}
+
+impl Scope {
+    fn covers(&self, info: &PeerInfo, publishing: bool) -> bool {
+        match *self {
+            Scope::Publishing {
+                session_id,
+                user_id,
+            } => publishing && info.session_id == session_id && info.user_id == user_id,
+            Scope::Resource(id) => info.resource_id == id,
+            Scope::Session(id) => info.session_id == id,
+            Scope::Member {
+                session_id,
+                user_id,
+            } => info.session_id == session_id && info.user_id == user_id,
+            Scope::Participant(id) => info.participant_id == id,
+            Scope::User(id) => info.user_id == id,
+        }
+    }
+}
+
+/// What the signalling side asks of the media loop.
+enum Command {
+    Add(Box<engine::NewPeer>),
+    Remove(Scope, MediaEndReason),
+    Select {
+        resource_id: Uuid,
+        slots: Vec<Option<String>>,
+    },
+    Shutdown,
+}
+
+/// Why a signalling call failed on the SFU's side.
+#[derive(Debug, thiserror::Error)]
+pub enum SfuError {
+    #[error("the SDP offer could not be read: {0}")]
+    BadOffer(String),
+    #[error("the SDP offer was refused: {0}")]
+    Refused(String),
+    #[error("source {0:?} is already published in this session")]
+    SourceTaken(String),
+    #[error("the media server is not running")]
+    Stopped,
+}
+
+/// The running SFU of a server process.
+pub struct Sfu {
+    commands: mpsc::UnboundedSender<Command>,
+    registry: Mutex<Registry>,
+    /// Where clients send media: the host candidate in every answer.
+    advertised: SocketAddr,
+    engine: Mutex<Option<std::thread::JoinHandle<()>>>,
+    appender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Sfu {
+    /// Binds the media socket and starts the media loop, the event appender and the watcher
+    /// that cuts the media of removed members, ended sessions and deactivated users.
+    pub async fn start(
+        settings: &ApiSettings,
+        api: Arc<ApiState>,
+        store: Arc<dyn EventStore>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Arc<Sfu>> {
+        let socket = bind(&settings.sfu_udp_bind)?;
+        let bound = socket.local_addr()?;
+        let advertised = SocketAddr::new(
+            advertised_ip(bound.ip(), settings.sfu_public_ip),
+            bound.port(),
+        );
+        tracing::info!(%bound, %advertised, "SFU listening for media (UDP)");
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (fact_tx, fact_rx) = mpsc::channel(FACT_QUEUE);
+        let sfu = Arc::new(Sfu {
+            commands,
+            registry: Mutex::new(Registry::default()),
+            advertised,
+            engine: Mutex::new(None),
+            appender: Mutex::new(None),
+            watcher: Mutex::new(None),
+        });
+        let sink = FactSink {
+            tx: fact_tx,
+            metrics: metrics.clone(),
+        };
+        let weak = Arc::downgrade(&sfu);
+        let engine = std::thread::Builder::new()
+            .name("sfu-media".into())
+            .spawn(move || engine::run(socket, advertised, command_rx, sink, metrics, weak))
+            .context("starting the SFU media thread")?;
+        *lock(&sfu.engine) = Some(engine);
+        *lock(&sfu.appender) = Some(tokio::spawn(append_facts(api, fact_rx)));
+        let head = store.head_position().await?;
+        *lock(&sfu.watcher) = Some(tokio::spawn(watch_removals(
+            store,
+            head,
+            Arc::downgrade(&sfu),
+        )));
+        Ok(sfu)
+    }
+
+    /// The address media goes to (the host candidate of every answer).
+    pub fn advertised(&self) -> SocketAddr {
+        self.advertised
+    }
+
+    /// The sources published in a session, in publish order.
+    pub fn sources(&self, session_id: Uuid) -> Vec<SourceView> {
+        lock(&self.registry)
+            .sessions
+            .get(&session_id)
+            .map(|m| m.sources.clone())
+            .unwrap_or_default()
+    }
+
+    /// The subscriptions of a session.
+    pub fn subscriptions(&self, session_id: Uuid) -> Vec<SubscriptionView> {
+        lock(&self.registry)
+            .sessions
+            .get(&session_id)
+            .map(|m| m.subscriptions.clone())
+            .unwrap_or_default()
+    }
+
+    /// The owner (participant, user) of a publishing or subscribing resource of the session.
+    pub fn owner(
+        &self,
+        session_id: Uuid,
+        resource_id: Uuid,
+        publishing: bool,
+    ) -> Option<(Uuid, Uuid)> {
+        let registry = lock(&self.registry);
+        let media = registry.sessions.get(&session_id)?;
+        if publishing {
+            media
+                .sources
+                .iter()
+                .find(|s| s.resource_id == resource_id)
+                .map(|s| (s.participant_id, s.user_id))
+        } else {
+            media
+                .subscriptions
+                .iter()
+                .find(|s| s.resource_id == resource_id)
+                .map(|s| (s.participant_id, s.user_id))
+        }
+    }
+
+    /// Publishes one source: answers the offer and hands the connection to the media loop.
+    pub fn publish(&self, info: PeerInfo, source: String, offer: &str) -> Result<String, SfuError> {
+        {
+            let mut registry = lock(&self.registry);
+            let media = registry.session(info.session_id);
+            if media.sources.iter().any(|s| s.source == source) {
+                return Err(SfuError::SourceTaken(source));
+            }
+            media.sources.push(SourceView {
+                source: source.clone(),
+                resource_id: info.resource_id,
+                participant_id: info.participant_id,
+                user_id: info.user_id,
+                tracks: Vec::new(),
+            });
+        }
+        let answered = engine::answer(self.advertised, offer);
+        let (rtc, answer) = match answered {
+            Ok(ok) => ok,
+            Err(e) => {
+                lock(&self.registry).remove_resource(info.session_id, info.resource_id);
+                return Err(e);
+            }
+        };
+        self.send(Command::Add(Box::new(engine::NewPeer::publisher(
+            info, rtc, source,
+        ))))?;
+        Ok(answer)
+    }
+
+    /// Subscribes: answers a recvonly offer, its video slots filled with `asked` (or the
+    /// published sources, in order).
+    pub fn subscribe(
+        &self,
+        info: PeerInfo,
+        asked: &[String],
+        joined_at_ms: Option<i64>,
+        offer: &str,
+    ) -> Result<String, SfuError> {
+        let video_slots = count_media(offer, "video");
+        let published: Vec<String> = self
+            .sources(info.session_id)
+            .into_iter()
+            .map(|s| s.source)
+            .collect();
+        let slots = forward::initial_slots(video_slots, asked, &published);
+        let (rtc, answer) = engine::answer(self.advertised, offer)?;
+        lock(&self.registry)
+            .session(info.session_id)
+            .subscriptions
+            .push(SubscriptionView {
+                resource_id: info.resource_id,
+                participant_id: info.participant_id,
+                user_id: info.user_id,
+                slots: slots.clone(),
+            });
+        self.send(Command::Add(Box::new(engine::NewPeer::subscriber(
+            info,
+            rtc,
+            slots,
+            count_media(offer, "audio"),
+            joined_at_ms,
+        ))))?;
+        Ok(answer)
+    }
+
+    /// Points the video slots of every subscription of `participant_id` in the session at
+    /// these sources (missing trailing slots keep theirs; extra ones are ignored). Returns the
+    /// subscriptions as they now are; empty if it has none.
+    pub fn select(
+        &self,
+        session_id: Uuid,
+        participant_id: Uuid,
+        slots: &[Option<String>],
+    ) -> Result<Vec<SubscriptionView>, SfuError> {
+        let mut changed = Vec::new();
+        {
+            let mut registry = lock(&self.registry);
+            let Some(media) = registry.sessions.get_mut(&session_id) else {
+                return Ok(changed);
+            };
+            for sub in media
+                .subscriptions
+                .iter_mut()
+                .filter(|s| s.participant_id == participant_id)
+            {
+                for (slot, wanted) in sub.slots.iter_mut().zip(slots) {
+                    slot.clone_from(wanted);
+                }
+                changed.push(sub.clone());
+            }
+        }
+        for sub in &changed {
+            self.send(Command::Select {
+                resource_id: sub.resource_id,
+                slots: sub.slots.clone(),
+            })?;
+        }
+        Ok(changed)
+    }
+
+    /// Stops one resource (WHIP/WHEP `DELETE`).
+    pub fn delete(&self, session_id: Uuid, resource_id: Uuid) {
+        lock(&self.registry).remove_resource(session_id, resource_id);
+        let _ = self.send(Command::Remove(
+            Scope::Resource(resource_id),
+            MediaEndReason::Deleted,
+        ));
+    }
+
+    fn remove(&self, scope: Scope, reason: MediaEndReason) {
+        let _ = self.send(Command::Remove(scope, reason));
+    }
+
+    fn send(&self, command: Command) -> Result<(), SfuError> {
+        self.commands.send(command).map_err(|_| SfuError::Stopped)
+    }
+
+    /// Ends every peer connection (their events record `shutdown`), waits for the media loop
+    /// to stop and for the appender to write what it holds.
+    pub async fn stop(&self) {
+        let _ = self.send(Command::Shutdown);
+        if let Some(watcher) = lock(&self.watcher).take() {
+            watcher.abort();
+        }
+        let engine = lock(&self.engine).take();
+        if let Some(engine) = engine {
+            let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+        }
+        let appender = lock(&self.appender).take();
+        if let Some(appender) = appender {
+            let _ = tokio::time::timeout(Duration::from_secs(10), appender).await;
+        }
+    }
+
+    /// Called by the media loop when a peer ends.
+    fn forget(&self, session_id: Uuid, resource_id: Uuid) {
+        lock(&self.registry).remove_resource(session_id, resource_id);
+    }
+
+    /// Called by the media loop when a published track's codec is known.
+    fn track_seen(&self, session_id: Uuid, resource_id: Uuid, track: TrackView) {
+        let mut registry = lock(&self.registry);
+        if let Some(source) = registry
+            .sessions
+            .get_mut(&session_id)
+            .and_then(|m| m.sources.iter_mut().find(|s| s.resource_id == resource_id))
+        {
+            source.tracks.retain(|t| t.mid != track.mid);
+            source.tracks.push(track);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The media socket, with buffers large enough for a burst to many subscribers.
+fn bind(address: &str) -> anyhow::Result<UdpSocket> {
+    let address: SocketAddr = address
+        .parse()
+        .with_context(|| format!("SFU UDP address {address:?} is not ip:port"))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // The kernel caps these at net.core.{r,w}mem_max; asking more is harmless.
+    let _ = socket.set_send_buffer_size(8 << 20);
+    let _ = socket.set_recv_buffer_size(8 << 20);
+    socket
+        .bind(&address.into())
+        .with_context(|| format!("binding the SFU UDP socket {address}"))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The address to advertise: the configured public IP, the bound one, or (bound to all
+/// interfaces) the source address of the default route, else loopback.
+fn advertised_ip(bound: IpAddr, public: Option<IpAddr>) -> IpAddr {
+    if let Some(ip) = public {
+        return ip;
+    }
+    if !bound.is_unspecified() {
+        return bound;
+    }
+    // Connecting a UDP socket sends nothing; it only picks the route and its source address.
+    UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.255:9")
+                .or_else(|_| s.connect("8.8.8.8:53"))?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// How many m-lines of this kind an SDP has.
+fn count_media(sdp: &str, kind: &str) -> usize {
+    let prefix = format!("m={kind} ");
+    sdp.lines().filter(|l| l.starts_with(&prefix)).count()
+}
+
+/// Writes media facts to the log, each session's in one append per batch, in order.
+async fn append_facts(api: Arc<ApiState>, mut rx: mpsc::Receiver<Fact>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let mut by_session: Vec<(Uuid, Vec<(Event, Actor)>)> = Vec::new();
+        for fact in batch.drain(..) {
+            match by_session.iter_mut().find(|(s, _)| *s == fact.session_id) {
+                Some((_, facts)) => facts.push((fact.event, fact.actor)),
+                None => by_session.push((fact.session_id, vec![(fact.event, fact.actor)])),
+            }
+        }
+        for (session_id, facts) in by_session {
+            if let Err(error) = api
+                .record_session_facts(session_id, &facts, Uuid::now_v7())
+                .await
+            {
+                tracing::error!(%error, %session_id, count = facts.len(), "could not append media events");
+            }
+        }
+    }
+}
+
+/// Follows the log and cuts media where membership ends: a removed member, a kicked
+/// participant, an ended or cancelled session, a deactivated user.
+async fn watch_removals(store: Arc<dyn EventStore>, head: u64, sfu: std::sync::Weak<Sfu>) {
+    use livesurgery_domain::events::LeaveReason;
+    use livesurgery_domain::roles::SessionRole;
+    let mut subscription = store::subscribe(store, head);
+    while let Some(batch) = subscription.next_batch().await {
+        let Some(sfu) = sfu.upgrade() else {
+            return;
+        };
+        for recorded in batch {
+            let Ok(event) = Event::from_stored(
+                &recorded.event_type,
+                recorded.schema_version,
+                &recorded.data,
+            ) else {
+                continue;
+            };
+            match event {
+                Event::MemberRemoved(e) => sfu.remove(
+                    Scope::Member {
+                        session_id: e.session_id,
+                        user_id: e.user_id,
+                    },
+                    MediaEndReason::Removed,
+                ),
+                Event::ParticipantLeft(e) if e.reason == LeaveReason::Kicked => sfu.remove(
+                    Scope::Participant(e.participant_id),
+                    MediaEndReason::Removed,
+                ),
+                Event::MemberRoleChanged(e) if e.to == SessionRole::Observer => sfu.remove(
+                    Scope::Publishing {
+                        session_id: e.session_id,
+                        user_id: e.user_id,
+                    },
+                    MediaEndReason::Removed,
+                ),
+                Event::SessionEnded(e) => {
+                    sfu.remove(Scope::Session(e.session_id), MediaEndReason::SessionEnded)
+                }
+                Event::SessionCancelled(e) => {
+                    sfu.remove(Scope::Session(e.session_id), MediaEndReason::SessionEnded)
+                }
+                Event::UserDeactivated(e) => {
+                    sfu.remove(Scope::User(e.user_id), MediaEndReason::Removed)
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_m_lines_by_kind() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n";
+        assert_eq!(count_media(sdp, "video"), 2);
+        assert_eq!(count_media(sdp, "audio"), 1);
+        assert_eq!(count_media(sdp, "application"), 0);
+    }
+
+    #[test]
+    fn advertises_the_public_ip_then_the_bound_one() {
+        let public: IpAddr = "203.0.113.7".parse().expect("ip");
+        let bound: IpAddr = "10.0.0.2".parse().expect("ip");
+        assert_eq!(advertised_ip(bound, Some(public)), public);
+        assert_eq!(advertised_ip(bound, None), bound);
+        assert!(!advertised_ip("0.0.0.0".parse().expect("ip"), None).is_unspecified());
+    }
+}
