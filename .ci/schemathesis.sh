@@ -11,6 +11,7 @@ SCHEMATHESIS_VERSION=4.32.5
 VENV=$PWD/target/ci-venv
 SCHEMA=$PWD/schemas/openapi.json
 BIN=$PWD/target/debug/livesurgery
+CI_DIR=$PWD/.ci
 
 # Scratch dir for the database, JWT key and logs; the server is always stopped on exit.
 TMP=$(mktemp -d)
@@ -82,6 +83,7 @@ export LIVESURGERY_DATABASE_URL=sqlite://$TMP/ls.db
 export LIVESURGERY_HTTP_ADDR=127.0.0.1:$PORT
 export LIVESURGERY_DATA_DIR=$TMP/data
 export NO_COLOR=1  # plain server log
+export LIVESURGERY_SFU_UDP_BIND=127.0.0.1:0  # any free port for media
 (cd "$TMP" && exec "$BIN" serve) >"$TMP/server.log" 2>&1 </dev/null &
 SERVER_PID=$!
 
@@ -139,7 +141,9 @@ PY
 # same inputs on every run; with two workers the server's state, and so a few follow-up cases,
 # can still differ from run to run. `timeout` is a backstop only.
 status=0
-(cd "$TMP" && timeout --signal=INT --kill-after=30 600 "$VENV/bin/schemathesis" --no-color run "$SCHEMA" \
+# The hooks add a serializer for WHIP/WHEP's `application/sdp` bodies.
+(cd "$TMP" && PYTHONPATH="$CI_DIR${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+  timeout --signal=INT --kill-after=30 600 "$VENV/bin/schemathesis" --no-color run "$SCHEMA" \
   --origin "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,missing_required_header,ignored_auth,use_after_free,ensure_resource_availability,allow_header_conformance \

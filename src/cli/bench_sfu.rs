@@ -228,6 +228,9 @@ async fn measure(server: &mut SfuServer, relay: &Relay, args: &SfuArgs) -> anyho
         let sfu =
             window_figures("sfu", subscribers, &meter, &source, &probe, relay, window).await?;
         print_row(&sfu);
+        if let Some(why) = lock(&source.failure).clone() {
+            anyhow::bail!("the publisher failed: {why}");
+        }
 
         // The baseline at the same step, the SFU idle meanwhile.
         source.sending.store(false, Ordering::Relaxed);
@@ -851,6 +854,8 @@ struct Source {
     /// RTP packets and their bytes on the wire (retransmissions included).
     media_packets: AtomicU64,
     media_bytes: AtomicU64,
+    /// Why the sender's peer failed, if it did.
+    failure: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -1186,6 +1191,10 @@ impl Role for Publisher {
             // The frame number is spent: receivers count the frame as lost, as they should.
             self.keyframe_due |= keyframe;
         }
+    }
+
+    fn failed(&mut self, why: &str) {
+        *lock(&self.source.failure) = Some(why.to_owned());
     }
 }
 
