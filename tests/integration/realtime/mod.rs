@@ -3,7 +3,7 @@
 //! configured, PostgreSQL; the multi-node test needs PostgreSQL.
 
 mod auth;
-mod client;
+pub mod client;
 mod layout;
 mod limits;
 mod metrics;

@@ -15,6 +15,7 @@ use super::support::{
 };
 use crate::api::spawn::spawn_app;
 use crate::helpers::{TestDb, all_backends};
+use crate::realtime::client::WsClient;
 use crate::realtime::{join, live_session, member, session_events};
 
 /// Frames per second of the test publishers: enough to see motion, little CPU on 2 cores.
@@ -716,13 +717,19 @@ async fn a_member_removed_from_the_session_loses_its_media_at_once() {
         println!("[{backend}]");
         let (host, session) = live_session(&app).await;
         let observer = member(&app, session, "observer", "observer").await;
-        let publisher = Peer::publish(
-            "host",
-            &Sfu::of(&join(&app, session, &host).await),
-            "endoscope",
-            FPS,
-        )
-        .await;
+        // The host watches the session over the realtime WebSocket: media events are pushed.
+        let host_joined = join(&app, session, &host).await;
+        let mut watcher =
+            WsClient::connect(&host_joined.ws_url, &host_joined.ws_token, "host-ws").await;
+        let publisher = Peer::publish("host", &Sfu::of(&host_joined), "endoscope", FPS).await;
+        for pushed in ["PublisherConnected", "TrackPublished"] {
+            let event = watcher
+                .until(WAIT, pushed, |m| {
+                    m["type"] == "event" && m["event_type"] == pushed
+                })
+                .await;
+            assert_eq!(event["data"]["source"], "endoscope", "[{backend}] {event}");
+        }
         let mut subscriber = Peer::subscribe(
             "observer",
             &Sfu::of(&join(&app, session, &observer).await),
