@@ -171,20 +171,12 @@ impl ApiState {
 
     /// Authenticates a bearer token: signature, expiry, and a user that exists and is active.
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
-        let token = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_token",
-                    "send an access token as Authorization: Bearer <token>",
-                )
-            })?;
+        let token = bearer_token(req).ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "send an access token as Authorization: Bearer <token>",
+            )
+        })?;
         let claims = self.keys.verify_access(token.trim()).map_err(|e| match e {
             TokenError::Expired => {
                 ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
@@ -575,4 +567,16 @@ pub fn accepted_not_visible(position: u64) -> actix_web::HttpResponse {
                 with X-Min-Position"
                 .to_owned(),
         })
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }

@@ -38,7 +38,11 @@ use super::bench_api::{ADMIN_PASSWORD, ADMIN_USERNAME, create_session, register_
 pub struct SfuArgs {
     /// SFU suite: subscribers at each step, in order (comma-separated); the ramp stops at the
     /// first step not held.
-    #[arg(long, value_delimiter = ',', default_value = "10,50,100,200,300,400")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10,50,100,200,300,400,500,600,800"
+    )]
     pub sfu_steps: Vec<usize>,
     /// SFU suite: seconds measured per step, for the SFU and again for the relay.
     #[arg(long, default_value_t = 10.0)]
@@ -71,6 +75,8 @@ const SETUP_CONCURRENCY: usize = 8;
 /// this factor of the relay's CPU.
 const GOAL_SUBSCRIBERS: usize = 200;
 const GOAL_CPU_RATIO: f64 = 3.0;
+/// Other processes using this much of a core (%) disturb a window.
+const BUSY_MACHINE_PCT: f64 = 25.0;
 /// The source label the publisher uses.
 const SOURCE: &str = "endoscope";
 /// str0m's datagram size target; the relay's packets when no publisher has measured them.
@@ -86,6 +92,16 @@ pub async fn run(database_url: &str, args: &SfuArgs) -> anyhow::Result<()> {
         !args.sfu_steps.is_empty() && args.sfu_steps.iter().all(|n| *n > 0),
         "--sfu-steps needs at least one step, each of at least one subscriber"
     );
+    // A socket per subscriber, and per relay receiver while the relay is measured.
+    let largest = args.sfu_steps.iter().copied().max().unwrap_or(0);
+    if let Some(limit) = open_files_soft_limit() {
+        anyhow::ensure!(
+            limit >= 2 * largest + 256,
+            "the open-files limit ({limit}) is too low for {largest} subscribers; raise it \
+             (`ulimit -n {}`)",
+            2 * largest + 256
+        );
+    }
     let relay = Relay::start()?;
     if args.sfu_relay_only {
         let result = measure_relay_only(&relay, args).await;
@@ -169,7 +185,7 @@ async fn measure(server: &mut SfuServer, relay: &Relay, args: &SfuArgs) -> anyho
          decoding); baseline: a plain UDP relay (a thread of this process) copying packets of \
          the same size and rate to N sockets. {:.0} s measured per step and path after {} s of \
          warm-up. Server pid {}, {} cores; CPU 100% = one core; `gen` = this process (the \
-         clients; minus the relay thread), `machine` = all processes; loss = frames not \
+         clients; minus the relay thread), `other` = the machine's other processes; loss = frames not \
          complete {} ms after the window; latency = frame written -> frame complete at a \
          subscriber.",
         args.sfu_bitrate as f64 / 1e6,
@@ -180,6 +196,12 @@ async fn measure(server: &mut SfuServer, relay: &Relay, args: &SfuArgs) -> anyho
         server.pid,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         DRAIN.as_millis(),
+    );
+    // What the bench's own str0m peers take, without the SFU: the floor of the SFU's latency.
+    let (direct_p50, direct_p99) = direct_latency(shape).await?;
+    println!(
+        "  str0m peer to str0m peer, no SFU (one subscriber, this process): latency p50 \
+         {direct_p50:.2} ms, p99 {direct_p99:.2} ms"
     );
     print_header();
 
@@ -224,9 +246,12 @@ async fn measure(server: &mut SfuServer, relay: &Relay, args: &SfuArgs) -> anyho
             }
         );
         tokio::time::sleep(WARM_UP).await;
-        let probe = Probe::Server(&*server);
-        let sfu =
-            window_figures("sfu", subscribers, &meter, &source, &probe, relay, window).await?;
+        let probe = Probe {
+            sfu: true,
+            server: Some(&*server),
+            relay,
+        };
+        let sfu = window_figures("sfu", subscribers, &meter, &source, &probe, window).await?;
         print_row(&sfu);
         if let Some(why) = lock(&source.failure).clone() {
             anyhow::bail!("the publisher failed: {why}");
@@ -236,7 +261,7 @@ async fn measure(server: &mut SfuServer, relay: &Relay, args: &SfuArgs) -> anyho
         source.sending.store(false, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(200)).await;
         let relay_shape = RelayShape::measured(&source, shape);
-        let base = relay_step(relay, subscribers, relay_shape, window).await?;
+        let base = relay_step(relay, Some(&*server), subscribers, relay_shape, window).await?;
         print_row(&base);
         source.sending.store(true, Ordering::Relaxed);
         print_comparison(&sfu, &base);
@@ -291,6 +316,82 @@ async fn add_subscriber(
     ))
 }
 
+/// The publisher's peer (a sendonly offer, as over WHIP) straight to a subscriber's peer that
+/// answers it: no SFU between.
+struct DirectCall {
+    source: Arc<Source>,
+    meter: Arc<Meter>,
+    stop: watch::Sender<bool>,
+    sending: tokio::task::JoinHandle<Result<(), String>>,
+    receiving: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl DirectCall {
+    async fn start(shape: Shape) -> anyhow::Result<DirectCall> {
+        let source = Arc::new(Source::default());
+        let meter = Arc::new(Meter::default());
+        let (stop, stopped) = watch::channel(false);
+        let mut sender = Peer::bind().await?;
+        let mut sdp = sender.rtc.sdp_api();
+        let mid = sdp.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = sdp.apply().context("the direct offer has no changes")?;
+        let mut receiver = Peer::bind().await?;
+        let answer = receiver
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .context("the direct peer refused the offer")?;
+        sender.accept(pending, answer)?;
+        let publisher = Publisher::new(source.clone(), Some(mid), shape);
+        let subscriber = Subscriber::new(meter.clone(), Instant::now());
+        source.sending.store(true, Ordering::Relaxed);
+        Ok(DirectCall {
+            sending: tokio::spawn(sender.drive(publisher, stopped.clone())),
+            receiving: tokio::spawn(receiver.drive(subscriber, stopped)),
+            source,
+            meter,
+            stop,
+        })
+    }
+
+    /// Stops both peers; how each ended.
+    async fn stop(self) -> [Result<(), String>; 2] {
+        let _ = self.stop.send(true);
+        let mut ended = [Ok(()), Ok(())];
+        for (task, end) in [self.sending, self.receiving].into_iter().zip(&mut ended) {
+            *end = match tokio::time::timeout(Duration::from_secs(2), task).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(e)) => Err(format!("the peer's task: {e}")),
+                Err(_) => Err("the peer did not stop within 2 s".into()),
+            };
+        }
+        ended
+    }
+}
+
+/// Latency p50 and p99 (ms) of a [`DirectCall`] over 5 s.
+async fn direct_latency(shape: Shape) -> anyhow::Result<(f64, f64)> {
+    let call = DirectCall::start(shape).await?;
+    let (source, meter) = (call.source.clone(), call.meter.clone());
+    let ready = wait_for(READY_WITHIN, || meter.ready.load(Ordering::Relaxed) == 1).await;
+    if ready.is_ok() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        meter.open(source.next_seq.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        meter.close(source.next_seq.load(Ordering::Relaxed).saturating_sub(1));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A peer that failed after the window does not change the latencies measured in it.
+    let _ = call.stop().await;
+    ready.context("the direct str0m call carried no frame")?;
+    let mut latencies: Vec<f64> = lock(&meter.latencies_us)
+        .iter()
+        .map(|us| *us as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok((quantile(&latencies, 0.5), quantile(&latencies, 0.99)))
+}
+
 /// A WHEP offer: one recvonly video m-line.
 fn subscriber_offer(rtc: &mut Rtc) -> anyhow::Result<(SdpOffer, SdpPendingOffer)> {
     let mut sdp = rtc.sdp_api();
@@ -313,7 +414,7 @@ async fn measure_relay_only(relay: &Relay, args: &SfuArgs) -> anyhow::Result<()>
     );
     print_header();
     for &n in &args.sfu_steps {
-        let figures = relay_step(relay, n, relay_shape, window).await?;
+        let figures = relay_step(relay, None, n, relay_shape, window).await?;
         print_row(&figures);
     }
     Ok(())
@@ -321,40 +422,39 @@ async fn measure_relay_only(relay: &Relay, args: &SfuArgs) -> anyhow::Result<()>
 
 // ---- one measured window ----
 
-/// Where a path's CPU time is read.
-enum Probe<'a> {
-    /// The server process: all its threads.
-    Server(&'a SfuServer),
-    /// The relay thread of this process.
-    Relay(&'a Relay),
+/// Where CPU time is read: the path measured (the server's threads, or the relay thread),
+/// and the processes around it.
+struct Probe<'a> {
+    sfu: bool,
+    server: Option<&'a SfuServer>,
+    relay: &'a Relay,
 }
 
 /// CPU seconds so far, cumulative.
 struct CpuSnapshot {
-    path: f64,
-    path_threads: BTreeMap<String, f64>,
-    own: f64,
+    server: f64,
+    server_threads: BTreeMap<String, f64>,
     relay_thread: f64,
+    own: f64,
     machine: f64,
     at: Instant,
 }
 
 impl Probe<'_> {
-    fn snapshot(&self, relay: &Relay) -> anyhow::Result<CpuSnapshot> {
+    fn snapshot(&self) -> anyhow::Result<CpuSnapshot> {
         let ticks = *CLOCK_TICKS;
-        let relay_thread = relay.cpu_seconds().unwrap_or(0.0);
-        let (path, path_threads) = match self {
-            Probe::Server(server) => (
+        let (server, server_threads) = match self.server {
+            Some(server) => (
                 stat_cpu_seconds(&read(format!("/proc/{}/stat", server.pid))?, ticks)?,
                 threads_cpu_seconds(server.pid, ticks),
             ),
-            Probe::Relay(_) => (relay_thread, BTreeMap::new()),
+            None => (0.0, BTreeMap::new()),
         };
         Ok(CpuSnapshot {
-            path,
-            path_threads,
+            server,
+            server_threads,
+            relay_thread: self.relay.cpu_seconds().unwrap_or(0.0),
             own: stat_cpu_seconds(&read("/proc/self/stat".into())?, ticks)?,
-            relay_thread,
             machine: machine_busy_seconds(ticks)?,
             at: Instant::now(),
         })
@@ -369,10 +469,7 @@ struct Figures {
     /// Packets/s the forwarder sent (the server's counter, or the relay's); `None` when the
     /// server exports no counter.
     forwarded: Option<f64>,
-    /// Datagrams the server dropped on sending, by its own counter.
-    server_drops: Option<u64>,
-    /// Datagrams the kernel dropped for full socket buffers (any process).
-    udp_drops: u64,
+    drops: Drops,
     /// Media packets/s the source sent, times the receivers: what forwarding all would take.
     expected: f64,
     /// Datagrams/s the receivers got.
@@ -387,10 +484,12 @@ struct Figures {
     threads: Vec<(String, f64)>,
     rss_mb: Option<f64>,
     gen_cpu: f64,
-    machine: f64,
+    /// The machine's other processes (and, in a relay window, the idle server).
+    other: f64,
     nacks: u64,
     plis: u64,
     keyframes: u64,
+    /// Receivers whose peer failed, so far.
     failed: u64,
     unreadable: u64,
     failures: Vec<String>,
@@ -409,13 +508,24 @@ impl Figures {
         if self.failed > 0 {
             parts.push(format!("{} receiver(s) failed", self.failed));
         }
-        if let Some(drops) = self.server_drops.filter(|d| *d > 0) {
-            parts.push(format!("the server dropped {drops} datagram(s) on sending"));
-        }
-        if self.udp_drops > 0 {
+        let d = self.drops;
+        if d.server_send > 0 {
             parts.push(format!(
-                "the kernel dropped {} datagram(s) for full socket buffers",
-                self.udp_drops
+                "the server did not send {} datagram(s)",
+                d.server_send
+            ));
+        }
+        if d.server_lost > 0 || d.publisher_nacks > 0 {
+            parts.push(format!(
+                "the server lost {} of the publisher's packets (publisher got {} NACKs)",
+                d.server_lost, d.publisher_nacks
+            ));
+        }
+        if d.kernel > 0 {
+            parts.push(format!(
+                "the kernel dropped {} datagram(s) for full socket buffers ({} at the server's \
+                 socket, {} at this process's)",
+                d.kernel, d.server_sockets, d.own_sockets
             ));
         }
         if self.unreadable > 0 {
@@ -444,25 +554,24 @@ async fn window_figures(
     meter: &Meter,
     source: &Source,
     probe: &Probe<'_>,
-    relay: &Relay,
     window: Duration,
 ) -> anyhow::Result<Figures> {
-    let counters_before = Counters::read(probe).await;
+    let counters_before = Counters::read(probe, source).await;
     let sent_before = source.media_packets.load(Ordering::Relaxed);
     let keyframes_before = source.keyframes.load(Ordering::Relaxed);
     meter.open(source.next_seq.load(Ordering::Relaxed));
-    let cpu_before = probe.snapshot(relay)?;
+    let cpu_before = probe.snapshot()?;
     tokio::time::sleep(window).await;
-    let cpu_after = probe.snapshot(relay)?;
+    let cpu_after = probe.snapshot()?;
     let last = source.next_seq.load(Ordering::Relaxed).saturating_sub(1);
     meter.close(last);
-    let counters_after = Counters::read(probe).await;
+    let counters_after = Counters::read(probe, source).await;
     let elapsed = (cpu_after.at - cpu_before.at).as_secs_f64();
     let sent = (source.media_packets.load(Ordering::Relaxed) - sent_before) as f64 / elapsed;
     let keyframes = source.keyframes.load(Ordering::Relaxed) - keyframes_before;
-    let rss_mb = match probe {
-        Probe::Server(server) => Some(server.rss_mb()?),
-        Probe::Relay(_) => None,
+    let rss_mb = match probe.server {
+        Some(server) if probe.sfu => Some(server.rss_mb()?),
+        _ => None,
     };
     tokio::time::sleep(DRAIN).await;
 
@@ -474,13 +583,14 @@ async fn window_figures(
     latencies.sort_unstable();
     let latencies_ms: Vec<f64> = latencies.iter().map(|us| *us as f64 / 1000.0).collect();
     let pct = 100.0 / elapsed;
-    let path_cpu = (cpu_after.path - cpu_before.path) * pct;
+    let server_cpu = (cpu_after.server - cpu_before.server) * pct;
     let relay_cpu = (cpu_after.relay_thread - cpu_before.relay_thread) * pct;
+    let own_cpu = (cpu_after.own - cpu_before.own) * pct;
     let mut threads: Vec<(String, f64)> = cpu_after
-        .path_threads
+        .server_threads
         .iter()
         .map(|(name, s)| {
-            let before = cpu_before.path_threads.get(name).copied().unwrap_or(0.0);
+            let before = cpu_before.server_threads.get(name).copied().unwrap_or(0.0);
             (name.clone(), (s - before).max(0.0) * pct)
         })
         .filter(|(_, p)| *p >= 0.5)
@@ -493,13 +603,7 @@ async fn window_figures(
             .forwarded
             .zip(counters_after.forwarded)
             .map(|(b, a)| (a - b).max(0.0) / elapsed),
-        server_drops: counters_before
-            .server_drops
-            .zip(counters_after.server_drops)
-            .map(|(b, a)| (a - b).max(0.0) as u64),
-        udp_drops: counters_after
-            .udp_drops
-            .saturating_sub(counters_before.udp_drops),
+        drops: counters_before.since(&counters_after),
         expected: sent * receivers as f64,
         received: meter.datagrams.load(Ordering::Relaxed) as f64 / elapsed,
         frames: frames as f64 / elapsed,
@@ -511,11 +615,11 @@ async fn window_figures(
         p50: quantile(&latencies_ms, 0.50),
         p99: quantile(&latencies_ms, 0.99),
         max: latencies_ms.last().copied().unwrap_or(0.0),
-        cpu: path_cpu,
-        threads,
+        cpu: if probe.sfu { server_cpu } else { relay_cpu },
+        threads: if probe.sfu { threads } else { Vec::new() },
         rss_mb,
-        gen_cpu: ((cpu_after.own - cpu_before.own) * pct - relay_cpu).max(0.0),
-        machine: (cpu_after.machine - cpu_before.machine) * pct,
+        gen_cpu: (own_cpu - relay_cpu).max(0.0),
+        other: ((cpu_after.machine - cpu_before.machine) * pct - server_cpu - own_cpu).max(0.0),
         nacks: meter.nacks.load(Ordering::Relaxed),
         plis: meter.plis.load(Ordering::Relaxed),
         keyframes,
@@ -529,32 +633,76 @@ async fn window_figures(
 struct Counters {
     /// Packets forwarded so far: the server's counter (`GET /metrics`), or the relay's.
     forwarded: Option<f64>,
-    /// Datagrams the server dropped on sending (its counter).
+    /// Datagrams the server did not send (its counter).
     server_drops: Option<f64>,
-    /// Datagrams the kernel dropped for a full socket buffer, machine-wide.
+    /// Packets from the publisher the server counts as lost (its receive statistics).
+    server_lost: Option<f64>,
+    /// Datagrams the kernel dropped for a full socket buffer: machine-wide, at the server's
+    /// sockets, at this process's.
     udp_drops: u64,
+    server_socket_drops: u64,
+    own_socket_drops: u64,
+    /// NACKs the publisher received so far.
+    publisher_nacks: u64,
 }
 
 impl Counters {
-    async fn read(probe: &Probe<'_>) -> Counters {
-        let udp_drops = kernel_udp_drops();
-        match probe {
-            Probe::Server(server) => {
+    async fn read(probe: &Probe<'_>, source: &Source) -> Counters {
+        let mut counters = Counters {
+            forwarded: None,
+            server_drops: None,
+            server_lost: None,
+            udp_drops: kernel_udp_drops(),
+            server_socket_drops: probe.server.map_or(0, |s| socket_drops(&s.pid.to_string())),
+            own_socket_drops: socket_drops("self"),
+            publisher_nacks: source.nacks_received.load(Ordering::Relaxed),
+        };
+        match probe.server {
+            Some(server) if probe.sfu => {
                 let metrics = server.metrics().await;
                 let sum = |name: &str| metrics.as_deref().and_then(|m| metric_sum(m, name));
-                Counters {
-                    forwarded: sum("livesurgery_sfu_packets_forwarded_total"),
-                    server_drops: sum("livesurgery_sfu_forward_drops_total"),
-                    udp_drops,
-                }
+                counters.forwarded = sum("livesurgery_sfu_packets_forwarded_total");
+                counters.server_drops = sum("livesurgery_sfu_forward_drops_total");
+                counters.server_lost = sum("livesurgery_sfu_packets_lost_total");
             }
-            Probe::Relay(relay) => Counters {
-                forwarded: Some(relay.forwarded.load(Ordering::Relaxed) as f64),
-                server_drops: None,
-                udp_drops,
-            },
+            _ => {
+                counters.forwarded = Some(probe.relay.forwarded.load(Ordering::Relaxed) as f64);
+            }
+        }
+        counters
+    }
+
+    /// What went missing between `self` (before) and `after`.
+    fn since(&self, after: &Counters) -> Drops {
+        let delta =
+            |b: Option<f64>, a: Option<f64>| b.zip(a).map_or(0, |(b, a)| (a - b).max(0.0) as u64);
+        Drops {
+            server_send: delta(self.server_drops, after.server_drops),
+            server_lost: delta(self.server_lost, after.server_lost),
+            kernel: after.udp_drops.saturating_sub(self.udp_drops),
+            server_sockets: after
+                .server_socket_drops
+                .saturating_sub(self.server_socket_drops),
+            own_sockets: after.own_socket_drops.saturating_sub(self.own_socket_drops),
+            publisher_nacks: after.publisher_nacks.saturating_sub(self.publisher_nacks),
         }
     }
+}
+
+/// Where packets went missing during a window (all 0 when nothing did).
+#[derive(Debug, Clone, Copy, Default)]
+struct Drops {
+    /// Datagrams the server did not send (its `forward_drops` counter).
+    server_send: u64,
+    /// Publisher packets the server counts as lost on the way in.
+    server_lost: u64,
+    /// Datagrams the kernel dropped for full socket buffers: machine-wide, at the server's
+    /// sockets, at this process's sockets (subscribers, relay receivers, the relay).
+    kernel: u64,
+    server_sockets: u64,
+    own_sockets: u64,
+    /// NACKs the publisher received (the server asking again for what it lost).
+    publisher_nacks: u64,
 }
 
 /// The sum of a metric's series in a Prometheus text exposition; `None` when absent.
@@ -587,6 +735,37 @@ fn kernel_udp_drops() -> u64 {
         .sum()
 }
 
+/// Datagrams the kernel dropped at the UDP sockets of process `pid` (a number or `self`): the
+/// `drops` column of /proc/net/udp for the sockets among its open files.
+fn socket_drops(pid: &str) -> u64 {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    let inodes: std::collections::HashSet<String> = fds
+        .flatten()
+        .filter_map(|fd| {
+            let link = std::fs::read_link(fd.path()).ok()?;
+            let inode = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_owned())
+        })
+        .collect();
+    let Ok(table) = std::fs::read_to_string("/proc/net/udp") else {
+        return 0;
+    };
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if !inodes.contains(*fields.get(9)?) {
+                return None;
+            }
+            fields.get(12)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -597,7 +776,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 fn print_header() {
     println!(
-        "  {:<6} {:>5} {:>20} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8} {:>6} {:>5} {:>4}",
+        "  {:<6} {:>5} {:>20} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>4}",
         "path",
         "subs",
         "fwd pkt/s (expect)",
@@ -610,7 +789,7 @@ fn print_header() {
         "CPU",
         "RSS MB",
         "gen",
-        "machine",
+        "other",
         "NACKs",
         "PLIs",
         "KFs"
@@ -625,7 +804,7 @@ fn print_row(f: &Figures) {
         .rss_mb
         .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
     println!(
-        "  {:<6} {:>5} {:>9} ({:>8.0}) {:>9.0} {:>8.0} {:>6.2}% {:>7.2} {:>7.2} {:>7.1} {:>6.1}% {:>7} {:>5.0}% {:>7.0}% {:>6} {:>5} {:>4}",
+        "  {:<6} {:>5} {:>9} ({:>8.0}) {:>9.0} {:>8.0} {:>6.2}% {:>7.2} {:>7.2} {:>7.1} {:>6.1}% {:>7} {:>5.0}% {:>5.0}% {:>6} {:>5} {:>4}",
         f.path,
         f.receivers,
         forwarded,
@@ -639,7 +818,7 @@ fn print_row(f: &Figures) {
         f.cpu,
         rss,
         f.gen_cpu,
-        f.machine,
+        f.other,
         f.nacks,
         f.plis,
         f.keyframes
@@ -697,9 +876,22 @@ fn summarize(rows: &[(Figures, Figures)], args: &SfuArgs, why_stopped: &str, sou
     println!(
         "  publisher: {} frames, {} keyframes ({} requested by the SFU)",
         source.frames.load(Ordering::Relaxed),
-        source.keyframes_total.load(Ordering::Relaxed),
+        source.keyframes.load(Ordering::Relaxed),
         source.keyframe_requests.load(Ordering::Relaxed)
     );
+    let disturbed: Vec<String> = rows
+        .iter()
+        .flat_map(|(sfu, relay)| [sfu, relay])
+        .filter(|f| f.other >= BUSY_MACHINE_PCT)
+        .map(|f| format!("{} at {}", f.path, f.receivers))
+        .collect();
+    if !disturbed.is_empty() {
+        println!(
+            "  other processes used >= {BUSY_MACHINE_PCT:.0}% of a core during: {} (those \
+             figures are less reliable)",
+            disturbed.join(", ")
+        );
+    }
     let verdict = match rows
         .iter()
         .find(|(sfu, _)| sfu.receivers == GOAL_SUBSCRIBERS)
@@ -847,13 +1039,13 @@ struct Source {
     /// ICE and DTLS are up (a WebRTC sender).
     connected: AtomicBool,
     frames: AtomicU64,
-    /// Keyframes in the current window, and in all.
     keyframes: AtomicU64,
-    keyframes_total: AtomicU64,
     keyframe_requests: AtomicU64,
     /// RTP packets and their bytes on the wire (retransmissions included).
     media_packets: AtomicU64,
     media_bytes: AtomicU64,
+    /// NACKs received (the SFU asking for packets it lost).
+    nacks_received: AtomicU64,
     /// Why the sender's peer failed, if it did.
     failure: Mutex<Option<String>>,
 }
@@ -1125,6 +1317,11 @@ impl Role for Publisher {
             {
                 self.mid = Some(added.mid);
             }
+            Event::MediaEgressStats(stats) => {
+                self.source
+                    .nacks_received
+                    .fetch_max(stats.nacks, Ordering::Relaxed);
+            }
             Event::KeyframeRequest(_) => {
                 self.keyframe_due = true;
                 self.source
@@ -1185,7 +1382,6 @@ impl Role for Publisher {
             self.source.frames.fetch_add(1, Ordering::Relaxed);
             if keyframe {
                 self.source.keyframes.fetch_add(1, Ordering::Relaxed);
-                self.source.keyframes_total.fetch_add(1, Ordering::Relaxed);
             }
         } else {
             // The frame number is spent: receivers count the frame as lost, as they should.
@@ -1648,6 +1844,7 @@ const RELAY_HEADER: usize = STAMP_LEN + 4;
 /// logic, same rate) and fresh receivers, closed afterwards.
 async fn relay_step(
     relay: &Relay,
+    server: Option<&SfuServer>,
     receivers: usize,
     shape: RelayShape,
     window: Duration,
@@ -1688,8 +1885,12 @@ async fn relay_step(
         );
     }
     tokio::time::sleep(WARM_UP).await;
-    let probe = Probe::Relay(relay);
-    let figures = window_figures("relay", receivers, &meter, &source, &probe, relay, window).await;
+    let probe = Probe {
+        sfu: false,
+        server,
+        relay,
+    };
+    let figures = window_figures("relay", receivers, &meter, &source, &probe, window).await;
     let _ = stop_tx.send(true);
     lock(&relay.targets).clear();
     for task in tasks {
@@ -1799,6 +2000,17 @@ static CLOCK_TICKS: LazyLock<f64> = LazyLock::new(|| {
         .unwrap_or(100.0)
 });
 
+/// The soft limit on open files of this process; `None` when unlimited or unreadable.
+fn open_files_soft_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn read(path: String) -> anyhow::Result<String> {
     std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))
 }
@@ -1900,28 +2112,11 @@ mod tests {
     /// Publisher (sendonly offer, as over WHIP) -> a str0m peer that answers and receives.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_publisher_reaches_a_peer_that_answers_it() {
-        let source = Arc::new(Source::default());
-        let meter = Arc::new(Meter::default());
-        let (stop_tx, stop) = watch::channel(false);
-        let mut publisher = Peer::bind().await.unwrap();
-        let mut sdp = publisher.rtc.sdp_api();
-        let mid = sdp.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-        let (offer, pending) = sdp.apply().unwrap();
-        let mut receiver = Peer::bind().await.unwrap();
-        let answer = receiver.rtc.sdp_api().accept_offer(offer).unwrap();
-        publisher.accept(pending, answer).unwrap();
-        let sending = tokio::spawn(publisher.drive(
-            Publisher::new(source.clone(), Some(mid), SHAPE),
-            stop.clone(),
-        ));
-        let receiving = tokio::spawn(
-            receiver.drive(Subscriber::new(meter.clone(), Instant::now()), stop.clone()),
-        );
-        source.sending.store(true, Ordering::Relaxed);
-        assert_frames_flow(&source, &meter).await;
-        stop_tx.send(true).unwrap();
-        sending.await.unwrap().unwrap();
-        receiving.await.unwrap().unwrap();
+        let call = DirectCall::start(SHAPE).await.unwrap();
+        assert_frames_flow(&call.source, &call.meter).await;
+        let [sending, receiving] = call.stop().await;
+        sending.unwrap();
+        receiving.unwrap();
     }
 
     /// A subscriber (recvonly offer, as over WHEP) <- a str0m peer that answers and sends.
@@ -1954,7 +2149,7 @@ mod tests {
         })
         .await
         .expect("a first frame within 10 s");
-        assert!(source.keyframes_total.load(Ordering::Relaxed) >= 1);
+        assert!(source.keyframes.load(Ordering::Relaxed) >= 1);
         meter.open(source.next_seq.load(Ordering::Relaxed));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let last = source.next_seq.load(Ordering::Relaxed) - 1;
@@ -1978,7 +2173,7 @@ mod tests {
     async fn the_relay_copies_every_frame_to_every_receiver() {
         let relay = Relay::start().unwrap();
         let shape = RelayShape::estimated(SHAPE);
-        let figures = relay_step(&relay, 5, shape, Duration::from_secs(1))
+        let figures = relay_step(&relay, None, 5, shape, Duration::from_secs(1))
             .await
             .unwrap();
         relay.stop();

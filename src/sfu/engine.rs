@@ -307,8 +307,7 @@ impl Engine {
                 .values()
                 .map(|p| p.deadline)
                 .min()
-                .unwrap_or(now + Duration::from_secs(1))
-                .max(Instant::now() + Duration::from_millis(1));
+                .unwrap_or(now + Duration::from_secs(1));
             tokio::select! {
                 // Commands first: a DELETE answered before its peer's goodbye arrives is
                 // recorded as `deleted`.
@@ -423,7 +422,16 @@ impl Engine {
     fn settle(&mut self, socket: &UdpSocket) {
         loop {
             let touched: Vec<Uuid> = self.touched.drain().collect();
+            let now = Instant::now();
             for id in &touched {
+                // str0m packetizes written frames on its next timeout: give it one now rather
+                // than at the loop's next turn.
+                if let Some(peer) = self.peers.get_mut(id)
+                    && let Err(error) = peer.rtc.handle_input(Input::Timeout(now))
+                {
+                    tracing::debug!(%error, resource = %id, "peer failed on timeout");
+                    peer.end(MediaEndReason::Failed);
+                }
                 self.drain(socket, *id);
             }
             if self.actions.is_empty() {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::{PeerInfo, Sfu, SfuError, SourceView, SubscriptionView};
 use crate::api::dto::IceServer;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::state::{ApiState, Caller};
+use crate::api::state::{ApiState, Caller, bearer_token};
 use crate::auth::tokens::AUDIENCE_SFU;
 use crate::auth::{JoinClaims, TokenError};
 use crate::settings::ApiSettings;
@@ -137,20 +137,12 @@ async fn sfu_caller(
     session_id: Uuid,
     action: Action,
 ) -> Result<SfuCaller, ApiError> {
-    let token = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_token",
-                "send the SFU token of participants:join as Authorization: Bearer <token>",
-            )
-        })?;
+    let token = bearer_token(req).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing_token",
+            "send the SFU token of participants:join as Authorization: Bearer <token>",
+        )
+    })?;
     let claims = api
         .keys
         .verify_join(token.trim(), AUDIENCE_SFU)
