@@ -6,3 +6,4 @@ mod aiortc;
 mod browser;
 mod signalling;
 mod support;
+mod turn;
