@@ -32,6 +32,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::bench_api::{ADMIN_PASSWORD, ADMIN_USERNAME, create_session, register_admin, sign_in};
+use super::bench_server::ChildServer;
 
 /// Options of the SFU suite (`--suite sfu`).
 #[derive(Debug, Args)]
@@ -1477,84 +1478,29 @@ impl Role for Subscriber {
 
 /// `livesurgery serve` with the SFU on a loopback UDP port, started from this very executable.
 struct SfuServer {
-    child: tokio::process::Child,
-    pid: u32,
-    base: String,
-    log: PathBuf,
+    process: ChildServer,
     http: reqwest::Client,
-    _data: tempfile::TempDir,
+}
+
+impl std::ops::Deref for SfuServer {
+    type Target = ChildServer;
+    fn deref(&self) -> &ChildServer {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for SfuServer {
+    fn deref_mut(&mut self) -> &mut ChildServer {
+        &mut self.process
+    }
 }
 
 impl SfuServer {
     async fn start(database_url: &str) -> anyhow::Result<SfuServer> {
-        let data = tempfile::Builder::new()
-            .prefix("livesurgery-bench-sfu")
-            .tempdir_in(".")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let mut secret = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-        let log = data.path().join("server.log");
-        let out = std::fs::File::create(&log)?;
-        let child = tokio::process::Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .env("LIVESURGERY_DATABASE_URL", database_url)
-            .env("LIVESURGERY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("LIVESURGERY_DATA_DIR", data.path())
-            .env("LIVESURGERY_JWT_SECRET", hex::encode(secret))
-            .env("LIVESURGERY_JOIN_TOKEN_TTL_SECS", "3600")
-            .env("LIVESURGERY_SFU_UDP_BIND", "127.0.0.1:0")
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting `livesurgery serve`")?;
-        let mut server = SfuServer {
-            pid: child.id().context("the server exited at once")?,
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
+        Ok(SfuServer {
+            process: ChildServer::start(database_url, "livesurgery-bench-sfu").await?,
             http: reqwest::Client::new(),
-            _data: data,
-        };
-        let started = Instant::now();
-        loop {
-            server.check_alive()?;
-            let ready = server
-                .http
-                .get(format!("{}/healthz", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return Ok(server);
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                anyhow::bail!(
-                    "the server did not answer /healthz within 60 s; its log ends with:\n{}",
-                    server.log_tail(20)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn check_alive(&mut self) -> anyhow::Result<()> {
-        match self.child.try_wait()? {
-            None => Ok(()),
-            Some(status) => anyhow::bail!(
-                "the server exited ({status}); its log ends with:\n{}",
-                self.log_tail(20)
-            ),
-        }
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        })
     }
 
     fn rss_mb(&self) -> anyhow::Result<f64> {
@@ -1580,27 +1526,8 @@ impl SfuServer {
             .ok()
     }
 
-    /// SIGTERM (the server drains), then the wait; how long it took.
     async fn stop(&mut self) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        if self.child.try_wait()?.is_some() {
-            return Ok(Duration::ZERO);
-        }
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .context("running kill -TERM")?;
-        anyhow::ensure!(status.success(), "kill -TERM {} failed", self.pid);
-        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
-            Ok(status) => {
-                status?;
-                Ok(started.elapsed())
-            }
-            Err(_) => {
-                self.child.kill().await?;
-                anyhow::bail!("the server did not stop within 30 s of SIGTERM; killed")
-            }
-        }
+        self.process.stop().await
     }
 }
 

@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::bench_api::{ADMIN_PASSWORD, ADMIN_USERNAME, create_session, register_admin, sign_in};
+use super::bench_server::ChildServer;
 
 /// Options of the WebSocket suite (`--suite ws`).
 #[derive(Debug, Args)]
@@ -343,91 +343,33 @@ async fn baseline(
 
 // ---- the server process ----
 
-/// `livesurgery serve`, started from this very executable.
+/// `livesurgery serve` as a child process, with what this suite reads of it.
 struct Server {
-    child: tokio::process::Child,
-    pid: u32,
-    base: String,
-    log: PathBuf,
+    process: ChildServer,
     ticks_per_second: f64,
     postgres: bool,
-    _data: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Server {
+    type Target = ChildServer;
+    fn deref(&self) -> &ChildServer {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut ChildServer {
+        &mut self.process
+    }
 }
 
 impl Server {
     async fn start(database_url: &str) -> anyhow::Result<Server> {
-        let data = tempfile::Builder::new()
-            .prefix("livesurgery-bench-ws")
-            .tempdir_in(".")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let mut secret = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-        let log = data.path().join("server.log");
-        let out = std::fs::File::create(&log)?;
-        let child = tokio::process::Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .env("LIVESURGERY_DATABASE_URL", database_url)
-            .env("LIVESURGERY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            // No media here: any free port, so it runs beside another server.
-            .env("LIVESURGERY_SFU_UDP_BIND", "127.0.0.1:0")
-            .env("LIVESURGERY_DATA_DIR", data.path())
-            .env("LIVESURGERY_JWT_SECRET", hex::encode(secret))
-            // The whole run on the same join tokens (they close their connections on expiry).
-            .env("LIVESURGERY_JOIN_TOKEN_TTL_SECS", "3600")
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting `livesurgery serve`")?;
-        let mut server = Server {
-            pid: child.id().context("the server exited at once")?,
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
+        Ok(Server {
+            process: ChildServer::start(database_url, "livesurgery-bench-ws").await?,
             ticks_per_second: clock_ticks_per_second(),
             postgres: database_url.starts_with("postgres"),
-            _data: data,
-        };
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            server.check_alive()?;
-            let ready = http
-                .get(format!("{}/healthz", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                anyhow::bail!(
-                    "the server did not answer /healthz within 60 s; its log ends with:\n{}",
-                    server.log_tail(20)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(server)
-    }
-
-    fn check_alive(&mut self) -> anyhow::Result<()> {
-        match self.child.try_wait()? {
-            None => Ok(()),
-            Some(status) => anyhow::bail!(
-                "the server exited ({status}); its log ends with:\n{}",
-                self.log_tail(20)
-            ),
-        }
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        })
     }
 
     /// CPU seconds so far: the server's (in all, and by thread name), this process's, and the
@@ -562,25 +504,7 @@ impl Server {
 
     /// SIGTERM (the server drains), then the wait; how long it took.
     async fn stop(mut self) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        if self.child.try_wait()?.is_some() {
-            return Ok(Duration::ZERO);
-        }
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .context("running kill -TERM")?;
-        anyhow::ensure!(status.success(), "kill -TERM {} failed", self.pid);
-        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
-            Ok(status) => {
-                status?;
-                Ok(started.elapsed())
-            }
-            Err(_) => {
-                self.child.kill().await?;
-                anyhow::bail!("the server did not stop within 30 s of SIGTERM; killed")
-            }
-        }
+        self.process.stop().await
     }
 }
 

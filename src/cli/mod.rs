@@ -20,6 +20,7 @@ use livesurgery_domain::roles::OrgRole;
 
 pub mod bench;
 mod bench_api;
+mod bench_server;
 pub mod bench_sfu;
 pub mod bench_ws;
 
