@@ -44,24 +44,48 @@ fn free_udp_port() -> u16 {
         .expect("a free port")
 }
 
-/// One allocation attempt with `turnutils_uclient`; its output.
+/// One allocation attempt with `turnutils_uclient` (stopped after 30 s if it hangs); its
+/// output.
 async fn allocate(port: u16, username: &str, credential: &str) -> String {
-    let out = tokio::time::timeout(
-        Duration::from_secs(20),
-        tokio::process::Command::new("turnutils_uclient")
-            .args(["-p", &port.to_string(), "-u", username, "-w", credential])
-            .args(["-n", "1", "-m", "1", "-y", "127.0.0.1"])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("turnutils_uclient finishes")
-    .expect("turnutils_uclient runs");
+    let out = tokio::process::Command::new("timeout")
+        .args(["30", "turnutils_uclient", "-p", &port.to_string()])
+        .args(["-u", username, "-w", credential])
+        .args(["-n", "1", "-m", "1", "-y", "127.0.0.1"])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("turnutils_uclient runs");
     format!(
-        "{}{}",
+        "{}{}(exit {:?})",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code()
     )
+}
+
+/// Waits until coturn answers a STUN binding request on `port` (it may take a while to start
+/// on a loaded machine).
+async fn wait_until_listening(port: u16) {
+    for _ in 0..60 {
+        let answered = tokio::process::Command::new("timeout")
+            .args([
+                "2",
+                "turnutils_stunclient",
+                "-p",
+                &port.to_string(),
+                "127.0.0.1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        if answered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("coturn did not answer STUN on port {port}");
 }
 
 fn sign(username: &str) -> String {
@@ -87,7 +111,7 @@ async fn coturn_with_the_ops_config_accepts_the_credential_of_a_join_and_refuses
         .kill_on_drop(true)
         .spawn()
         .expect("turnserver starts");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    wait_until_listening(port).await;
     assert!(
         turnserver.try_wait().expect("a status").is_none(),
         "turnserver exited at once"
