@@ -163,6 +163,7 @@ impl Executor {
         }
         Err(CommandError::VersionConflict { stream, current })
     }
+
     /// Appends events that record facts rather than decide anything (the SFU's media events):
     /// no command and no decision, but in turn with the stream's commands in this process, so
     /// neither makes the other lose a version race. A kept folded state takes them too.

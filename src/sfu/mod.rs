@@ -562,7 +562,19 @@ async fn watch_removals(store: Arc<dyn EventStore>, head: u64, sfu: std::sync::W
         let Some(sfu) = sfu.upgrade() else {
             return;
         };
-        for recorded in batch {
+        // Only these can end media; the rest (layout writes, media events) is not decoded.
+        const ENDING: [&str; 6] = [
+            "MemberRemoved",
+            "MemberRoleChanged",
+            "ParticipantLeft",
+            "SessionEnded",
+            "SessionCancelled",
+            "UserDeactivated",
+        ];
+        for recorded in batch
+            .iter()
+            .filter(|r| ENDING.contains(&r.event_type.as_str()))
+        {
             let Ok(event) = Event::from_stored(
                 &recorded.event_type,
                 recorded.schema_version,
