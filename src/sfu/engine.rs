@@ -285,22 +285,14 @@ impl Engine {
     async fn run(&mut self, socket: &UdpSocket, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; 2048];
         loop {
+            // Peers whose deadline passed get their timeout in `settle`, like touched ones.
             let now = Instant::now();
-            let due: Vec<Uuid> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.deadline <= now)
-                .map(|(id, _)| *id)
-                .collect();
-            for id in due {
-                if let Some(peer) = self.peers.get_mut(&id) {
-                    if let Err(error) = peer.rtc.handle_input(Input::Timeout(now)) {
-                        tracing::debug!(%error, resource = %id, "peer failed on timeout");
-                        peer.end(MediaEndReason::Failed);
-                    }
-                    self.touched.insert(id);
-                }
-            }
+            self.touched.extend(
+                self.peers
+                    .iter()
+                    .filter(|(_, p)| p.deadline <= now)
+                    .map(|(id, _)| *id),
+            );
             self.settle(socket);
             let next = self
                 .peers
