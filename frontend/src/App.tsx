@@ -1,0 +1,119 @@
+// Routes and the signed-in shell. Screens live in src/screens/<screen>/.
+import { BrowserRouter, Link, NavLink, Navigate, Outlet, Route, Routes, useLocation } from "react-router";
+import { AuthProvider, useAuth } from "./auth/AuthContext";
+import { ToastProvider } from "./components/Toasts";
+import { Button } from "./components/ui";
+import { SignIn } from "./screens/SignIn";
+import { SessionList } from "./screens/sessions/SessionList";
+import { SessionDetail } from "./screens/sessions/SessionDetail";
+import { Workspace } from "./screens/workspace/Workspace";
+import { Audit } from "./screens/audit/Audit";
+import { Admin } from "./screens/admin/Admin";
+
+function RequireAuth() {
+  const { user } = useAuth();
+  const location = useLocation();
+  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <Outlet />;
+}
+
+function RequireRole({ roles }: { roles: string[] }) {
+  const { user } = useAuth();
+  if (!user || !roles.includes(user.role)) {
+    return (
+      <main className="p-6">
+        <h1 className="text-xl font-semibold">Not available</h1>
+        <p className="mt-2 text-slate-300">Your role ({user?.role}) cannot open this page.</p>
+      </main>
+    );
+  }
+  return <Outlet />;
+}
+
+function Shell() {
+  const { user, signOut } = useAuth();
+  const link = ({ isActive }: { isActive: boolean }) =>
+    `rounded px-2 py-1 text-sm ${isActive ? "bg-slate-700 text-white" : "text-slate-300 hover:bg-slate-800"}`;
+  const auditor = user?.role === "admin" || user?.role === "reviewer";
+  return (
+    <div className="flex min-h-screen flex-col">
+      <header className="flex items-center gap-4 border-b border-slate-800 bg-slate-900 px-4 py-2">
+        <Link to="/sessions" className="font-semibold text-sky-300">
+          LiveSurgery
+        </Link>
+        <nav aria-label="Main" className="flex gap-1">
+          <NavLink to="/sessions" className={link}>
+            Sessions
+          </NavLink>
+          {auditor && (
+            <NavLink to="/audit" className={link}>
+              Audit
+            </NavLink>
+          )}
+          {user?.role === "admin" && (
+            <NavLink to="/admin" className={link}>
+              Admin
+            </NavLink>
+          )}
+        </nav>
+        <div className="ml-auto flex items-center gap-3 text-sm">
+          <span data-testid="signed-in-as">
+            {user?.display_name} <span className="text-slate-400">({user?.role})</span>
+          </span>
+          <Button variant="secondary" onClick={signOut}>
+            Sign out
+          </Button>
+        </div>
+      </header>
+      <div className="flex flex-1 flex-col">
+        <Outlet />
+      </div>
+    </div>
+  );
+}
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/login" element={<SignIn />} />
+      <Route element={<RequireAuth />}>
+        <Route element={<Shell />}>
+          <Route path="/" element={<Navigate to="/sessions" replace />} />
+          <Route path="/sessions" element={<SessionList />} />
+          <Route path="/sessions/:id" element={<SessionDetail />} />
+          <Route path="/sessions/:id/workspace" element={<Workspace />} />
+          <Route element={<RequireRole roles={["admin", "reviewer"]} />}>
+            <Route path="/audit" element={<Audit />} />
+            <Route path="/sessions/:id/audit" element={<Audit />} />
+          </Route>
+          <Route element={<RequireRole roles={["admin"]} />}>
+            <Route path="/admin" element={<Admin />} />
+          </Route>
+          <Route
+            path="*"
+            element={
+              <main className="p-6">
+                <h1 className="text-xl font-semibold">Page not found</h1>
+                <Link className="text-sky-300 underline" to="/sessions">
+                  Back to sessions
+                </Link>
+              </main>
+            }
+          />
+        </Route>
+      </Route>
+    </Routes>
+  );
+}
+
+export default function App() {
+  return (
+    <AuthProvider>
+      <ToastProvider>
+        <BrowserRouter>
+          <AppRoutes />
+        </BrowserRouter>
+      </ToastProvider>
+    </AuthProvider>
+  );
+}

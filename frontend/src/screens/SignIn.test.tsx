@@ -1,0 +1,48 @@
+import { render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { MemoryRouter } from "react-router";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuthProvider } from "../auth/AuthContext";
+import { ApiError } from "../api/client";
+import { SignIn, signInMessage } from "./SignIn";
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("signInMessage", () => {
+  it("says plainly that the credentials are wrong", () => {
+    expect(signInMessage(new ApiError(401, "invalid_credentials", "wrong username or password", "r1"))).toBe(
+      "Wrong username or password.",
+    );
+  });
+  it("tells a rate-limited person to wait", () => {
+    expect(signInMessage(new ApiError(429, "too_many_attempts", "slow down", null))).toMatch(/wait/i);
+  });
+  it("names an unreachable server", () => {
+    expect(signInMessage(new TypeError("Failed to fetch"))).toMatch(/cannot be reached/);
+  });
+});
+
+describe("SignIn", () => {
+  it("shows the server's refusal as an alert and keeps the form", async () => {
+    const fetch = vi.fn(async () =>
+      new Response(JSON.stringify({ error: { code: "invalid_credentials", message: "wrong username or password", request_id: "abc" } }), {
+        status: 401,
+        headers: { "Content-Type": "application/json", "X-Request-Id": "abc" },
+      }),
+    );
+    vi.stubGlobal("fetch", fetch);
+    render(
+      <AuthProvider>
+        <MemoryRouter>
+          <SignIn />
+        </MemoryRouter>
+      </AuthProvider>,
+    );
+    await userEvent.type(screen.getByLabelText("Username"), "alice");
+    await userEvent.type(screen.getByLabelText("Password"), "nope");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Wrong username or password.");
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(sessionStorage.getItem("livesurgery.auth")).toBeNull();
+  });
+});

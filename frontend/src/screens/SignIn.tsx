@@ -1,0 +1,62 @@
+import { useState } from "react";
+import type { FormEvent } from "react";
+import { Navigate, useLocation, useNavigate } from "react-router";
+import { useAuth } from "../auth/AuthContext";
+import { ApiError } from "../api/client";
+import { Alert, Button, TextField, messageOf } from "../components/ui";
+
+/** What to tell a person whose sign-in failed. */
+export function signInMessage(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.code === "invalid_credentials" || error.status === 401) return "Wrong username or password.";
+    if (error.code === "too_many_attempts") return "Too many attempts. Wait a minute and try again.";
+    if (error.code === "user_deactivated") return "This account is deactivated. Ask an administrator.";
+    return error.describe();
+  }
+  if (error instanceof TypeError) return "The server cannot be reached. Check your connection.";
+  return messageOf(error);
+}
+
+export function SignIn() {
+  const { user, signIn } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const from = (location.state as { from?: string } | null)?.from ?? "/sessions";
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (user) return <Navigate to={from} replace />;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn(username.trim(), password);
+      navigate(from, { replace: true });
+    } catch (err) {
+      setError(signInMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main className="flex min-h-screen items-center justify-center p-4">
+      <form onSubmit={submit} className="flex w-full max-w-sm flex-col gap-4 rounded-lg border border-slate-700 bg-slate-900 p-6" aria-labelledby="signin-title">
+        <h1 id="signin-title" className="text-2xl font-semibold text-sky-300">
+          LiveSurgery
+        </h1>
+        <p className="text-sm text-slate-300">Sign in to join live sessions.</p>
+        {error && <Alert>{error}</Alert>}
+        <TextField label="Username" name="username" autoComplete="username" required value={username} onChange={(e) => setUsername(e.target.value)} />
+        <TextField label="Password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        <Button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </Button>
+      </form>
+    </main>
+  );
+}
