@@ -1,6 +1,7 @@
 // Generates the TypeScript types of the server's contracts from `../schemas/`:
 //   src/api/generated/openapi.ts  from schemas/openapi.json (openapi-typescript)
 //   src/api/generated/ws.ts       from schemas/ws/*.json     (json-schema-to-typescript)
+//   src/api/generated/events.ts   from schemas/events/*.json (the `data` of each event type)
 // With --check it writes nothing and exits 1 when a committed file differs from what the
 // schemas give (the types drifted: run `npm run gen:types` and commit).
 import { readFile, readdir, writeFile } from "node:fs/promises";
@@ -60,9 +61,40 @@ async function wsTypes() {
   return parts.join("\n");
 }
 
+async function eventTypes() {
+  const dir = path.join(schemas, "events");
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
+  const parts = [banner];
+  const names = [];
+  for (const file of files) {
+    const schema = JSON.parse(await readFile(path.join(dir, file), "utf8"));
+    const eventType = path.basename(file, ".json");
+    const name = `${eventType}Data`;
+    const { $schema: _s, $id: _i, ...local } = schema;
+    const ts = await compile({ ...local, title: name }, name, {
+      bannerComment: "",
+      additionalProperties: false,
+      strictIndexSignatures: true,
+      format: true,
+      declareExternallyReferenced: true,
+      ignoreMinAndMaxItems: true,
+    });
+    parts.push(ts.trim() + "\n");
+    names.push([eventType, name]);
+  }
+  parts.push(
+    "/** The `data` of each event type, by type. */\nexport interface EventDataByType {\n" +
+      names.map(([t, n]) => `  ${t}: ${n};\n`).join("") +
+      "}\n",
+  );
+  parts.push("/** Every event type the server appends. */\nexport type EventType = keyof EventDataByType;\n");
+  return parts.join("\n");
+}
+
 const outputs = [
   ["openapi.ts", await openapiTypes()],
   ["ws.ts", await wsTypes()],
+  ["events.ts", await eventTypes()],
 ];
 let drifted = 0;
 for (const [name, text] of outputs) {
