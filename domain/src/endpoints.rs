@@ -83,6 +83,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     public("POST", "/v1/auth/login"),
     public("POST", "/v1/auth/refresh"),
     signed_in("GET", "/v1/users/me"),
+    signed_in("GET", "/v1/users/directory"),
     write("POST", "/v1/users", Action::RegisterUser),
     read("GET", "/v1/users", Action::ManageUsers),
     write("PATCH", "/v1/users/{id}", Action::ManageUsers),

@@ -172,6 +172,44 @@ pub struct UserPage {
     pub next_cursor: Option<String>,
 }
 
+/// A user as every signed-in user may see them: enough to show a name and pick a member.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryEntry {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl From<UserRow> for DirectoryEntry {
+    fn from(u: UserRow) -> DirectoryEntry {
+        DirectoryEntry {
+            id: u.user_id,
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role.into(),
+        }
+    }
+}
+
+/// One page of the directory of active users, ordered by username.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryPage {
+    pub items: Vec<DirectoryEntry>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryQuery {
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1-1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {

@@ -97,6 +97,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
     .service(web::resource("/v1/auth/refresh").route(web::post().to(users::refresh)))
     .service(web::resource("/v1/users/me").route(web::get().to(users::me)))
+    .service(web::resource("/v1/users/directory").route(web::get().to(users::directory)))
     .service(
         web::resource("/v1/users")
             .route(web::post().to(users::create_user))
@@ -264,7 +265,7 @@ impl Modify for BearerAuth {
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
-        users::login, users::refresh, users::me, users::create_user, users::list_users, users::update_user,
+        users::login, users::refresh, users::me, users::directory, users::create_user, users::list_users, users::update_user,
         sessions::create_session, sessions::list_sessions, sessions::get_session, sessions::update_session,
         sessions::start_session, sessions::end_session, sessions::cancel_session,
         sessions::list_members, sessions::put_member, sessions::remove_member,

@@ -10,8 +10,8 @@ use livesurgery_projections::UserFilter;
 use uuid::Uuid;
 
 use super::dto::{
-    CreateUserRequest, ListUsersQuery, LoginRequest, RefreshRequest, TokenResponse,
-    UpdateUserRequest, User, UserPage,
+    CreateUserRequest, DirectoryEntry, DirectoryPage, DirectoryQuery, ListUsersQuery, LoginRequest,
+    RefreshRequest, TokenResponse, UpdateUserRequest, User, UserPage,
 };
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
@@ -251,14 +251,35 @@ pub async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     state.guard(&req, &caller).await?;
     state.read_after(&req).await?;
-    let limit = super::page_size(query.limit)?;
-    let mut items = state
-        .read_models
-        .list_users(&UserFilter {
+    let (items, next_cursor) = user_page(
+        &state,
+        UserFilter {
             active: query.active,
             role: query.role.map(Into::into),
             after_username: query.cursor.clone(),
+            limit: 0,
+        },
+        query.limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(UserPage {
+        items: items.into_iter().map(User::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// One page of users by username (`limit` from the query), and the cursor of the next page.
+async fn user_page(
+    state: &ApiState,
+    filter: UserFilter,
+    limit: Option<u32>,
+) -> Result<(Vec<livesurgery_projections::UserRow>, Option<String>), ApiError> {
+    let limit = super::page_size(limit)?;
+    let mut items = state
+        .read_models
+        .list_users(&UserFilter {
             limit: limit + 1,
+            ..filter
         })
         .await?;
     let next_cursor = if items.len() > limit as usize {
@@ -267,8 +288,34 @@ pub async fn list_users(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(UserPage {
-        items: items.into_iter().map(User::from).collect(),
+    Ok((items, next_cursor))
+}
+
+/// The directory of active users (any signed-in user): names to show for user ids, and the
+/// people a host can add as members. No timestamps, no deactivated users.
+#[utoipa::path(get, path = "/v1/users/directory", tag = "users", params(DirectoryQuery, super::ReadYourWrites),
+    responses((status = 200, body = DirectoryPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn directory(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    _caller: Caller,
+    query: web::Query<DirectoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    state.read_after(&req).await?;
+    let (items, next_cursor) = user_page(
+        &state,
+        UserFilter {
+            active: Some(true),
+            role: None,
+            after_username: query.cursor.clone(),
+            limit: 0,
+        },
+        query.limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(DirectoryPage {
+        items: items.into_iter().map(DirectoryEntry::from).collect(),
         next_cursor,
     }))
 }

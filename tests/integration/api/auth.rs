@@ -237,3 +237,73 @@ async fn a_deactivated_user_is_locked_out_at_once_and_reactivation_lets_them_sig
         me(&app, login.str("access_token")).await.assert_status(200);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_signed_in_user_reads_the_directory_of_active_users_and_nothing_more() {
+    for db in all_backends().await {
+        let app = spawn_app(db).await;
+        println!("[{}]", app.backend);
+        let observer = app.create_user("observer").await;
+        let surgeon = app.create_user("surgeon").await;
+        let leaver = app.create_user("reviewer").await;
+        let gone = app
+            .call(
+                Method::PATCH,
+                &format!("/v1/users/{}", leaver.id),
+                Some(&app.admin_token),
+                Some(json!({"active": false})),
+            )
+            .await;
+        gone.assert_status(200);
+
+        let answer = app
+            .get("/v1/users/directory?limit=1000", &observer.token)
+            .await;
+        answer.assert_status(200);
+        let items = answer.body["items"].as_array().expect("items");
+        let entry = items
+            .iter()
+            .find(|u| u["id"] == surgeon.id.to_string())
+            .unwrap_or_else(|| panic!("the surgeon is listed: {}", answer.body));
+        assert_eq!(entry["username"], surgeon.username.as_str());
+        assert_eq!(entry["role"], "surgeon");
+        assert!(
+            entry["display_name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Dr surgeon"))
+        );
+        let mut fields: Vec<&str> = entry
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["display_name", "id", "role", "username"]);
+        assert!(
+            items.iter().all(|u| u["id"] != leaver.id.to_string()),
+            "a deactivated user is not in the directory"
+        );
+        let names: Vec<&str> = items
+            .iter()
+            .filter_map(|u| u["username"].as_str())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "ordered by username");
+
+        let page = app
+            .get("/v1/users/directory?limit=1", &observer.token)
+            .await;
+        page.assert_status(200);
+        assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1));
+        assert!(
+            page.body["next_cursor"].is_string(),
+            "a cursor to the next page"
+        );
+
+        app.call(Method::GET, "/v1/users/directory", None, None)
+            .await
+            .assert_error(401, "missing_token");
+    }
+}

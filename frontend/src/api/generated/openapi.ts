@@ -52,6 +52,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/directory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The directory of active users (any signed-in user): names to show for user ids, and the
+         *     people a host can add as members. No timestamps, no deactivated users.
+         */
+        get: operations["directory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -623,6 +643,20 @@ export interface components {
             password: string;
             role: components["schemas"]["Role"];
             display_name: string;
+        };
+        /** @description A user as every signed-in user may see them: enough to show a name and pick a member. */
+        DirectoryEntry: {
+            /** Format: uuid */
+            id: string;
+            username: string;
+            display_name: string;
+            role: components["schemas"]["Role"];
+        };
+        /** @description One page of the directory of active users, ordered by username. */
+        DirectoryPage: {
+            items: components["schemas"]["DirectoryEntry"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor?: string | null;
         };
         /** @description Body of every error answer. */
         ErrorBody: {
@@ -1233,6 +1267,59 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    directory: {
+        parameters: {
+            query?: {
+                /** @description From the previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1-1000 (default 50). */
+                limit?: number;
+                /**
+                 * @description Wait until the read models reach this log position (503 `not_caught_up` if they do not
+                 *     in time).
+                 */
+                min_position?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DirectoryPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

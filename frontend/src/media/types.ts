@@ -1,0 +1,47 @@
+// The contract between the workspace screen and the media layer (WHIP publish, WHEP receive).
+// The workspace owns the WebSocket and the layout; the media layer owns every RTCPeerConnection.
+import type { JoinResponse } from "../api/client";
+import type { MediaFirstFrameMessage } from "../api/generated/ws";
+
+export interface MediaOptions {
+  sessionId: string;
+  /** The answer of `POST /v1/sessions/{id}/participants:join` (sfu.whip_url, whep_url, token, ice_servers). */
+  join: JoinResponse;
+  /** `Date.now()` when that join answered: the origin of join-to-first-frame. */
+  joinedAt: number;
+  /** The participant may publish (the `publish` permission). */
+  canPublish: boolean;
+  /** Sends `media.first_frame` over the session's WebSocket (the workspace adds `ref`). */
+  sendFirstFrame: (msg: Omit<MediaFirstFrameMessage, "ref" | "type">) => void;
+}
+
+/** A camera this browser publishes as a named source. */
+export interface LocalSource {
+  source: string;
+  /** The camera's label, for the person who chose it. */
+  deviceLabel: string;
+  stream: MediaStream;
+  state: "connecting" | "live" | "failed";
+  error?: string;
+}
+
+export interface SessionMedia {
+  /** This browser's published sources. */
+  published: LocalSource[];
+  /** Publishes a local camera (`deviceId`, default the first) as `source` over WHIP. */
+  publish(source: string, deviceId?: string): Promise<void>;
+  /** Stops publishing `source` (DELETE of its WHIP resource) and stops the camera. */
+  unpublish(source: string): Promise<void>;
+  /** The cameras this browser can publish (labels once permission was granted). */
+  devices: MediaDeviceInfo[];
+  /** Sources published in the session by anyone, as the server lists them. */
+  sessionSources: string[];
+  /** The sources this participant's panels show; the media layer subscribes to exactly these. */
+  setWanted(sources: string[]): void;
+  /** What shows `source` now, or null while it is not received (yet). */
+  streamFor(source: string): MediaStream | null;
+  /** Called by the workspace with every session event, so the media layer follows media events. */
+  onSessionEvent(eventType: string, data: unknown): void;
+  /** The last media problem worth showing, or null. */
+  error: string | null;
+}
