@@ -1,4 +1,5 @@
-//! LiveSurgery server: event log backends, projections runner, REST API, auth and CLI.
+//! LiveSurgery server: event log backends, projections runner, REST API, realtime gateway,
+//! SFU, the web app's files, auth and CLI.
 
 pub mod api;
 pub mod audit;
@@ -12,3 +13,4 @@ pub mod sfu;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -84,6 +84,9 @@ pub struct ApiSettings {
     /// Folder for state the server generates itself (the token signing key when none is given).
     #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = "data")]
     pub data_dir: std::path::PathBuf,
+    /// The web app's build (`npm run build` in `frontend/`), served at `/`.
+    #[arg(long, env = "LIVESURGERY_WEB_DIR", default_value = "frontend/dist")]
+    pub web_dir: std::path::PathBuf,
     /// HS256 key that signs every token (32+ characters). When absent, a random key is
     /// generated once and kept in DATA_DIR/jwt.key. Several server processes must share one.
     #[arg(long, env = "LIVESURGERY_JWT_SECRET", hide_env_values = true)]
@@ -180,6 +183,7 @@ impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             data_dir: "data".into(),
+            web_dir: "frontend/dist".into(),
             jwt_secret: None,
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 7 * 24 * 3600,

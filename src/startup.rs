@@ -66,6 +66,15 @@ impl Application {
         )
         .await
         .context("starting the SFU")?;
+        if crate::web::is_built(&settings.api.web_dir) {
+            tracing::info!(dir = %settings.api.web_dir.display(), "serving the web app at /");
+        } else {
+            tracing::warn!(
+                "the web app is not built (no {}/index.html): / answers 503 web_app_not_built; \
+                 run `cd frontend && npm ci && npm run build` and restart (the API works without it)",
+                settings.api.web_dir.display()
+            );
+        }
         let metrics = web::Data::from(metrics);
         let gateway_data = web::Data::from(gateway.clone());
         let sfu_data = web::Data::from(sfu.clone());
@@ -77,7 +86,8 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(gateway_data.clone())
                 .app_data(sfu_data.clone())
-                .configure(move |cfg| api::configure(cfg, &api_settings))
+                .configure(|cfg| api::configure(cfg, &api_settings))
+                .configure(|cfg| crate::web::configure(cfg, &api_settings.web_dir))
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::error::envelope))
         })

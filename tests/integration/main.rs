@@ -8,3 +8,4 @@ mod realtime;
 mod realtime_schemas;
 mod sfu;
 mod store_conformance;
+mod web;
