@@ -5,5 +5,5 @@
 mod aiortc;
 mod browser;
 mod signalling;
-mod support;
+pub(crate) mod support;
 mod turn;
