@@ -36,13 +36,16 @@ export class ApiError extends Error {
 }
 
 /** Turns a failed response into an `ApiError` (also for non-JSON bodies, e.g. a proxy's 502). */
-export async function errorOf(response: Response): Promise<ApiError> {
+export async function errorOf(response: Response, parsed?: unknown): Promise<ApiError> {
   const requestId = response.headers.get("X-Request-Id");
-  let body: unknown = null;
-  try {
-    body = await response.clone().json();
-  } catch {
-    // not JSON: keep the status text
+  // openapi-fetch has already read an error answer's body and hands it over parsed.
+  let body: unknown = parsed ?? null;
+  if (body === null) {
+    try {
+      body = await response.clone().json();
+    } catch {
+      // not JSON: keep the status text
+    }
   }
   const detail = (body as { error?: { code?: string; message?: string } } | null)?.error;
   return new ApiError(
@@ -103,7 +106,7 @@ export async function call<T>(
     outcome = await request();
   }
   if (!outcome.response.ok) {
-    throw await errorOf(outcome.response);
+    throw await errorOf(outcome.response, outcome.error);
   }
   return { data: outcome.data as T, response: outcome.response };
 }

@@ -96,8 +96,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (username: string, password: string) => {
-      const { data, response } = await http.POST("/v1/auth/login", { body: { username, password } });
-      if (!response.ok || !data) throw await errorOf(response);
+      const { data, error, response } = await http.POST("/v1/auth/login", { body: { username, password } });
+      if (!response.ok || !data) throw await errorOf(response, error);
       update(fromResponse(data));
     },
     [update],

@@ -6,7 +6,7 @@ import { useId } from "react";
 type Variant = "primary" | "secondary" | "danger" | "ghost";
 
 const variants: Record<Variant, string> = {
-  primary: "bg-sky-600 hover:bg-sky-500 text-white",
+  primary: "bg-sky-700 hover:bg-sky-600 text-white",
   secondary: "bg-slate-700 hover:bg-slate-600 text-slate-100",
   danger: "bg-rose-700 hover:bg-rose-600 text-white",
   ghost: "bg-transparent hover:bg-slate-800 text-slate-200",
