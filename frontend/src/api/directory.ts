@@ -8,9 +8,22 @@ export type DirectoryEntry = Schemas["DirectoryEntry"];
 
 let cached: Promise<DirectoryEntry[]> | null = null;
 
+/** Every page of the directory, in username order. */
+async function fetchAll(): Promise<DirectoryEntry[]> {
+  const items: DirectoryEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = { limit: 1000, ...(cursor ? { cursor } : {}) };
+    const { data } = await call(() => http.GET("/v1/users/directory", { params: { query } }));
+    items.push(...data.items);
+    cursor = data.next_cursor ?? undefined;
+  } while (cursor);
+  return items;
+}
+
 /** The directory, fetched once per page load (call `refreshDirectory` after creating users). */
 export function loadDirectory(): Promise<DirectoryEntry[]> {
-  cached ??= call(() => http.GET("/v1/users/directory")).then(({ data }) => data.items);
+  cached ??= fetchAll();
   cached.catch(() => {
     cached = null;
   });

@@ -1,0 +1,105 @@
+// Test helpers for the sessions and admin screens: a stubbed API (fetch) that records what the
+// screens send, and a signed-in render.
+import { render } from "@testing-library/react";
+import type { ReactElement } from "react";
+import { MemoryRouter, Route, Routes, useLocation } from "react-router";
+import { vi } from "vitest";
+import type { User } from "../../api/client";
+import { AuthProvider } from "../../auth/AuthContext";
+import { ToastProvider } from "../../components/Toasts";
+
+export interface Sent {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export type Route_ = (sent: Sent) => Response | undefined;
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(status === 204 ? null : JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json", "X-Request-Id": "req-1", ...headers },
+  });
+}
+
+export function apiError(status: number, code: string, message: string): Response {
+  return json({ error: { code, message, request_id: "req-1" } }, status);
+}
+
+/** Stubs fetch; `route` answers each request (undefined: a 404 the test did not expect). */
+export function stubApi(route: Route_): Sent[] {
+  const sent: Sent[] = [];
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (input: Request) => {
+      const url = new URL(input.url);
+      const text = await input.text();
+      const request: Sent = {
+        method: input.method,
+        path: decodeURIComponent(url.pathname),
+        query: url.searchParams,
+        body: text ? JSON.parse(text) : undefined,
+      };
+      sent.push(request);
+      return route(request) ?? apiError(404, "not_found", `unexpected ${request.method} ${request.path}`);
+    }),
+  );
+  return sent;
+}
+
+export const ids = {
+  admin: "00000000-0000-7000-8000-00000000000a",
+  surgeon: "00000000-0000-7000-8000-00000000000b",
+  observer: "00000000-0000-7000-8000-00000000000c",
+  reviewer: "00000000-0000-7000-8000-00000000000d",
+  session: "11111111-1111-7111-8111-111111111111",
+};
+
+export function user(role: User["role"], id = ids[role]): User {
+  return {
+    id,
+    username: role === "surgeon" ? "surg" : role,
+    display_name: { admin: "Ada Admin", surgeon: "Sam Surgeon", observer: "Olive Observer", reviewer: "Rita Reviewer" }[role],
+    role,
+    active: true,
+    registered_at: "2026-12-01T08:00:00Z",
+    updated_at: "2026-12-01T08:00:00Z",
+  };
+}
+
+export const directory = (["admin", "surgeon", "observer", "reviewer"] as const).map((r) => {
+  const u = user(r);
+  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role };
+});
+
+/** Signs `who` in (as the auth provider stores it) so screens see `useAuth().user`. */
+export function signedInAs(who: User): void {
+  sessionStorage.setItem(
+    "livesurgery.auth",
+    JSON.stringify({ accessToken: "t", refreshToken: "r", accessExpiresAt: Date.now() + 3_600_000, user: who }),
+  );
+}
+
+function Where() {
+  const location = useLocation();
+  return <output data-testid="location">{location.pathname}</output>;
+}
+
+/** Renders `element` at `path` (route pattern `pattern`) inside the app's providers. */
+export function renderAt(element: ReactElement, path: string, pattern = path) {
+  return render(
+    <AuthProvider>
+      <ToastProvider>
+        <MemoryRouter initialEntries={[path]}>
+          <Routes>
+            <Route path={pattern} element={element} />
+            <Route path="*" element={null} />
+          </Routes>
+          <Where />
+        </MemoryRouter>
+      </ToastProvider>
+    </AuthProvider>,
+  );
+}
