@@ -1,0 +1,87 @@
+// One panel's content: its drag handle (a button: Arrow moves, Shift+Arrow resizes), title,
+// source picker, remove button and video. Edit controls exist only for editors.
+import type { KeyboardEvent } from "react";
+import type { Panel } from "../../api/generated/ws";
+import type { ReactNode } from "react";
+
+export function PanelCard({
+  panel,
+  editable,
+  sourceOptions,
+  contested,
+  onKey,
+  onRemove,
+  onSelectSource,
+  children,
+}: {
+  panel: Panel;
+  editable: boolean;
+  /** Sources offered in the picker (published ones and those in use). */
+  sourceOptions: string[];
+  /** "<winner> won the edit of <field>" while the panel flashes. */
+  contested: string | null;
+  onKey: (e: KeyboardEvent<HTMLButtonElement>) => void;
+  onRemove: () => void;
+  onSelectSource: (source: string | null) => void;
+  children: ReactNode;
+}) {
+  const title = panel.source_id ?? "No source";
+  return (
+    <div className="flex h-full flex-col overflow-hidden rounded">
+      <div className="flex items-center gap-1 border-b border-slate-700 bg-slate-800 px-1 py-0.5">
+        {editable && (
+          <button
+            type="button"
+            className="panel-drag-handle cursor-move rounded px-1.5 py-0.5 text-slate-200 hover:bg-slate-700"
+            aria-label={`Move panel ${panel.id}`}
+            aria-describedby="panel-keys-help"
+            title="Drag to move; Arrow keys move, Shift+Arrow keys resize"
+            onKeyDown={onKey}
+          >
+            <span aria-hidden="true">⠿</span>
+          </button>
+        )}
+        <h2 className="min-w-0 flex-1 truncate text-sm font-medium text-slate-100" data-testid="panel-title">
+          {title} <span className="text-xs font-normal text-slate-400">· {panel.id}</span>
+        </h2>
+        {editable && (
+          <>
+            <select
+              aria-label={`Source for panel ${panel.id}`}
+              className="max-w-[9rem] rounded border border-slate-600 bg-slate-900 px-1 py-0.5 text-xs text-slate-100"
+              value={panel.source_id ?? ""}
+              onChange={(e) => onSelectSource(e.target.value === "" ? null : e.target.value)}
+            >
+              <option value="">None</option>
+              {sourceOptions.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+            <button
+              type="button"
+              className="rounded px-1.5 py-0.5 text-slate-200 hover:bg-rose-800"
+              aria-label={`Delete panel ${panel.id}`}
+              title={`Delete panel ${panel.id}`}
+              onClick={onRemove}
+            >
+              <span aria-hidden="true">✕</span>
+            </button>
+          </>
+        )}
+      </div>
+      <div className="relative min-h-0 flex-1 bg-black">
+        {children}
+        {contested && (
+          <p
+            data-testid={`contested-${panel.id}`}
+            className="absolute inset-x-1 bottom-1 rounded bg-amber-900/95 px-2 py-1 text-xs font-medium text-amber-50"
+          >
+            {contested}
+          </p>
+        )}
+      </div>
+    </div>
+  );
+}
