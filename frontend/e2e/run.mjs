@@ -180,24 +180,26 @@ try {
 
   // 2. Create, add the observer, start.
   await sp.goto("/sessions");
-  await sp.getByRole("button", { name: "New session" }).click();
+  await sp.getByRole("button", { name: "New session", exact: true }).click();
   await sp.getByLabel("Title").fill("Laparoscopic cholecystectomy (E2E)");
   await sp.getByLabel("Procedure").fill("cholecystectomy");
-  await sp.getByRole("button", { name: "Create session" }).click();
+  await sp.getByRole("button", { name: "Create session", exact: true }).click();
   await sp.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
   const sessionId = sp.url().split("/").pop();
   result.session_id = sessionId;
   step("session created", { session_id: sessionId });
 
   const addForm = sp.getByRole("form", { name: "Add member" });
-  await addForm.getByLabel("User").selectOption({ label: new RegExp(users.observer[0]) });
-  await addForm.getByLabel("Session role").selectOption("observer");
-  await addForm.getByRole("button", { name: "Add member" }).click();
-  await sp.getByRole("table", { name: "Members" }).getByText(users.observer[0]).waitFor();
+  const userSelect = addForm.getByLabel("User", { exact: true });
+  const observerOption = await userSelect.locator("option", { hasText: `(${users.observer[0]})` }).getAttribute("value");
+  await userSelect.selectOption(observerOption);
+  await addForm.getByLabel("Session role", { exact: true }).selectOption("observer");
+  await addForm.getByRole("button", { name: "Add member", exact: true }).click();
+  await sp.getByRole("table", { name: "Members" }).getByText(users.observer[2]).waitFor();
   step("observer added as a member");
 
-  await sp.getByRole("button", { name: "Start session" }).click();
-  await sp.getByText(/live/i).first().waitFor();
+  await sp.getByRole("button", { name: "Start session", exact: true }).click();
+  await sp.locator('[data-testid="session-status"][data-status="live"]').first().waitFor();
   await sp.getByRole("link", { name: "Open workspace" }).waitFor();
   await screen(sp, "session-detail");
   await sp.goto("/sessions");
@@ -214,8 +216,7 @@ try {
   await op.goto(`/sessions/${sessionId}/workspace`);
   await op.getByTestId("connection-status").and(op.locator('[data-state="connected"]')).waitFor();
   await op.getByTestId("read-only").waitFor();
-  const observerName = users.observer[2] ?? users.observer[0];
-  await sp.getByTestId("presence").getByText(observerName, { exact: false }).waitFor();
+  await sp.getByTestId("presence").locator(`[data-testid="presence-item"][data-role="observer"]`).getByText(users.observer[2]).waitFor();
   step("both in the workspace; the surgeon sees the observer present");
 
   // 4. The surgeon publishes the fake camera and shows it in panel p1.
@@ -241,7 +242,7 @@ try {
 
   // 5. The surgeon drags p1 to the right half; the observer sees the new position.
   const before = await panelBox(op, "p1");
-  const handle = sp.getByRole("button", { name: "Move panel p1" });
+  const handle = sp.getByRole("button", { name: "Move panel p1", exact: true });
   const grid = await sp.getByTestId("panel-p1").evaluate((el) => {
     const r = el.getBoundingClientRect();
     return { left: r.left, top: r.top, width: r.width };
@@ -286,8 +287,8 @@ try {
   await observer.context.setOffline(true);
   await op.getByTestId("connection-status").and(op.locator('[data-state="offline"], [data-state="reconnecting"]')).waitFor();
   const p2Before = await panelBox(sp, "p2");
-  await sp.getByTestId("panel-p2").getByRole("button", { name: "Move panel p2" }).focus();
-  await sp.keyboard.press("ArrowRight");
+  await sp.getByRole("button", { name: "Move panel p2", exact: true }).focus();
+  await sp.keyboard.press(p2Before.x + p2Before.w < 12 ? "ArrowRight" : "ArrowLeft");
   const shifted = await until(async () => {
     const now = await panelBox(sp, "p2");
     return now.x !== p2Before.x ? now : null;
@@ -325,12 +326,19 @@ try {
   result.audit_timeline = items.map((i) => i.type);
   const positions = items.map((i) => i.position);
   if (positions.some((p, i) => i > 0 && p <= positions[i - 1])) fail(`timeline not in log order: ${positions}`);
-  const story = ["SessionCreated", "MemberAdded", "SessionStarted", "ParticipantJoined", "ParticipantJoined", "PublisherConnected", "TrackPublished", "SourceSelected", "FirstFrameDecoded", "LayoutUpdated", "LayoutUpdated"];
-  let at = 0;
-  for (const type of story) {
-    const found = items.findIndex((it, i) => i >= at && it.type === type);
-    if (found < 0) fail(`the audit timeline lacks ${type} after index ${at}: ${JSON.stringify(result.audit_timeline)}`);
-    at = found + 1;
+  // Two chains: the track's first frame (TrackPublished) and the surgeon's source choice may
+  // come in either order; each must come before the observer decodes.
+  const stories = [
+    ["SessionCreated", "MemberAdded", "SessionStarted", "ParticipantJoined", "ParticipantJoined", "PublisherConnected", "TrackPublished", "FirstFrameDecoded", "LayoutUpdated", "LayoutUpdated"],
+    ["PublisherConnected", "SourceSelected", "FirstFrameDecoded"],
+  ];
+  for (const story of stories) {
+    let at = 0;
+    for (const type of story) {
+      const found = items.findIndex((it, i) => i >= at && it.type === type);
+      if (found < 0) fail(`the audit timeline lacks ${type} after index ${at}: ${JSON.stringify(result.audit_timeline)}`);
+      at = found + 1;
+    }
   }
   await rp.getByRole("button", { name: "Verify integrity" }).click();
   const verify = rp.getByTestId("verify-result");

@@ -6,9 +6,9 @@ import { useId } from "react";
 type Variant = "primary" | "secondary" | "danger" | "ghost";
 
 const variants: Record<Variant, string> = {
-  primary: "bg-sky-700 hover:bg-sky-600 text-white",
+  primary: "bg-sky-700 hover:bg-sky-800 text-white",
   secondary: "bg-slate-700 hover:bg-slate-600 text-slate-100",
-  danger: "bg-rose-700 hover:bg-rose-600 text-white",
+  danger: "bg-rose-700 hover:bg-rose-800 text-white",
   ghost: "bg-transparent hover:bg-slate-800 text-slate-200",
 };
 

@@ -237,7 +237,7 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
         .unwrap_or_else(|| panic!("no session_id in {result}"));
     let events = session_events(&app, session).await;
     let (s, o) = (surgeon.id.to_string(), observer.id.to_string());
-    let actor_is = |e: &Value, id: &str| e["actor"]["user_id"] == id;
+    let actor_is = |e: &Value, id: &str| e["actor_user_id"] == id;
     let links = assert_in_order(
         &events,
         &[
@@ -258,6 +258,22 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
                 json!({"source": "endoscope", "kind": "video"}),
             ),
             (
+                "FirstFrameDecoded",
+                json!({"user_id": o, "source": "endoscope"}),
+            ),
+            ("LayoutUpdated", json!({})),
+            ("LayoutUpdated", json!({})),
+        ],
+    );
+    // The surgeon's source choice and the track's first frame may come in either order.
+    assert_in_order(
+        &events,
+        &[
+            (
+                "PublisherConnected",
+                json!({"user_id": s, "source": "endoscope"}),
+            ),
+            (
                 "SourceSelected",
                 json!({"panel_id": "p1", "source_id": "endoscope"}),
             ),
@@ -265,8 +281,6 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
                 "FirstFrameDecoded",
                 json!({"user_id": o, "source": "endoscope"}),
             ),
-            ("LayoutUpdated", json!({})),
-            ("LayoutUpdated", json!({})),
         ],
     );
     for &i in &links[links.len() - 2..] {

@@ -162,7 +162,7 @@ export function SessionDetail() {
         {actionError && <Alert>{actionError}</Alert>}
         <div className="flex flex-wrap items-center gap-2" role="group" aria-label="Session actions">
           {may.openWorkspace && (
-            <Link to={`/sessions/${session.id}/workspace`} className={`${linkButton} bg-emerald-700 text-white hover:bg-emerald-600`}>
+            <Link to={`/sessions/${session.id}/workspace`} className={`${linkButton} bg-emerald-800 text-white hover:bg-emerald-900`}>
               Open workspace
             </Link>
           )}
