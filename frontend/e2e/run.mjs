@@ -308,10 +308,32 @@ try {
   result.network_cut = { while_offline: whileOffline, after: caughtUp, caught_up_ms: Date.now() - restoredAt };
   step("observer's network cut and restored; its layout caught up", result.network_cut);
 
+  // The surgeon stops publishing; the observer's panel loses the picture.
+  await sp.getByRole("button", { name: `Stop publishing ${SOURCE}`, exact: true }).click();
+  await sp.getByTestId(`published-${SOURCE}`).waitFor({ state: "detached" });
+  step("surgeon stopped publishing");
+
   // 8. A reviewer reads the audit timeline and verifies the chain.
   const reviewer = await person("reviewer");
   const rp = reviewer.page;
-  await signIn(rp, "reviewer");
+  // Keyboard only: Tab to each field (focus must be visible), type, Enter.
+  await rp.goto("/login");
+  const focusRing = () =>
+    rp.evaluate(() => {
+      const el = document.activeElement;
+      const style = el ? getComputedStyle(el) : null;
+      return { label: el?.getAttribute("name") ?? el?.textContent ?? null, outline: style ? `${style.outlineStyle} ${style.outlineWidth}` : null };
+    });
+  await rp.keyboard.press("Tab");
+  const usernameFocus = await focusRing();
+  if (usernameFocus.label !== "username") fail(`the first Tab focuses ${JSON.stringify(usernameFocus)}, not the username`);
+  if (usernameFocus.outline.startsWith("none") || usernameFocus.outline.endsWith(" 0px")) fail(`no visible focus on the username: ${usernameFocus.outline}`);
+  await rp.keyboard.type(users.reviewer[0]);
+  await rp.keyboard.press("Tab");
+  await rp.keyboard.type(users.reviewer[1]);
+  await rp.keyboard.press("Enter");
+  await rp.waitForURL((url) => !url.pathname.startsWith("/login"));
+  step("reviewer signed in with the keyboard alone; focus visible", { focus: usernameFocus.outline });
   await rp.goto(`/sessions/${sessionId}/audit`);
   const timeline = rp.getByRole("list", { name: "Audit timeline" });
   await timeline.getByTestId("audit-item").first().waitFor();
@@ -353,9 +375,14 @@ try {
   await signIn(ap, "admin");
   await ap.goto("/admin");
   await ap.getByRole("table", { name: "Users" }).getByText(users.surgeon[0]).waitFor();
-  await ap.getByRole("table", { name: "Projections" }).waitFor();
+  const projections = ap.getByRole("table", { name: "Projections" });
+  await projections.waitFor();
   await screen(ap, "admin");
-  step("admin screen lists users and projections");
+  const rebuild = projections.getByRole("button", { name: /^Rebuild / }).first();
+  const projection = (await rebuild.textContent()).replace(/^Rebuild\s+/, "").trim();
+  await rebuild.click();
+  await ap.getByText(new RegExp(`Rebuilt ${projection} \\(generation \\d+\\)`)).waitFor({ timeout: 30_000 });
+  step("admin screen lists users and projections; a rebuild ran to the end", { projection });
 
   if (result.console_errors.length) fail(`console errors: ${JSON.stringify(result.console_errors, null, 1)}`);
   result.total_ms = Date.now() - started;

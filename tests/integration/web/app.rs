@@ -263,6 +263,10 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
             ),
             ("LayoutUpdated", json!({})),
             ("LayoutUpdated", json!({})),
+            (
+                "PublisherDisconnected",
+                json!({"user_id": s, "source": "endoscope", "reason": "deleted"}),
+            ),
         ],
     );
     // The surgeon's source choice and the track's first frame may come in either order.
@@ -283,7 +287,7 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
             ),
         ],
     );
-    for &i in &links[links.len() - 2..] {
+    for &i in &links[links.len() - 3..links.len() - 1] {
         assert!(
             actor_is(&events[i], &s),
             "layout writes come from the surgeon: {}",
