@@ -71,7 +71,8 @@ export function PublishControl({ media }: { media: SessionMedia }) {
           {busy ? "Publishing…" : "Publish"}
         </Button>
       </form>
-      {error && <Alert>{error}</Alert>}
+      {/* A failed publish usually stays listed with its reason below; say it once. */}
+      {error && !media.published.some((p) => p.error === error) && <Alert>{error}</Alert>}
       {media.error && <Alert>{media.error}</Alert>}
       {media.published.length > 0 && (
         <ul aria-label="Published by this browser" className="flex flex-col gap-1.5">

@@ -1,0 +1,61 @@
+// One panel's video: the received stream in a muted inline <video>, a placeholder until it shows.
+import { useEffect, useRef, useState } from "react";
+
+export function PanelVideo({ panelId, source, stream }: { panelId: string; source: string | null; stream: MediaStream | null }) {
+  const video = useRef<HTMLVideoElement>(null);
+  // Which stream has shown a picture: a new stream waits for its own first frame.
+  const [shown, setShown] = useState<MediaStream | null>(null);
+
+  useEffect(() => {
+    const v = video.current;
+    if (!v) return;
+    if (v.srcObject !== stream) v.srcObject = stream;
+    if (!stream) return;
+    const onFrame = () => {
+      if (v.videoWidth > 0 || v.readyState >= 2) setShown(stream);
+    };
+    v.addEventListener("loadeddata", onFrame);
+    v.addEventListener("playing", onFrame);
+    v.addEventListener("resize", onFrame);
+    onFrame();
+    return () => {
+      v.removeEventListener("loadeddata", onFrame);
+      v.removeEventListener("playing", onFrame);
+      v.removeEventListener("resize", onFrame);
+    };
+  }, [stream]);
+
+  // Detach on unmount, so the element lets go of the track at once.
+  useEffect(() => {
+    const v = video.current;
+    return () => {
+      if (v) v.srcObject = null;
+    };
+  }, []);
+
+  const playing = stream !== null && shown === stream;
+  const placeholder = source === null ? "No source" : `Waiting for ${source}…`;
+  return (
+    <div className="relative h-full w-full overflow-hidden bg-black">
+      <video
+        ref={video}
+        autoPlay
+        muted
+        playsInline
+        data-testid={`panel-video-${panelId}`}
+        data-source={source ?? ""}
+        data-state={playing ? "playing" : stream ? "waiting" : "empty"}
+        aria-label={source === null ? "Video panel without a source" : `Video of ${source}`}
+        className="h-full w-full object-contain"
+      />
+      {!playing && (
+        <div
+          data-testid={`panel-placeholder-${panelId}`}
+          className="pointer-events-none absolute inset-0 flex items-center justify-center bg-slate-950 p-2 text-center text-sm text-slate-400"
+        >
+          {placeholder}
+        </div>
+      )}
+    </div>
+  );
+}

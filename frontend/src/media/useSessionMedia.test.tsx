@@ -1,0 +1,65 @@
+import { act, renderHook, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { JoinResponse } from "../api/client";
+import { FakePeerConnection, FakeStream, answerSdp } from "./fakeWebRtc";
+import type { MediaOptions } from "./types";
+import { useSessionMedia } from "./useSessionMedia";
+
+const SID = "0190a1b2-0000-7000-8000-00000000000b";
+const join = (token: string): JoinResponse => ({
+  participant_id: "p1",
+  role: "observer",
+  permissions: ["subscribe"],
+  ws: { url: "ws://h/ws", token: "w" },
+  sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, token },
+  ice_servers: [],
+  expires_at: "2030-01-01T00:00:00Z",
+});
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("useSessionMedia", () => {
+  it("is idle without a join, then subscribes to what the panels wanted meanwhile", async () => {
+    FakePeerConnection.all = [];
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    vi.stubGlobal("MediaStream", FakeStream);
+    const posts: Array<{ url: string; auth: string | null }> = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (url.includes("/whep") && init?.method === "POST") {
+          posts.push({ url, auth: new Headers(init.headers).get("Authorization") });
+          return new Response(answerSdp(4), { status: 201, headers: { Location: `/v1/sessions/${SID}/whep/r${posts.length}` } });
+        }
+        if (url.endsWith("/media")) return new Response(JSON.stringify({ sources: [], subscriptions: [] }), { status: 200 });
+        return new Response(null, { status: 200 });
+      }),
+    );
+    const options = (token: string): MediaOptions => ({
+      sessionId: SID,
+      join: join(token),
+      joinedAt: Date.now(),
+      canPublish: false,
+      sendFirstFrame: () => {},
+    });
+    const { result, rerender, unmount } = renderHook(({ o }: { o: MediaOptions | null }) => useSessionMedia(o), {
+      initialProps: { o: null as MediaOptions | null },
+    });
+    expect(result.current.streamFor("endoscope")).toBeNull();
+    await expect(result.current.publish("endoscope")).rejects.toThrow(/not connected yet/);
+    act(() => result.current.setWanted(["endoscope"]));
+
+    rerender({ o: options("t1") });
+    await waitFor(() => expect(result.current.streamFor("endoscope")).not.toBeNull());
+    expect(posts).toEqual([{ url: `${location.origin}/v1/sessions/${SID}/whep?slots=endoscope`, auth: "Bearer t1" }]);
+
+    // A new join (token refresh): everything of the old one goes, the panels' wish stays.
+    rerender({ o: options("t2") });
+    await waitFor(() => expect(posts).toHaveLength(2));
+    expect(posts[1]?.auth).toBe("Bearer t2");
+    expect(FakePeerConnection.all[0]?.closed).toBe(true);
+    unmount();
+    await waitFor(() => expect(FakePeerConnection.all[1]?.closed).toBe(true));
+  });
+});
