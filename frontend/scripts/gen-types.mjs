@@ -32,6 +32,20 @@ function typeName(title) {
     .join("") + "Message";
 }
 
+/** The TypeScript declaration of one JSON Schema, named `name`. */
+function typeOf(schema, name) {
+  // $id/$schema would make the compiler resolve remote references; titles name the types.
+  const { $schema: _s, $id: _i, ...local } = schema;
+  return compile({ ...local, title: name }, name, {
+    bannerComment: "",
+    additionalProperties: false,
+    strictIndexSignatures: true,
+    format: true,
+    declareExternallyReferenced: true,
+    ignoreMinAndMaxItems: true,
+  });
+}
+
 async function wsTypes() {
   const dir = path.join(schemas, "ws");
   const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
@@ -41,16 +55,7 @@ async function wsTypes() {
   for (const file of files) {
     const schema = JSON.parse(await readFile(path.join(dir, file), "utf8"));
     const name = typeName(schema.title ?? path.basename(file, ".json"));
-    // $id/$schema would make the compiler resolve remote references; titles name the types.
-    const { $schema: _s, $id: _i, ...local } = schema;
-    const ts = await compile({ ...local, title: name }, name, {
-      bannerComment: "",
-      additionalProperties: false,
-      strictIndexSignatures: true,
-      format: true,
-      declareExternallyReferenced: true,
-      ignoreMinAndMaxItems: true,
-    });
+    const ts = await typeOf(schema, name);
     parts.push(ts.trim() + "\n");
     if (schema["x-direction"] === "server-to-client") server.push(name);
     else if (schema["x-direction"] === "client-to-server") client.push(name);
@@ -70,15 +75,7 @@ async function eventTypes() {
     const schema = JSON.parse(await readFile(path.join(dir, file), "utf8"));
     const eventType = path.basename(file, ".json");
     const name = `${eventType}Data`;
-    const { $schema: _s, $id: _i, ...local } = schema;
-    const ts = await compile({ ...local, title: name }, name, {
-      bannerComment: "",
-      additionalProperties: false,
-      strictIndexSignatures: true,
-      format: true,
-      declareExternallyReferenced: true,
-      ignoreMinAndMaxItems: true,
-    });
+    const ts = await typeOf(schema, name);
     parts.push(ts.trim() + "\n");
     names.push([eventType, name]);
   }

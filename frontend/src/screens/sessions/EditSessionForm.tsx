@@ -3,7 +3,8 @@ import { useState } from "react";
 import type { FormEvent, KeyboardEvent } from "react";
 import { call, http, positionOf } from "../../api/client";
 import type { Session } from "../../api/client";
-import { Alert, Button, TextField, messageOf } from "../../components/ui";
+import { Alert, Button, messageOf } from "../../components/ui";
+import { DetailsFields } from "./DetailsFields";
 import { formOf, updateBody, validateDetails, type DetailsForm, type FormErrors } from "./details";
 
 export function EditSessionForm({
@@ -44,9 +45,6 @@ export function EditSessionForm({
     }
   }
 
-  const set = (field: keyof DetailsForm) => (e: { target: { value: string } }) =>
-    setForm((f) => ({ ...f, [field]: e.target.value }));
-
   return (
     <form
       aria-labelledby="edit-session-title"
@@ -59,18 +57,7 @@ export function EditSessionForm({
         Edit details
       </h2>
       {error && <Alert>{error}</Alert>}
-      <div className="grid gap-3 md:grid-cols-3">
-        <TextField label="Title" required maxLength={200} value={form.title} onChange={set("title")} error={errors.title} autoFocus />
-        <TextField label="Procedure" value={form.procedure} onChange={set("procedure")} />
-        <TextField
-          label="Scheduled start"
-          type="datetime-local"
-          value={form.scheduledStart}
-          onChange={set("scheduledStart")}
-          error={errors.scheduledStart}
-          hint="Your local time; empty clears it"
-        />
-      </div>
+      <DetailsFields form={form} errors={errors} onChange={(field, value) => setForm((f) => ({ ...f, [field]: value }))} scheduledHint="Your local time; empty clears it" />
       <div className="flex gap-2">
         <Button type="submit" disabled={busy}>
           {busy ? "Saving…" : "Save changes"}

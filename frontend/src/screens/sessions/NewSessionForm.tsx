@@ -4,7 +4,8 @@ import type { FormEvent, KeyboardEvent } from "react";
 import { useNavigate } from "react-router";
 import { call, http, positionOf } from "../../api/client";
 import type { Session } from "../../api/client";
-import { Alert, Button, TextField, messageOf } from "../../components/ui";
+import { Alert, Button, messageOf } from "../../components/ui";
+import { DetailsFields } from "./DetailsFields";
 import { createBody, validateDetails, type DetailsForm, type FormErrors } from "./details";
 
 const EMPTY: DetailsForm = { title: "", procedure: "", scheduledStart: "" };
@@ -51,9 +52,6 @@ export function NewSessionForm({
     if (e.key === "Escape" && !busy) onClose();
   }
 
-  const set = (field: keyof DetailsForm) => (e: { target: { value: string } }) =>
-    setForm((f) => ({ ...f, [field]: e.target.value }));
-
   return (
     <form
       id={id}
@@ -67,18 +65,7 @@ export function NewSessionForm({
         New session
       </h2>
       {error && <Alert>{error}</Alert>}
-      <div className="grid gap-3 md:grid-cols-3">
-        <TextField label="Title" required maxLength={200} value={form.title} onChange={set("title")} error={errors.title} autoFocus />
-        <TextField label="Procedure" value={form.procedure} onChange={set("procedure")} />
-        <TextField
-          label="Scheduled start"
-          type="datetime-local"
-          value={form.scheduledStart}
-          onChange={set("scheduledStart")}
-          error={errors.scheduledStart}
-          hint="Your local time"
-        />
-      </div>
+      <DetailsFields form={form} errors={errors} onChange={(field, value) => setForm((f) => ({ ...f, [field]: value }))} scheduledHint="Your local time" />
       <div className="flex gap-2">
         <Button type="submit" disabled={busy}>
           {busy ? "Creating…" : "Create session"}
