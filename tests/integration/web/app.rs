@@ -287,6 +287,15 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
             ),
         ],
     );
+    let decoded = &events[links[7]];
+    assert!(
+        decoded["data"]["join_to_first_frame_ms"].is_u64(),
+        "time to first frame reported: {decoded}"
+    );
+    println!(
+        "e2e: the observer's browser reported its first frame {} ms after its participants:join",
+        decoded["data"]["join_to_first_frame_ms"]
+    );
     for &i in &links[links.len() - 3..links.len() - 1] {
         assert!(
             actor_is(&events[i], &s),
