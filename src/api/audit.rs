@@ -121,7 +121,7 @@ pub async fn all_events(
 
 /// The session as it was at a moment, folded from the log itself (reviewers and admins).
 #[utoipa::path(get, path = "/v1/sessions/{id}/state", tag = "audit", params(("id" = Uuid, Path), StateQuery),
-    responses((status = 200, description = "The replayed session", body = Object, headers(("X-Position" = u64))),
+    responses((status = 200, description = "The replayed session", body = super::dto::Replay, headers(("X-Position" = u64))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn replay(
@@ -145,7 +145,7 @@ pub async fn replay(
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .insert_header((POSITION_HEADER, position.to_string()))
-        .json(view))
+        .json(super::dto::Replay::from(view)))
 }
 
 /// Recompute the session's hash chain and compare its end with the recorded head.

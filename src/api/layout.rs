@@ -121,19 +121,7 @@ pub async fn patch_layout(
         conflicts: serde_json::to_value(&updated.conflicts).unwrap_or_default(),
         layout: Layout {
             version: updated.version,
-            panels: updated
-                .panels
-                .iter()
-                .map(|p| Panel {
-                    id: p.id.clone(),
-                    x: p.x,
-                    y: p.y,
-                    w: p.w,
-                    h: p.h,
-                    z: p.z,
-                    source_id: p.source_id.clone(),
-                })
-                .collect(),
+            panels: updated.panels.iter().cloned().map(Panel::from).collect(),
             updated_at: Some(chrono::Utc::now()),
             updated_by: Some(caller.id()),
         },

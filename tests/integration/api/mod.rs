@@ -6,5 +6,6 @@ mod concurrency;
 mod errors;
 mod operations;
 mod rbac;
+mod replay;
 mod sessions;
 pub(crate) mod spawn;

@@ -915,6 +915,113 @@ export interface components {
             /** @description The refresh token from the last login or refresh (each can be used once). */
             refresh_token: string;
         };
+        /** @description A session as it was at a moment, folded from the log (`GET /v1/sessions/{id}/state`). */
+        Replay: {
+            /** Format: uuid */
+            session_id?: string | null;
+            status?: null | components["schemas"]["Status"];
+            title: string;
+            procedure?: string | null;
+            /** Format: date-time */
+            scheduled_start?: string | null;
+            members: components["schemas"]["ReplayMember"][];
+            /** @description Participants present at that time. */
+            participants: components["schemas"]["ReplayParticipant"][];
+            layout: components["schemas"]["ReplayLayout"];
+            /** @description Panel id -> the source it shows (`null`: nothing). */
+            sources: {
+                [key: string]: string | null;
+            };
+            recording: components["schemas"]["ReplayRecording"];
+            /** @description Sources published and subscribers connected at that time. */
+            media: components["schemas"]["ReplayMedia"];
+            /**
+             * Format: date-time
+             * @description The time replayed to (`null`: the end of the log).
+             */
+            at?: string | null;
+            /**
+             * Format: int64
+             * @description Global position of the last event folded (0: none).
+             */
+            last_position: number;
+            /**
+             * Format: int64
+             * @description Stream version of the last event folded (0: none).
+             */
+            last_version: number;
+            /**
+             * Format: date-time
+             * @description When the last event folded was recorded.
+             */
+            last_recorded_at?: string | null;
+        };
+        ReplayLayout: {
+            /** Format: int64 */
+            version: number;
+            panels: components["schemas"]["Panel"][];
+        };
+        ReplayMedia: {
+            /** @description In publish order. */
+            sources: components["schemas"]["ReplaySource"][];
+            /** @description In connection order. */
+            subscribers: components["schemas"]["ReplaySubscriber"][];
+        };
+        ReplayMember: {
+            /** Format: uuid */
+            user_id: string;
+            role: components["schemas"]["MemberRole"];
+        };
+        ReplayParticipant: {
+            /** Format: uuid */
+            participant_id: string;
+            /** Format: uuid */
+            user_id: string;
+            /** @description The session role they joined with. */
+            role: components["schemas"]["MemberRole"];
+            device?: string | null;
+            /**
+             * Format: date-time
+             * @description When they joined.
+             */
+            joined_at?: string | null;
+        };
+        ReplayRecording: {
+            state: components["schemas"]["Recording"];
+            /** Format: uuid */
+            recording_id?: string | null;
+        };
+        ReplaySource: {
+            source: string;
+            /**
+             * Format: uuid
+             * @description The publisher's WHIP resource.
+             */
+            resource_id: string;
+            /** Format: uuid */
+            user_id: string;
+            /** @description In publish order. */
+            tracks: components["schemas"]["ReplayTrack"][];
+        };
+        ReplaySubscriber: {
+            /**
+             * Format: uuid
+             * @description The subscriber's WHEP resource.
+             */
+            resource_id: string;
+            /** Format: uuid */
+            user_id: string;
+            /** Format: uuid */
+            participant_id: string;
+            /** @description The source each video slot shows, in slot order (`null`: nothing). */
+            slots: (string | null)[];
+        };
+        ReplayTrack: {
+            /** @description `audio` or `video`. */
+            kind: string;
+            codec: string;
+            mid: string;
+        };
         /**
          * @description An organisation role.
          * @enum {string}
@@ -2978,7 +3085,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Replay"];
                 };
             };
             400: {

@@ -38,7 +38,7 @@ export function Replay({
       call(() => http.GET("/v1/sessions/{id}/state", { params: { path: { id: sessionId }, query: { at } } }))
         .then(({ data }) => {
           if (ask !== asked.current) return;
-          setView(data as unknown as ReplayView);
+          setView(data);
           setError(null);
         })
         .catch((err: unknown) => ask === asked.current && setError(err))

@@ -47,40 +47,8 @@ export function filtersProblem(filters: Filters): string | null {
   return null;
 }
 
-/**
- * `GET /v1/sessions/{id}/state`: the session replayed from its stream (domain `SessionView`).
- * The OpenAPI document types this answer only as an object, so its shape is written here from
- * `domain/src/replay.rs`.
- */
-export interface ReplayView {
-  session_id: string | null;
-  /** null: the session did not exist yet at that time. */
-  status: Schemas["Status"] | null;
-  title: string;
-  procedure: string | null;
-  scheduled_start: string | null;
-  members: { user_id: string; role: Schemas["MemberRole"] }[];
-  participants: {
-    participant_id: string;
-    user_id: string;
-    role: Schemas["MemberRole"];
-    device: string | null;
-    joined_at: string | null;
-  }[];
-  layout: { version: number; panels: Schemas["Panel"][] };
-  /** Panel id -> the source it shows (null: nothing). */
-  sources: Record<string, string | null>;
-  recording: { state: Schemas["Recording"]; recording_id: string | null };
-  media: {
-    sources: { source: string; resource_id: string; user_id: string; tracks: { kind: string; codec: string; mid: string }[] }[];
-    subscribers: { resource_id: string; user_id: string; participant_id: string; slots: (string | null)[] }[];
-  };
-  at: string | null;
-  /** Global position of the last event folded (0: none). */
-  last_position: number;
-  last_version: number;
-  last_recorded_at: string | null;
-}
+/** `GET /v1/sessions/{id}/state`: the session replayed from its stream at a moment. */
+export type ReplayView = Schemas["Replay"];
 
 /** Where the scrubber stands: the slider's millisecond and the exact `at` sent to the server. */
 export interface ScrubPoint {
