@@ -196,7 +196,13 @@ try {
   await addForm.getByLabel("Session role", { exact: true }).selectOption("observer");
   await addForm.getByRole("button", { name: "Add member", exact: true }).click();
   await sp.getByRole("table", { name: "Members" }).getByText(users.observer[2]).waitFor();
-  step("observer added as a member");
+  // A second editor, for the contested edit below.
+  const adminOption = await userSelect.locator("option", { hasText: `(${users.admin[0]})` }).getAttribute("value");
+  await userSelect.selectOption(adminOption);
+  await addForm.getByLabel("Session role", { exact: true }).selectOption("surgeon");
+  await addForm.getByRole("button", { name: "Add member", exact: true }).click();
+  await sp.getByRole("table", { name: "Members" }).getByText(users.admin[2]).waitFor();
+  step("observer and a second editor added as members");
 
   await sp.getByRole("button", { name: "Start session", exact: true }).click();
   await sp.locator('[data-testid="session-status"][data-status="live"]').first().waitFor();
@@ -308,6 +314,47 @@ try {
   result.network_cut = { while_offline: whileOffline, after: caughtUp, caught_up_ms: Date.now() - restoredAt };
   step("observer's network cut and restored; its layout caught up", result.network_cut);
 
+  // A contested edit: the surgeon (keyboard) and a second editor (mouse) move p3 at the same
+  // moment from the same layout version; the server keeps the later write of x and records the
+  // conflict, and every participant's p3 flashes and says who won. Two writes racing is a matter
+  // of milliseconds, so a try whose writes did not overlap is made again, four times at most.
+  const admin = await person("admin");
+  const ap = admin.page;
+  await signIn(ap, "admin");
+  await ap.goto(`/sessions/${sessionId}/workspace`);
+  await ap.getByTestId("connection-status").and(ap.locator('[data-state="connected"]')).waitFor();
+  const contestedSeen = async (page) =>
+    (await page.locator('[data-testid="panel-p3"][data-contested="true"]').count()) > 0
+      ? await page.getByTestId("contested-p3").textContent()
+      : null;
+  let contest = null;
+  for (let attempt = 1; attempt <= 4 && !contest; attempt++) {
+    await until(async () => JSON.stringify(await panelBox(ap, "p3")) === JSON.stringify(await panelBox(sp, "p3")), 3_000);
+    const start = await panelBox(ap, "p3");
+    const keyRight = start.x + start.w < 12;
+    const dragCells = start.x >= 3 ? -3 : 3;
+    const ah = await ap.getByRole("button", { name: "Move panel p3", exact: true }).boundingBox();
+    const cellPx = (await ap.getByTestId("panel-p3").boundingBox()).width / start.w;
+    await sp.getByRole("button", { name: "Move panel p3", exact: true }).focus();
+    await ap.mouse.move(ah.x + ah.width / 2, ah.y + ah.height / 2);
+    await ap.mouse.down();
+    for (let i = 1; i <= 8; i++) {
+      await ap.mouse.move(ah.x + ah.width / 2 + (dragCells * cellPx * i) / 8, ah.y + ah.height / 2);
+    }
+    await Promise.all([sp.keyboard.press(keyRight ? "ArrowRight" : "ArrowLeft"), ap.mouse.up()]);
+    contest = await until(async () => {
+      const [s, a, o] = await Promise.all([contestedSeen(sp), contestedSeen(ap), contestedSeen(op)]);
+      return s && a && o ? { surgeon: s, editor: a, observer: o, attempt } : null;
+    }, 3_000, 25);
+  }
+  if (!contest) fail("four simultaneous writes to p3 never produced a contested edit on every screen");
+  for (const text of Object.values(contest).filter((v) => typeof v === "string")) {
+    if (!/won the edit of x/.test(text)) fail(`the contested panel says ${JSON.stringify(text)}`);
+  }
+  await shoot(ap, "workspace-contested");
+  result.contested = contest;
+  step("a contested edit flashed p3 on every screen and said who won", contest);
+
   // The surgeon stops publishing; the observer's panel loses the picture.
   await sp.getByRole("button", { name: `Stop publishing ${SOURCE}`, exact: true }).click();
   await sp.getByTestId(`published-${SOURCE}`).waitFor({ state: "detached" });
@@ -318,6 +365,7 @@ try {
   const rp = reviewer.page;
   // Keyboard only: Tab to each field (focus must be visible), type, Enter.
   await rp.goto("/login");
+  await rp.getByLabel("Username").waitFor();
   const focusRing = () =>
     rp.evaluate(() => {
       const el = document.activeElement;
@@ -370,9 +418,6 @@ try {
   step("reviewer saw the session's story in order and an intact hash chain", { items: items.length });
 
   // 9. The admin screen.
-  const admin = await person("admin");
-  const ap = admin.page;
-  await signIn(ap, "admin");
   await ap.goto("/admin");
   await ap.getByRole("table", { name: "Users" }).getByText(users.surgeon[0]).waitFor();
   const projections = ap.getByRole("table", { name: "Projections" });

@@ -151,7 +151,7 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
         "surgeon": [surgeon.username, PASSWORD, display(&surgeon.username)],
         "observer": [observer.username, PASSWORD, display(&observer.username)],
         "reviewer": [reviewer.username, PASSWORD, display(&reviewer.username)],
-        "admin": [ADMIN, PASSWORD, ADMIN],
+        "admin": [ADMIN, PASSWORD, "First Admin"],
     });
     let artifacts = root().join("target/web-e2e");
     let run = Command::new("node")
@@ -202,6 +202,7 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
                 .join(", "))
             .unwrap_or_default(),
     );
+    println!("e2e: contested edit: {}", result["contested"]);
     assert!(
         result["observer_frames"]["framesDecoded"]
             .as_u64()
@@ -303,6 +304,20 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
             listing(&events[i..=i])
         );
     }
+    let contested: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["type"] == "LayoutUpdated"
+                && e["data"]["conflicts"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["panel_id"] == "p3" && c["field"] == "x"))
+        })
+        .collect();
+    assert!(
+        !contested.is_empty(),
+        "the contested edit of p3's x is in the log:\n{}",
+        listing(&events)
+    );
     assert!(
         events
             .iter()
