@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { json } from "../test/http";
 import { nameOf, refreshDirectory } from "./directory";
 
 afterEach(() => vi.unstubAllGlobals());
@@ -13,7 +14,7 @@ describe("the directory", () => {
     };
     const fetch = vi.fn(async (request: Request) => {
       const cursor = new URL(request.url).searchParams.get("cursor") ?? "";
-      return new Response(JSON.stringify(pages[cursor]), { status: 200, headers: { "Content-Type": "application/json" } });
+      return json(pages[cursor]);
     });
     vi.stubGlobal("fetch", fetch);
     const items = await refreshDirectory();

@@ -4,6 +4,7 @@ import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Audit } from "./Audit";
 import { ALICE, BOB, SESSION, event } from "./fixtures";
+import { json } from "../../test/http";
 
 const panels = (p1x: number) => [
   { id: "p1", x: p1x, y: 0, w: 6, h: 6, z: 0, source_id: null },
@@ -39,8 +40,6 @@ const replayed = {
   at: null, last_position: 11, last_version: 7, last_recorded_at: "2026-12-02T05:41:50.000000Z",
 };
 
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", "X-Request-Id": "req-1" } });
 
 type Handler = (url: URL, request: Request) => Response | Promise<Response>;
 

@@ -3,22 +3,11 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Member, Session } from "../../api/client";
 import { SessionDetail } from "./SessionDetail";
-import { apiError, directory, ids, json, renderAt, signedInAs, stubApi, user, type Sent } from "./testing";
+import { apiError, directory, ids, json, renderAt, sessionOf, signedInAs, stubApi, user, type Sent } from "./testing";
 
 afterEach(() => vi.unstubAllGlobals());
 
-const base: Session = {
-  id: ids.session,
-  title: "Lap chole",
-  procedure: "Cholecystectomy",
-  scheduled_start: "2026-12-03T07:00:00Z",
-  status: "scheduled",
-  created_by: ids.surgeon,
-  created_at: "2026-12-01T08:00:00Z",
-  recording: "idle",
-  member_count: 1,
-  updated_at: "2026-12-01T08:00:00Z",
-};
+const base: Session = sessionOf();
 
 const host: Member = { user_id: ids.surgeon, role: "host", added_at: "2026-12-01T08:00:00Z" };
 const path = `/sessions/${ids.session}`;

@@ -4,24 +4,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Session } from "../../api/client";
 import { SessionList } from "./SessionList";
 import { localInputToRfc3339 } from "./time";
-import { apiError, ids, json, renderAt, signedInAs, stubApi, user } from "./testing";
+import { apiError, json, renderAt, sessionOf, signedInAs, stubApi, user } from "./testing";
 
 afterEach(() => vi.unstubAllGlobals());
 
 function session(over: Partial<Session>): Session {
-  return {
-    id: ids.session,
-    title: "Lap chole",
-    procedure: "Cholecystectomy",
-    scheduled_start: "2026-12-03T07:00:00Z",
-    status: "scheduled",
-    created_by: ids.surgeon,
-    created_at: "2026-12-01T08:00:00Z",
-    recording: "idle",
-    member_count: 2,
-    updated_at: "2026-12-01T08:00:00Z",
-    ...over,
-  };
+  return sessionOf({ member_count: 2, ...over });
 }
 
 const four = [

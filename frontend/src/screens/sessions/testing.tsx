@@ -4,9 +4,10 @@ import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { vi } from "vitest";
-import type { User } from "../../api/client";
+import type { Session, User } from "../../api/client";
 import { AuthProvider } from "../../auth/AuthContext";
 import { ToastProvider } from "../../components/Toasts";
+import { apiError, json } from "../../test/http";
 
 export interface Sent {
   method: string;
@@ -17,16 +18,7 @@ export interface Sent {
 
 export type Route_ = (sent: Sent) => Response | undefined;
 
-export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(status === 204 ? null : JSON.stringify(body), {
-    status,
-    headers: { "Content-Type": "application/json", "X-Request-Id": "req-1", ...headers },
-  });
-}
-
-export function apiError(status: number, code: string, message: string): Response {
-  return json({ error: { code, message, request_id: "req-1" } }, status);
-}
+export { apiError, json };
 
 /** Stubs fetch; `route` answers each request (undefined: a 404 the test did not expect). */
 export function stubApi(route: Route_): Sent[] {
@@ -102,4 +94,21 @@ export function renderAt(element: ReactElement, path: string, pattern = path) {
       </ToastProvider>
     </AuthProvider>,
   );
+}
+
+/** A scheduled session of the surgeon's, with `over` on top. */
+export function sessionOf(over: Partial<Session> = {}): Session {
+  return {
+    id: ids.session,
+    title: "Lap chole",
+    procedure: "Cholecystectomy",
+    scheduled_start: "2026-12-03T07:00:00Z",
+    status: "scheduled",
+    created_by: ids.surgeon,
+    created_at: "2026-12-01T08:00:00Z",
+    recording: "idle",
+    member_count: 1,
+    updated_at: "2026-12-01T08:00:00Z",
+    ...over,
+  };
 }

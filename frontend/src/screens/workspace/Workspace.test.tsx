@@ -9,6 +9,7 @@ import type { SessionMedia } from "../../media/types";
 import type { ConnectionOptions, OutgoingMessage } from "../../realtime/connection";
 import { ALICE, ME, SESSION_ID, aliceActor, event, meActor, panel, welcome } from "../../realtime/testFixtures";
 import { Workspace, type Connect } from "./Workspace";
+import { json } from "../../test/http";
 
 const media = vi.hoisted(() => ({
   setWanted: vi.fn(),
@@ -66,9 +67,6 @@ const join = {
   expires_at: "2099-01-01T00:00:00Z",
 };
 
-function json(body: unknown, status = 200) {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
 
 let joinAnswer: () => Response = () => json(join, 201);
 let conn: FakeConnection | null = null;
