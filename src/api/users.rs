@@ -253,12 +253,9 @@ pub async fn list_users(
     state.read_after(&req).await?;
     let (items, next_cursor) = user_page(
         &state,
-        UserFilter {
-            active: query.active,
-            role: query.role.map(Into::into),
-            after_username: query.cursor.clone(),
-            limit: 0,
-        },
+        query.active,
+        query.role.map(Into::into),
+        query.cursor.clone(),
         query.limit,
     )
     .await?;
@@ -268,18 +265,23 @@ pub async fn list_users(
     }))
 }
 
-/// One page of users by username (`limit` from the query), and the cursor of the next page.
+/// One page of users by username after `cursor` (`limit` as the query gave it), and the cursor
+/// of the next page.
 async fn user_page(
     state: &ApiState,
-    filter: UserFilter,
+    active: Option<bool>,
+    role: Option<OrgRole>,
+    cursor: Option<String>,
     limit: Option<u32>,
 ) -> Result<(Vec<livesurgery_projections::UserRow>, Option<String>), ApiError> {
     let limit = super::page_size(limit)?;
     let mut items = state
         .read_models
         .list_users(&UserFilter {
+            active,
+            role,
+            after_username: cursor,
             limit: limit + 1,
-            ..filter
         })
         .await?;
     let next_cursor = if items.len() > limit as usize {
@@ -303,17 +305,8 @@ pub async fn directory(
     query: web::Query<DirectoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     state.read_after(&req).await?;
-    let (items, next_cursor) = user_page(
-        &state,
-        UserFilter {
-            active: Some(true),
-            role: None,
-            after_username: query.cursor.clone(),
-            limit: 0,
-        },
-        query.limit,
-    )
-    .await?;
+    let (items, next_cursor) =
+        user_page(&state, Some(true), None, query.cursor.clone(), query.limit).await?;
     Ok(HttpResponse::Ok().json(DirectoryPage {
         items: items.into_iter().map(DirectoryEntry::from).collect(),
         next_cursor,
