@@ -66,7 +66,9 @@ impl Application {
         )
         .await
         .context("starting the SFU")?;
-        if crate::web::is_built(&settings.api.web_dir) {
+        // Decided once: what start-up says is what every worker serves.
+        let web_built = crate::web::is_built(&settings.api.web_dir);
+        if web_built {
             tracing::info!(dir = %settings.api.web_dir.display(), "serving the web app at /");
         } else {
             tracing::warn!(
@@ -87,7 +89,7 @@ impl Application {
                 .app_data(gateway_data.clone())
                 .app_data(sfu_data.clone())
                 .configure(|cfg| api::configure(cfg, &api_settings))
-                .configure(|cfg| crate::web::configure(cfg, &api_settings.web_dir))
+                .configure(|cfg| crate::web::configure(cfg, &api_settings.web_dir, web_built))
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::error::envelope))
         })

@@ -37,14 +37,14 @@ fn not_built(dir: &Path) -> ApiError {
     )
 }
 
-/// Registers the web app's routes; call after every API route.
-pub fn configure(cfg: &mut web::ServiceConfig, dir: &Path) {
+/// Registers the web app's routes (`built`: [`is_built`] of `dir`); call after every API route.
+pub fn configure(cfg: &mut web::ServiceConfig, dir: &Path, built: bool) {
     let app_paths = guard::fn_guard(|ctx| {
         let method = ctx.head().method.clone();
         (method == actix_web::http::Method::GET || method == actix_web::http::Method::HEAD)
             && !is_server_path(ctx.head().uri.path())
     });
-    if !is_built(dir) {
+    if !built {
         let dir = dir.to_owned();
         cfg.service(web::resource("/{tail:.*}").guard(app_paths).to(move || {
             let dir = dir.clone();
