@@ -67,3 +67,24 @@ pub fn event(n: u64) -> NewEvent {
         causation_id: None,
     }
 }
+
+/// Whether `test` can run, given what is `missing` on this machine (`None`: nothing). When
+/// something is, the test fails if the environment variable `require` is `1` (as CI sets it), and
+/// otherwise says SKIPPED loudly, with the command that installs it, and should return.
+pub fn prerequisites_met(
+    test: &str,
+    missing: Option<String>,
+    require: &str,
+    install: &str,
+) -> bool {
+    let Some(missing) = missing else {
+        return true;
+    };
+    let required = std::env::var(require).is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{test}: {missing}, and {require}=1: run `{install}`"
+    );
+    println!("\n!!!!!!!! {test}: SKIPPED: {missing} ({install}) !!!!!!!!\n");
+    false
+}

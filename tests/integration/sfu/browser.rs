@@ -14,7 +14,7 @@ use tokio::process::Command;
 
 use super::support::{Sfu, assert_in_order, wait_for_event};
 use crate::api::spawn::spawn_app;
-use crate::helpers::fresh_sqlite;
+use crate::helpers::{fresh_sqlite, prerequisites_met};
 use crate::realtime::{join, live_session, member};
 
 /// Debian's Chromium, the browser the script drives.
@@ -60,15 +60,13 @@ fn epoch_ms() -> u64 {
 #[tokio::test]
 async fn chromium_publishes_over_whip_and_another_chromium_decodes_it_over_whep() {
     let root = root();
-    if let Some(missing) = missing_prerequisite(&root) {
-        let required = std::env::var(REQUIRE_BROWSER).is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "{missing}, and {REQUIRE_BROWSER}=1: run `bash .ci/install-browser.sh`"
-        );
-        println!(
-            "\n!!!!!!!! sfu::browser: SKIPPED: {missing} (bash .ci/install-browser.sh) !!!!!!!!\n"
-        );
+    let missing = missing_prerequisite(&root);
+    if !prerequisites_met(
+        "sfu::browser",
+        missing,
+        REQUIRE_BROWSER,
+        "bash .ci/install-browser.sh",
+    ) {
         return;
     }
 

@@ -51,18 +51,10 @@ fn python() -> Option<&'static PathBuf> {
 /// Whether `test` can run: aiortc is there. Otherwise it says so loudly and the test returns,
 /// unless [`REQUIRE_ENV`] is `1`: then it fails.
 pub fn webrtc_ready(test: &str) -> bool {
-    if python().is_some() {
-        return true;
-    }
-    let required = std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{test}: aiortc is not installed and {REQUIRE_ENV}=1 (bash .ci/install-webrtc.sh)"
-    );
-    println!(
-        "\n!!!!!!!! {test}: SKIPPED: aiortc not installed (bash .ci/install-webrtc.sh) !!!!!!!!\n"
-    );
-    false
+    let missing = python()
+        .is_none()
+        .then(|| "aiortc not installed".to_owned());
+    crate::helpers::prerequisites_met(test, missing, REQUIRE_ENV, "bash .ci/install-webrtc.sh")
 }
 
 /// The WHIP/WHEP URLs and token that `participants:join` handed out.

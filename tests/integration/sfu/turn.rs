@@ -25,16 +25,14 @@ fn coturn_ready() -> bool {
             .status()
             .is_ok_and(|s| s.success())
     });
-    if !found {
-        assert!(
-            std::env::var("LIVESURGERY_REQUIRE_TURN").as_deref() != Ok("1"),
-            "coturn is required (LIVESURGERY_REQUIRE_TURN=1) but turnserver/turnutils_uclient are missing"
-        );
-        println!(
-            "!!!!!!!! sfu::turn: SKIPPED: coturn not installed (apt-get install coturn) !!!!!!!!"
-        );
-    }
-    found
+    let missing =
+        (!found).then(|| "coturn not installed (turnserver, turnutils_uclient)".to_owned());
+    crate::helpers::prerequisites_met(
+        "sfu::turn",
+        missing,
+        "LIVESURGERY_REQUIRE_TURN",
+        "apt-get install coturn",
+    )
 }
 
 fn free_udp_port() -> u16 {

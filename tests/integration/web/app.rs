@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 use crate::api::spawn::{ADMIN, PASSWORD, spawn_app_with};
-use crate::helpers::fresh_sqlite;
+use crate::helpers::{fresh_sqlite, prerequisites_met};
 use crate::realtime::session_events;
 use crate::sfu::support::{assert_in_order, listing};
 
@@ -52,16 +52,12 @@ fn missing_prerequisite(browser: bool) -> Option<String> {
 
 /// True when the test should go on; prints a loud SKIPPED line (or fails, in CI) otherwise.
 fn ready(test: &str, browser: bool) -> bool {
-    let Some(missing) = missing_prerequisite(browser) else {
-        return true;
-    };
-    let required = std::env::var(REQUIRE_WEBAPP).is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{missing}, and {REQUIRE_WEBAPP}=1: run `bash .ci/install-browser.sh`"
-    );
-    println!("\n!!!!!!!! web::{test}: SKIPPED: {missing} (bash .ci/install-browser.sh) !!!!!!!!\n");
-    false
+    prerequisites_met(
+        &format!("web::{test}"),
+        missing_prerequisite(browser),
+        REQUIRE_WEBAPP,
+        "bash .ci/install-browser.sh",
+    )
 }
 
 /// Runs `npm <args>` in `frontend/`; its output, after asserting it succeeded.
