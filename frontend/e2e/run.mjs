@@ -134,6 +134,11 @@ async function signIn(page, role) {
   await page.waitForURL((url) => !url.pathname.startsWith("/login"));
 }
 
+/** Waits until the page's connection indicator says connected. */
+function connected(page, options = {}) {
+  return page.getByTestId("connection-status").and(page.locator('[data-state="connected"]')).waitFor(options);
+}
+
 /** The panel's position as the page shows it (the server's values, per the data attributes). */
 async function panelBox(page, id) {
   const panel = page.getByTestId(`panel-${id}`);
@@ -215,12 +220,12 @@ try {
 
   // 3. Both open the workspace.
   await sp.goto(`/sessions/${sessionId}/workspace`);
-  await sp.getByTestId("connection-status").and(sp.locator('[data-state="connected"]')).waitFor();
+  await connected(sp);
   const observer = await person("observer");
   const op = observer.page;
   await signIn(op, "observer");
   await op.goto(`/sessions/${sessionId}/workspace`);
-  await op.getByTestId("connection-status").and(op.locator('[data-state="connected"]')).waitFor();
+  await connected(op);
   await op.getByTestId("read-only").waitFor();
   await sp.getByTestId("presence").locator(`[data-testid="presence-item"][data-role="observer"]`).getByText(users.observer[2]).waitFor();
   step("both in the workspace; the surgeon sees the observer present");
@@ -305,7 +310,7 @@ try {
   await screen(op, "workspace-observer-offline");
   await observer.context.setOffline(false);
   const restoredAt = Date.now();
-  await op.getByTestId("connection-status").and(op.locator('[data-state="connected"]')).waitFor({ timeout: 15_000 });
+  await connected(op, { timeout: 15_000 });
   const caughtUp = await until(async () => {
     const now = await panelBox(op, "p2");
     return JSON.stringify(now) === JSON.stringify(shifted) ? now : null;
@@ -322,7 +327,7 @@ try {
   const ap = admin.page;
   await signIn(ap, "admin");
   await ap.goto(`/sessions/${sessionId}/workspace`);
-  await ap.getByTestId("connection-status").and(ap.locator('[data-state="connected"]')).waitFor();
+  await connected(ap);
   const contestedSeen = async (page) =>
     (await page.locator('[data-testid="panel-p3"][data-contested="true"]').count()) > 0
       ? await page.getByTestId("contested-p3").textContent()
