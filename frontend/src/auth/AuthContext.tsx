@@ -82,10 +82,6 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     return refreshing.current;
   }, [update]);
 
-  useEffect(() => {
-    setTokenSource({ accessToken: () => current.current?.accessToken ?? null, refresh });
-  }, [refresh]);
-
   // Renew a minute before the access token expires.
   useEffect(() => {
     if (!stored) return;
