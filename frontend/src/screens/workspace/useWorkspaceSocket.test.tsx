@@ -1,0 +1,90 @@
+import { act, renderHook } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { JoinResponse } from "../../api/client";
+import type { ConnectionOptions, OutgoingMessage } from "../../realtime/connection";
+import { SESSION_ID, event, welcome } from "../../realtime/testFixtures";
+import { json } from "../../test/http";
+import { useWorkspaceSocket, type ConnectionLike } from "./useWorkspaceSocket";
+
+const joinAs = (token: string): JoinResponse => ({
+  participant_id: "pt-me",
+  role: "surgeon",
+  permissions: ["publish", "subscribe", "edit_layout"],
+  ws: { url: `/v1/sessions/${SESSION_ID}/ws`, token },
+  sfu: { whip_url: "/whip", whep_url: "/whep", token: `sfu-${token}` },
+  ice_servers: [],
+  expires_at: "2099-01-01T00:00:00Z",
+});
+
+afterEach(() => vi.unstubAllGlobals());
+
+class FakeConnection implements ConnectionLike {
+  connected = true;
+  sent: OutgoingMessage[] = [];
+  start() {}
+  stop() {}
+  send(msg: OutgoingMessage): string {
+    if (!this.connected) throw new Error("Not connected to the session: the change was not sent.");
+    this.sent.push(msg);
+    return `ref-${this.sent.length}`;
+  }
+}
+
+function setup() {
+  let options: ConnectionOptions | null = null;
+  const conn = new FakeConnection();
+  const onSessionEvent = vi.fn();
+  const hook = renderHook(() =>
+    useWorkspaceSocket({
+      sessionId: SESSION_ID,
+      initial: { join: joinAs("ws-1"), joinedAt: 1 },
+      connect: (o) => ((options = o), conn),
+      directory: new Map(),
+      onSessionEvent,
+    }),
+  );
+  const server = (msg: Parameters<ConnectionOptions["onMessage"]>[0]) => act(() => options!.onMessage(msg));
+  return { ...hook, conn, server, onSessionEvent, options: () => options! };
+}
+
+describe("useWorkspaceSocket", () => {
+  it("connects with the join's WS token and, once expired, joins again for both tokens", async () => {
+    const { result, options } = setup();
+    expect(options().access).toEqual({ url: `/v1/sessions/${SESSION_ID}/ws`, token: "ws-1", expiresAt: "2099-01-01T00:00:00Z" });
+    vi.stubGlobal("fetch", vi.fn(async () => json(joinAs("ws-2"), 201)));
+    let access;
+    await act(async () => {
+      access = await options().renew!();
+    });
+    expect(access).toMatchObject({ token: "ws-2" });
+    expect(result.current.joined.join.sfu.token).toBe("sfu-ws-2");
+  });
+
+  it("hands each new session event on once", () => {
+    const { server, onSessionEvent } = setup();
+    server(welcome());
+    const joined = event(11, "ParticipantJoined", { participant_id: "pt-alice", user_id: "u-alice", role: "host", device: "tablet" });
+    server(joined);
+    server(joined);
+    expect(onSessionEvent).toHaveBeenCalledTimes(1);
+    expect(onSessionEvent).toHaveBeenCalledWith("ParticipantJoined", expect.objectContaining({ participant_id: "pt-alice" }));
+  });
+
+  it("shows a sent move as pending, and has the grid redrawn when a move could not be sent", () => {
+    const { result, server, conn } = setup();
+    server(welcome());
+    act(() => result.current.move("p1", { x: 1, y: 0, w: 6, h: 6 }));
+    expect(conn.sent).toEqual([{ type: "layout.update", base_version: 1, changes: { panels: { p1: { x: 1 } } } }]);
+    expect(result.current.pending.get("p1")).toEqual({ ref: "ref-1", rect: { x: 1, y: 0, w: 6, h: 6 }, ackVersion: null });
+    expect(result.current.shown.find((p) => p.id === "p1")?.x).toBe(1);
+    expect(result.current.state.layout.panels.find((p) => p.id === "p1")?.x).toBe(0);
+
+    conn.connected = false;
+    const epoch = result.current.gridEpoch;
+    act(() => result.current.move("p2", { x: 0, y: 6, w: 6, h: 6 }));
+    expect(result.current.gridEpoch).toBe(epoch + 1);
+    expect(result.current.pending.has("p2")).toBe(false);
+    // A lost first-frame measurement is no error.
+    expect(() => result.current.sendFirstFrame({ source_id: "endoscope", join_to_first_frame_ms: 5 })).not.toThrow();
+  });
+});

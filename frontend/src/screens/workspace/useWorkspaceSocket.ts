@@ -1,0 +1,338 @@
+// The workspace's WebSocket: one connection per screen, every server message through the
+// session reducer (plus the toasts, conflict flashes and pending moves it implies), the writes
+// (layout.update, source.select, media.first_frame), and a new join when the token expires.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { call, http, type JoinResponse } from "../../api/client";
+import { nameOf, type DirectoryEntry } from "../../api/directory";
+import type { LayoutUpdateMessage, Panel, ServerMessage } from "../../api/generated/ws";
+import { useToasts } from "../../components/Toasts";
+import { messageOf } from "../../components/ui";
+import type { MediaOptions } from "../../media/types";
+import {
+  RealtimeConnection,
+  type CloseReason,
+  type ConnectionOptions,
+  type ConnectionStatus,
+  type OutgoingMessage,
+  type WsAccess,
+} from "../../realtime/connection";
+import { initialSessionState, sessionReducer, type Conflict, type SessionState } from "../../realtime/sessionState";
+import { firstFreeSpot, nextPanelId, patchOf, withOverlay, type Rect } from "./grid";
+
+/** What the screen needs of a connection (a test passes a fake). */
+export interface ConnectionLike {
+  start(): void;
+  stop(): void;
+  send(msg: OutgoingMessage): string;
+}
+export type Connect = (options: ConnectionOptions) => ConnectionLike;
+
+const defaultConnect: Connect = (options) => new RealtimeConnection(options);
+
+const FLASH_MS = 1500;
+
+const FIELD_NAMES: Record<Conflict["field"], string> = {
+  x: "x",
+  y: "y",
+  w: "w",
+  h: "h",
+  z: "z",
+  source_id: "source",
+  panels: "the panel set",
+};
+
+/** A join's answer and when it came (the origin of join-to-first-frame). */
+export interface Joined {
+  join: JoinResponse;
+  joinedAt: number;
+}
+
+/** `participants:join` as a browser; throws what the screen shows. */
+export async function joinSession(id: string): Promise<Joined> {
+  const { data } = await call(() =>
+    http.POST("/v1/sessions/{id}/participants:join", { params: { path: { id } }, body: { device: "browser" } }),
+  );
+  const join = data as JoinResponse;
+  if (!join || !("ws" in join)) throw new Error("The server accepted the join but sent no connection details; try again.");
+  return { join, joinedAt: Date.now() };
+}
+
+function accessOf(join: JoinResponse): WsAccess {
+  return { url: join.ws.url, token: join.ws.token, expiresAt: join.expires_at };
+}
+
+/** A move this client sent and the server has not shown yet. */
+export interface Pending {
+  ref: string;
+  rect: Rect;
+  /** The layout version the ack named: the move is shown until the layout reaches it. */
+  ackVersion: number | null;
+}
+
+export interface WorkspaceSocketOptions {
+  sessionId: string;
+  /** The join the screen opened with; a renewal replaces it (see `joined`). */
+  initial: Joined;
+  connect?: Connect;
+  /** Names for the toasts (who joined, left, won an edit). */
+  directory: Map<string, DirectoryEntry>;
+  /** Hears every session event once, e.g. the media layer following media events. */
+  onSessionEvent: (eventType: string, data: unknown) => void;
+}
+
+export interface WorkspaceSocket {
+  /** The current join: the initial one, or the last renewal's (new tokens for the media layer too). */
+  joined: Joined;
+  state: SessionState;
+  status: ConnectionStatus;
+  closeReason: CloseReason | null;
+  /** The panels as drawn: the server's layout with this client's pending moves over it. */
+  shown: Panel[];
+  pending: ReadonlyMap<string, Pending>;
+  /** Panels whose edit was just lost to someone else, with who won what. */
+  contested: ReadonlyMap<string, string>;
+  /** Grows when the grid must redraw from the state (it drew a drag that was not sent). */
+  gridEpoch: number;
+  /** Sends `media.first_frame`; a lost measurement when not connected. */
+  sendFirstFrame: MediaOptions["sendFirstFrame"];
+  /** Moves or resizes a panel to `rect` (a layout.update), shown as pending until the server's event. */
+  move(id: string, rect: Rect): void;
+  addPanel(): void;
+  removePanel(id: string): void;
+  /** `source.select` of one panel. */
+  selectSource(id: string, source: string | null): void;
+}
+
+/** The workspace's one WebSocket and everything it keeps in step with the server. */
+export function useWorkspaceSocket({
+  sessionId,
+  initial,
+  connect = defaultConnect,
+  directory,
+  onSessionEvent,
+}: WorkspaceSocketOptions): WorkspaceSocket {
+  const { push } = useToasts();
+  const [joined, setJoined] = useState(initial);
+  const [state, setStateValue] = useState<SessionState>(initialSessionState);
+  const stateRef = useRef(state);
+  const [status, setStatus] = useState<ConnectionStatus>("connecting");
+  const [closeReason, setCloseReason] = useState<CloseReason | null>(null);
+  const [pending, setPendingValue] = useState<Map<string, Pending>>(new Map());
+  const pendingRef = useRef(pending);
+  const [contested, setContested] = useState<Map<string, string>>(new Map());
+  const flashTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
+  const [gridEpoch, setGridEpoch] = useState(0);
+  const connRef = useRef<ConnectionLike | null>(null);
+
+  const setPending = useCallback((next: Map<string, Pending>) => {
+    pendingRef.current = next;
+    setPendingValue(next);
+  }, []);
+
+  const sendFirstFrame = useCallback<MediaOptions["sendFirstFrame"]>((msg) => {
+    try {
+      connRef.current?.send({ type: "media.first_frame", ...msg });
+    } catch {
+      // Not connected: a lost measurement, nothing for the user to do.
+    }
+  }, []);
+
+  // The message handler sees the latest directory, event listener and toasts without reconnecting.
+  const latest = useRef({ directory, onSessionEvent, push });
+  latest.current = { directory, onSessionEvent, push };
+
+  const flash = useCallback((panelId: string, text: string) => {
+    setContested((m) => new Map(m).set(panelId, text));
+    const old = flashTimers.current.get(panelId);
+    if (old) clearTimeout(old);
+    flashTimers.current.set(
+      panelId,
+      setTimeout(() => {
+        flashTimers.current.delete(panelId);
+        setContested((m) => {
+          const next = new Map(m);
+          next.delete(panelId);
+          return next;
+        });
+      }, FLASH_MS),
+    );
+  }, []);
+
+  const onMessage = useCallback(
+    (msg: ServerMessage) => {
+      const { directory, onSessionEvent, push } = latest.current;
+      const prev = stateRef.current;
+      const next = sessionReducer(prev, msg);
+      stateRef.current = next;
+      setStateValue(next);
+      const name = (userId: string | null) => (userId ? nameOf(directory, userId) : "The server");
+
+      switch (msg.type) {
+        case "welcome":
+        case "resumed":
+          // Writes in flight when the socket dropped may never be answered: show the server's layout.
+          if (pendingRef.current.size > 0) setPending(new Map());
+          if (msg.type === "welcome" && prev.ready) push("Reconnected: the workspace was reloaded from the server.", "info");
+          break;
+        case "event": {
+          if (next === prev) break; // seen already
+          onSessionEvent(msg.event_type, msg.data);
+          const data = msg.data as Record<string, unknown>;
+          if (msg.event_type === "ParticipantJoined" && data.participant_id !== next.participantId) {
+            push(`${name(data.user_id as string)} joined`, "info");
+          } else if (msg.event_type === "ParticipantLeft" && data.participant_id !== next.participantId) {
+            push(`${name(data.user_id as string)} left`, "info");
+          } else if (msg.event_type === "LayoutUpdated" && next.lastConflicts?.position === msg.position) {
+            const byPanel = new Map<string, Conflict[]>();
+            for (const c of next.lastConflicts.conflicts) {
+              const key = c.panel_id ?? "";
+              byPanel.set(key, [...(byPanel.get(key) ?? []), c]);
+            }
+            for (const [panelId, list] of byPanel) {
+              const winner = name(list[0]!.winner.user_id);
+              const fields = [...new Set(list.map((c) => FIELD_NAMES[c.field]))].join(", ");
+              const text = `${winner} won the edit of ${fields}`;
+              if (panelId && next.layout.panels.some((p) => p.id === panelId)) {
+                flash(panelId, text);
+                push(`${text} on panel ${panelId}`, "warning");
+              } else {
+                push(panelId ? `${text} on panel ${panelId}` : text, "warning");
+              }
+            }
+          } else if (msg.event_type === "SessionEnded" || msg.event_type === "SessionCancelled") {
+            connRef.current?.stop();
+          }
+          // A pending move is done once the layout reached the version its ack named.
+          if (next.layout.version !== prev.layout.version) {
+            const kept = new Map([...pendingRef.current].filter(([, p]) => p.ackVersion === null || p.ackVersion > next.layout.version));
+            if (kept.size !== pendingRef.current.size) setPending(kept);
+          }
+          break;
+        }
+        case "ack": {
+          const entries = [...pendingRef.current].filter(([, p]) => p.ref === msg.ref);
+          if (entries.length === 0) break;
+          const out = new Map(pendingRef.current);
+          for (const [panelId, p] of entries) {
+            const v = msg.layout_version ?? next.layout.version;
+            if (v <= next.layout.version) out.delete(panelId);
+            else out.set(panelId, { ...p, ackVersion: v });
+          }
+          setPending(out);
+          break;
+        }
+        case "error": {
+          const out = new Map([...pendingRef.current].filter(([, p]) => p.ref !== msg.ref));
+          if (out.size !== pendingRef.current.size) setPending(out);
+          push(`Not applied: ${msg.message}`, "error");
+          break;
+        }
+        default:
+          break;
+      }
+    },
+    [flash, setPending],
+  );
+
+  useEffect(() => {
+    let conn: ConnectionLike | null = null;
+    conn = connect({
+      access: accessOf(initial.join),
+      // A connection already replaced (StrictMode's first mount) must not speak for the screen.
+      onMessage: (msg) => connRef.current === conn && onMessage(msg),
+      onStatus: (s, reason) => {
+        if (connRef.current !== conn) return;
+        setStatus(s);
+        setCloseReason(reason);
+      },
+      renew: async () => {
+        // A new join is a new participant with new tokens (for the media layer too).
+        const fresh = await joinSession(sessionId);
+        setJoined(fresh);
+        return accessOf(fresh.join);
+      },
+    });
+    connRef.current = conn;
+    // Started a tick later: StrictMode's mount-unmount-mount then never opens a first socket
+    // that the server would see as this participant connecting twice (4009 replaced).
+    const starting = setTimeout(() => conn.start(), 0);
+    const timers = flashTimers.current;
+    return () => {
+      clearTimeout(starting);
+      connRef.current = null;
+      conn.stop();
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    };
+    // One connection per screen: the callbacks it holds read refs.
+  }, []);
+
+  /** Sends a write; null (and a toast) when it could not be sent. */
+  const sendWrite = (msg: OutgoingMessage): string | null => {
+    const conn = connRef.current;
+    try {
+      if (!conn) throw new Error("Not connected to the session.");
+      return conn.send(msg);
+    } catch (e) {
+      push(messageOf(e), "error");
+      return null;
+    }
+  };
+
+  const panels = state.layout.panels;
+  const shown = withOverlay(panels, new Map([...pending].map(([id, p]) => [id, p.rect])));
+
+  const move = (id: string, rect: Rect) => {
+    const current = shown.find((p) => p.id === id);
+    if (!current) return;
+    const patch = patchOf(current, rect);
+    if (!patch) return;
+    const msg: Omit<LayoutUpdateMessage, "ref"> = {
+      type: "layout.update",
+      base_version: stateRef.current.layout.version,
+      changes: { panels: { [id]: patch } },
+    };
+    const ref = sendWrite(msg);
+    if (ref === null) {
+      setGridEpoch((n) => n + 1); // the grid drew the drag: put it back
+      return;
+    }
+    setPending(new Map(pendingRef.current).set(id, { ref, rect, ackVersion: null }));
+  };
+
+  const addPanel = () => {
+    const spot = firstFreeSpot(shown);
+    const place = spot ?? { x: 0, y: 0, w: 4, h: 4 };
+    const id = nextPanelId(panels);
+    sendWrite({
+      type: "layout.update",
+      base_version: stateRef.current.layout.version,
+      // A full grid: on top of the others rather than refused.
+      changes: { add: [{ id, ...place, z: spot ? 0 : Math.max(0, ...panels.map((p) => p.z)) + 1, source_id: null }] },
+    });
+  };
+
+  const removePanel = (id: string) => {
+    sendWrite({ type: "layout.update", base_version: stateRef.current.layout.version, changes: { remove: [id] } });
+  };
+
+  const selectSource = (id: string, source: string | null) => {
+    sendWrite({ type: "source.select", panel_id: id, source_id: source });
+  };
+
+  return {
+    joined,
+    state,
+    status,
+    closeReason,
+    shown,
+    pending,
+    contested,
+    gridEpoch,
+    sendFirstFrame,
+    move,
+    addPanel,
+    removePanel,
+    selectSource,
+  };
+}
