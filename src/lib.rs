@@ -2,10 +2,10 @@
 //! SFU, the web app's files, auth and CLI.
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cli;
-pub mod commands;
 pub mod projector;
 pub mod realtime;
 pub mod settings;

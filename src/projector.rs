@@ -1,5 +1,7 @@
-//! Runs the read-model projections in the server: one catch-up subscription on the log feeds
-//! every projection, each of which writes its rows and checkpoint in one transaction.
+//! Runs the read-model projections in the server: the process's one catch-up subscription on
+//! the log feeds every projection, each of which writes its rows and checkpoint in one
+//! transaction; then the caches' change counters move, and the batch goes on to the
+//! [`Dispatcher`]'s listeners (the realtime gateway, the SFU's removal watcher).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,19 +9,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use livesurgery_domain::Event;
 use livesurgery_domain::envelope::RecordedEvent;
+use livesurgery_domain::events::{session_of_stream, user_of_stream};
 use livesurgery_projections::{EventSource, ReadModels};
 use tokio::sync::watch;
 
+use crate::app::dispatch::{Dispatched, Dispatcher};
 use crate::store::{self, EventStore};
-
-/// The event types that change a session's membership.
-const MEMBERSHIP_EVENTS: [&str; 4] = [
-    "SessionCreated",
-    "MemberAdded",
-    "MemberRoleChanged",
-    "MemberRemoved",
-];
 
 /// After a failed projection batch, wait this long and apply the same batch again: a batch is
 /// never skipped.
@@ -83,23 +80,17 @@ impl ChangeEpochs {
 }
 
 impl ChangeCounters {
-    /// Bumps the counters an event of `stream` affects.
-    fn bump(&self, stream: &str, event_type: &str) {
-        let Some((kind, id)) = stream.split_once('-') else {
-            return;
-        };
-        let Ok(id) = uuid::Uuid::parse_str(id) else {
-            return;
-        };
-        match kind {
-            "user" => self.users.bump(&id),
-            "session" => {
-                self.sessions.bump(&id);
-                if MEMBERSHIP_EVENTS.contains(&event_type) {
-                    self.members.bump(&id);
-                }
+    /// Bumps the counters an event affects.
+    fn bump(&self, event: &Dispatched) {
+        let stream = &event.recorded.stream;
+        if let Some(user_id) = user_of_stream(stream) {
+            self.users.bump(&user_id);
+        } else if let Some(session_id) = session_of_stream(stream) {
+            self.sessions.bump(&session_id);
+            // An event this build cannot read may have changed anything.
+            if event.event().is_none_or(Event::changes_membership) {
+                self.members.bump(&session_id);
             }
-            _ => {}
         }
     }
 }
@@ -145,6 +136,7 @@ impl Projector {
     pub async fn start(
         store: Arc<dyn EventStore>,
         database_url: &str,
+        dispatcher: Arc<Dispatcher>,
     ) -> anyhow::Result<Projector> {
         let read_models = ReadModels::connect_for_projection(database_url)
             .await
@@ -185,12 +177,14 @@ impl Projector {
                         _ = stopped.changed() => return,
                     }
                 }
+                let batch: Vec<Dispatched> = batch.into_iter().map(Dispatched::new).collect();
                 // Bumped before the position moves: a reader that sees the position also sees
                 // the new counters.
                 for event in &batch {
-                    bumped.bump(&event.stream, &event.event_type);
+                    bumped.bump(event);
                 }
                 position_tx.send_replace(last);
+                dispatcher.dispatch(&batch);
             }
         });
         Ok(Projector {

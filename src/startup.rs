@@ -1,14 +1,19 @@
-//! The `serve` job: event log, projections, HTTP API, graceful shutdown.
+//! The `serve` job and the composition root: the event log, the projector (the process's one
+//! log subscription) and its listeners, the application layer, and the three transports over
+//! it (REST in `api/`, the WebSocket gateway in `realtime/`, media in `sfu/`), which meet only
+//! here; then graceful shutdown.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{HttpServer, dev::Server, web};
 use anyhow::Context;
 use livesurgery_projections::ReadModels;
 
 use crate::api::{self, state::ApiState};
+use crate::app::App;
+use crate::app::dispatch::{Dispatcher, LogListener};
 use crate::auth::{Keys, load_or_create_key};
 use crate::projector::Projector;
 use crate::realtime::Gateway;
@@ -35,7 +40,13 @@ impl Application {
             None => load_or_create_key(&settings.api.data_dir)?,
         };
         let store = store::open(settings.database_url.expose()).await?;
-        let projector = Projector::start(store.clone(), settings.database_url.expose()).await?;
+        let dispatcher = Dispatcher::new();
+        let projector = Projector::start(
+            store.clone(),
+            settings.database_url.expose(),
+            dispatcher.clone(),
+        )
+        .await?;
         // A pool of its own for reads, apart from the projector's writes.
         let read_models = ReadModels::connect(settings.database_url.expose())
             .await
@@ -43,7 +54,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.http_addr)
             .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(ApiState::new(
+        let app = Arc::new(App::new(
             store.clone(),
             projector.handle(),
             read_models,
@@ -51,21 +62,20 @@ impl Application {
             settings.api.clone(),
         ));
         let metrics = Arc::new(Metrics::new());
-        let gateway = Gateway::start(
+        let gateway = Gateway::new(
             store.clone(),
             metrics.clone(),
             settings.api.ws_resume_window,
-        )
-        .await
-        .context("starting the realtime gateway")?;
-        let sfu = Sfu::start(
-            &settings.api,
-            state.clone().into_inner(),
-            store.clone(),
-            metrics.clone(),
-        )
-        .await
-        .context("starting the SFU")?;
+        );
+        let sfu =
+            Sfu::start(&settings.api, app.clone(), metrics.clone()).context("starting the SFU")?;
+        // The gateway pushes, and the SFU cuts media, from the projector's one reading of the log.
+        let gateway_listener: Arc<dyn LogListener> = gateway.clone();
+        let sfu_listener: Arc<dyn LogListener> = sfu.clone();
+        dispatcher.listen(Arc::downgrade(&gateway_listener));
+        dispatcher.listen(Arc::downgrade(&sfu_listener));
+        let state = web::Data::new(ApiState::new(app.clone()));
+        let app_data = web::Data::from(app);
         // Decided once: what start-up says is what every worker serves.
         let web_built = crate::web::is_built(&settings.api.web_dir);
         if web_built {
@@ -83,11 +93,16 @@ impl Application {
         let api_settings = settings.api.clone();
         let server = HttpServer::new(move || {
             let api_settings = api_settings.clone();
-            App::new()
+            actix_web::App::new()
                 .app_data(state.clone())
+                .app_data(app_data.clone())
                 .app_data(metrics.clone())
                 .app_data(gateway_data.clone())
                 .app_data(sfu_data.clone())
+                .service(
+                    web::resource("/v1/sessions/{id}/ws")
+                        .route(web::get().to(crate::realtime::connection::ws)),
+                )
                 .configure(|cfg| api::configure(cfg, &api_settings))
                 .configure(|cfg| crate::web::configure(cfg, &api_settings.web_dir, web_built))
                 .wrap(from_fn(api::idempotency::idempotency))

@@ -611,6 +611,18 @@ impl Event {
         }
     }
 
+    /// Whether this event changes who is a member of a session, in which role (creation
+    /// included: it makes the creator the host).
+    pub fn changes_membership(&self) -> bool {
+        matches!(
+            self,
+            Event::SessionCreated(_)
+                | Event::MemberAdded(_)
+                | Event::MemberRoleChanged(_)
+                | Event::MemberRemoved(_)
+        )
+    }
+
     /// The schema version this build writes for this event's type.
     pub fn schema_version(&self) -> u32 {
         1
@@ -673,6 +685,11 @@ pub fn session_stream(session_id: Uuid) -> String {
 /// stream.
 pub fn session_of_stream(stream: &str) -> Option<Uuid> {
     Uuid::parse_str(stream.strip_prefix("session-")?).ok()
+}
+
+/// The user whose aggregate stream this is, if it is one.
+pub fn user_of_stream(stream: &str) -> Option<Uuid> {
+    Uuid::parse_str(stream.strip_prefix("user-")?).ok()
 }
 
 /// The stream of a user aggregate.

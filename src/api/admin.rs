@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use livesurgery_projections::ReadModels;
 
@@ -117,8 +116,7 @@ pub async fn rebuild(
             .lock()
             .map_err(|_| ApiError::internal("rebuild registry poisoned"))?;
         if !running.insert(name.clone()) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(ApiError::conflict(
                 "rebuild_running",
                 format!("a rebuild of {name} is running"),
             ));

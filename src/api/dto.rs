@@ -439,17 +439,7 @@ pub struct SfuAccess {
     pub token: String,
 }
 
-/// One ICE server, in the shape of WebRTC's `RTCIceServer`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IceServer {
-    pub urls: Vec<String>,
-    /// TURN only: `<expiry unix time>:<participant id>` (coturn's shared-secret scheme).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// TURN only: base64 HMAC-SHA1 of the username, valid until the expiry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential: Option<String>,
-}
+pub use crate::sfu::turn::IceServer;
 
 /// A participant present in a session now (one connection of one member).
 #[derive(Debug, Serialize, ToSchema)]

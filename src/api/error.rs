@@ -9,10 +9,10 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use livesurgery_domain::DomainError;
-use serde::Serialize;
 use tracing::Instrument;
 
-use crate::commands::CommandError;
+use crate::app::commands::CommandError;
+use crate::app::{AppError, ErrorKind};
 
 /// The request id header, answered on every response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -22,13 +22,13 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 /// Body of every error answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// What went wrong.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, snake_case; clients branch on it.
     pub code: String,
@@ -58,8 +58,35 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The one mapping of the application's error kinds to HTTP statuses.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        ApiError {
+            status: status_of(e.kind),
+            code: e.code,
+            message: e.message,
+            current_version: e.current_version,
+            retry_after: e.retry_after,
+        }
+    }
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -69,36 +96,55 @@ impl ApiError {
         }
     }
 
+    /// 400: malformed input.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+        AppError::invalid(code, message).into()
     }
 
+    /// 401: no usable credentials.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+        AppError::unauthenticated(code, message).into()
     }
 
+    /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        AppError::forbidden(message).into()
     }
 
+    /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        AppError::not_found(message).into()
+    }
+
+    /// 409: in conflict with the current state.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        AppError::conflict(code, message).into()
+    }
+
+    /// 422: well-formed, but unusable.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        AppError::unprocessable(code, message).into()
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> ApiError {
+        let mut e = ApiError::from(AppError::new(ErrorKind::RateLimited, code, message));
+        e.retry_after = Some(retry_after_secs);
+        e
     }
 
     /// A failure of ours: logged with its cause, answered without it.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "the server failed to answer; the request id is in its log",
-        )
+        AppError::internal(cause).into()
     }
 
+    /// 503, retry in a second.
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
-        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
-        e.retry_after = Some(1);
-        e
+        AppError::unavailable(code, message).into()
     }
 
     /// 413: the body is over the configured limit.
@@ -112,10 +158,15 @@ impl ApiError {
 
     /// 415: the body is not sent as JSON.
     pub fn unsupported_media_type() -> ApiError {
+        ApiError::unsupported_content("send the body as Content-Type: application/json")
+    }
+
+    /// 415 with what to send instead.
+    pub fn unsupported_content(message: impl Into<String>) -> ApiError {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the body as Content-Type: application/json",
+            message,
         )
     }
 
@@ -166,68 +217,41 @@ impl ResponseError for ApiError {
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> ApiError {
-        let status = match &e {
-            // Not a member but allowed to see the session (an admin joining): refused, not hidden.
-            DomainError::Forbidden { .. } | DomainError::NotAMember { .. } => StatusCode::FORBIDDEN,
-            DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
-            DomainError::NotPresent { .. } => StatusCode::NOT_FOUND,
-            DomainError::ValidationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            DomainError::AlreadyExists { .. }
-            | DomainError::InvalidTransition { .. }
-            | DomainError::LastHost
-            | DomainError::NoChange { .. }
-            | DomainError::AlreadyPresent { .. } => StatusCode::CONFLICT,
-            DomainError::BaseVersionAhead { .. } => StatusCode::CONFLICT,
-        };
-        let mut error = ApiError::new(status, e.code(), e.to_string());
-        if let DomainError::BaseVersionAhead { current, .. } = e {
-            error.current_version = Some(current);
-        }
-        error
+        AppError::from(e).into()
     }
 }
 
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> ApiError {
-        match e {
-            CommandError::Domain(d) => d.into(),
-            CommandError::VersionConflict { current, .. } => {
-                let mut error = ApiError::new(
-                    StatusCode::CONFLICT,
-                    "version_conflict",
-                    "other writers kept changing this resource; read it again and retry",
-                );
-                error.current_version = Some(current);
-                error
-            }
-            CommandError::UnknownEvent(e) => ApiError::internal(e),
-            CommandError::Store(e) => ApiError::internal(e),
-        }
+        AppError::from(e).into()
     }
 }
 
 impl From<livesurgery_projections::ProjectionError> for ApiError {
     fn from(e: livesurgery_projections::ProjectionError) -> ApiError {
-        ApiError::internal(e)
+        AppError::from(e).into()
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> ApiError {
-        ApiError::internal(e)
+        AppError::from(e).into()
     }
 }
 
 impl From<crate::auth::CredentialsError> for ApiError {
     fn from(e: crate::auth::CredentialsError) -> ApiError {
-        match e {
-            crate::auth::CredentialsError::UsernameTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "already_exists",
-                "a user with this username exists already",
-            ),
-            other => ApiError::internal(other),
-        }
+        AppError::from(e).into()
+    }
+}
+
+impl actix_web::ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.kind)
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        ApiError::from(self.clone()).error_response()
     }
 }
 

@@ -234,16 +234,14 @@ pub async fn idempotency(
     match claimed {
         Claim::Mismatch => Ok(refuse(
             req,
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::unprocessable(
                 "idempotency_key_reused",
                 "this Idempotency-Key was used for a different request",
             ),
         )),
         Claim::InProgress => Ok(refuse(
             req,
-            ApiError::new(
-                StatusCode::CONFLICT,
+            ApiError::conflict(
                 "idempotency_in_progress",
                 "the first request with this Idempotency-Key is still running",
             )

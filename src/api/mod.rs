@@ -11,6 +11,7 @@ pub mod dto;
 pub mod error;
 pub mod idempotency;
 pub mod layout;
+pub mod media;
 pub mod sessions;
 pub mod state;
 pub mod users;
@@ -20,7 +21,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 
 use crate::settings::ApiSettings;
-use crate::sfu::signalling as sfu;
 use error::ApiError;
 
 /// Read-your-writes: a read waits (bounded) until the read models reach this position. The same
@@ -77,21 +77,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .service(web::resource("/healthz").route(web::get().to(admin::healthz)))
     .service(web::resource("/metrics").route(web::get().to(crate::telemetry::metrics)))
-    .service(web::resource("/v1/sessions/{id}/ws").route(web::get().to(crate::realtime::ws)))
-    .service(web::resource("/v1/sessions/{id}/whip").route(web::post().to(sfu::whip)))
+    .service(web::resource("/v1/sessions/{id}/whip").route(web::post().to(media::whip)))
     .service(
         web::resource("/v1/sessions/{id}/whip/{resource_id}")
-            .route(web::delete().to(sfu::delete_whip)),
+            .route(web::delete().to(media::delete_whip)),
     )
-    .service(web::resource("/v1/sessions/{id}/whep").route(web::post().to(sfu::whep)))
+    .service(web::resource("/v1/sessions/{id}/whep").route(web::post().to(media::whep)))
     .service(
         web::resource("/v1/sessions/{id}/whep/{resource_id}")
-            .route(web::delete().to(sfu::delete_whep)),
+            .route(web::delete().to(media::delete_whep)),
     )
     .service(
-        web::resource("/v1/sessions/{id}/media:subscribe").route(web::post().to(sfu::subscribe)),
+        web::resource("/v1/sessions/{id}/media:subscribe").route(web::post().to(media::subscribe)),
     )
-    .service(web::resource("/v1/sessions/{id}/media").route(web::get().to(sfu::media)))
+    .service(web::resource("/v1/sessions/{id}/media").route(web::get().to(media::media)))
     .service(web::resource("/readyz").route(web::get().to(admin::readyz)))
     .service(web::resource("/v1/openapi.json").route(web::get().to(admin::openapi_json)))
     .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
@@ -153,6 +152,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
         web::resource("/v1/admin/projections/{name}:rebuild").route(web::post().to(admin::rebuild)),
     );
 }
+
+/// The realtime channel of a session: a WebSocket. Authenticate with the WS token of
+/// `participants:join`, as `?token=` or as the subprotocol `bearer.<token>` offered beside
+/// `livesurgery.v1`. The protocol is described in the README and `schemas/ws/`. (Documented
+/// here with the rest of the HTTP surface; served by `realtime/`, mounted in `startup.rs`.)
+#[utoipa::path(get, path = "/v1/sessions/{id}/ws", tag = "realtime",
+    params(("id" = Uuid, Path), ("token" = Option<String>, Query, description = "The WS token (or send it as a subprotocol)")),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "`not_a_websocket`", body = error::ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `user_deactivated`", body = error::ErrorBody),
+        (status = 403, description = "`wrong_session`: the token is for another session", body = error::ErrorBody),
+        (status = 404, description = "The path names no session (not a UUID)", body = error::ErrorBody)),
+    security(()))]
+#[allow(dead_code)]
+fn realtime_upgrade() {}
 
 /// Adds the error answers every operation can give (malformed request, missing token, body
 /// problems, idempotency refusals, read-your-writes timeouts) where a handler did not list them.
@@ -273,8 +287,8 @@ impl Modify for BearerAuth {
         layout::get_layout, layout::layout_versions, layout::patch_layout,
         audit::session_events, audit::all_events, audit::replay, audit::verify,
         admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
-        crate::realtime::connection::ws, crate::telemetry::metrics,
-        sfu::whip, sfu::delete_whip, sfu::whep, sfu::delete_whep, sfu::subscribe, sfu::media,
+        realtime_upgrade, crate::telemetry::metrics,
+        media::whip, media::delete_whip, media::whep, media::delete_whep, media::subscribe, media::media,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth, &StandardErrors),

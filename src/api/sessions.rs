@@ -3,7 +3,6 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use livesurgery_domain::permissions::{Action, authorize};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use livesurgery_domain::session::SessionCommand;
 use livesurgery_projections::SessionFilter;
@@ -16,7 +15,7 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
-use crate::auth::MediaPermission;
+use crate::app::media::media_permissions;
 use crate::auth::tokens::{AUDIENCE_SFU, AUDIENCE_WS};
 
 async fn session_body(state: &ApiState, session_id: Uuid) -> Result<Session, ApiError> {
@@ -265,8 +264,7 @@ pub async fn put_member(
     state.guard_session(&req, &caller, session_id).await?;
     let active_user = state.user(user_id).await?.is_some_and(|u| u.active);
     if !active_user {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "unknown_user",
             "no active user has this id",
         ));
@@ -331,19 +329,6 @@ pub async fn remove_member(
     Ok(HttpResponse::NoContent()
         .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
         .finish())
-}
-
-/// What a participant with these roles may do with media and the layout.
-pub fn media_permissions(org_role: OrgRole, role: Option<SessionRole>) -> Vec<MediaPermission> {
-    [
-        (Action::PublishMedia, MediaPermission::Publish),
-        (Action::SubscribeMedia, MediaPermission::Subscribe),
-        (Action::UpdateLayout, MediaPermission::EditLayout),
-    ]
-    .into_iter()
-    .filter(|(action, _)| authorize(org_role, role, *action).is_ok())
-    .map(|(_, permission)| permission)
-    .collect()
 }
 
 fn public_base(state: &ApiState, req: &HttpRequest) -> String {
@@ -436,7 +421,7 @@ pub async fn join(
                 whep_url: format!("{base}/v1/sessions/{session_id}/whep"),
                 token: sfu_token,
             },
-            ice_servers: crate::sfu::signalling::ice_servers(&state.settings, participant_id),
+            ice_servers: crate::sfu::turn::ice_servers(&state.settings, participant_id),
             expires_at,
         }))
 }

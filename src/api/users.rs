@@ -1,11 +1,9 @@
 //! Sign-in (`/v1/auth/…`) and users (`/v1/users…`).
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use livesurgery_domain::roles::OrgRole;
-use livesurgery_domain::user::{UserCommand, validate_username};
-use livesurgery_domain::{CommandContext, DomainError};
+use livesurgery_domain::user::UserCommand;
 use livesurgery_projections::UserFilter;
 use uuid::Uuid;
 
@@ -15,14 +13,8 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
-use crate::auth::{Credentials, hash_password, verify_password};
-use crate::commands::{self, Accepted};
-use crate::store::EventStore;
-
-/// Shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 12;
-/// Longest password accepted (argon2 would take anything; a bound keeps hashing cheap).
-pub const MAX_PASSWORD_LEN: usize = 1024;
+use crate::app::users::{NewUser, register_user};
+use crate::auth::verify_password;
 
 fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "wrong username or password")
@@ -66,12 +58,11 @@ pub async fn login(
     let address = req.peer_addr().map(|a| a.ip());
     if let Err(wait) = state.login_limiter.check(&body.username, address) {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return Err(ApiError::too_many_requests(
             "too_many_attempts",
             "too many sign-in attempts; wait before trying again",
-        )
-        .with_retry_after(secs.max(1)));
+            secs.max(1),
+        ));
     }
     let found = state.credentials.find(&body.username).await?;
     let password = body.password;
@@ -144,57 +135,13 @@ pub async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(User::from(caller.user))
 }
 
-/// Checks a new user's fields; the message says what is wrong.
-fn validate_new_user(body: &CreateUserRequest) -> Result<(), ApiError> {
-    validate_username(&body.username)?;
-    let chars = body.password.chars().count();
-    if chars < MIN_PASSWORD_LEN || body.password.len() > MAX_PASSWORD_LEN {
-        return Err(DomainError::ValidationFailed {
-            field: "password",
-            reason: format!("must have {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// Registers a user: the password hash goes to the credentials table (claiming the username),
-/// then `UserRegistered` to the log. Used by the API and by `livesurgery users create`.
-pub async fn register_user(
-    store: &dyn EventStore,
-    credentials: &Credentials,
-    ctx: &CommandContext,
-    correlation_id: Uuid,
-    body: &CreateUserRequest,
-) -> Result<(Uuid, Accepted), ApiError> {
-    validate_new_user(body)?;
-    let user_id = Uuid::now_v7();
-    let password = body.password.clone();
-    let hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?;
-    credentials.insert(user_id, &body.username, &hash).await?;
-    let command = UserCommand::RegisterUser {
-        user_id,
-        username: body.username.clone(),
-        display_name: body.display_name.clone(),
-        role: body.role.into(),
-    };
-    match commands::execute::<livesurgery_domain::aggregate::User>(
-        store,
-        user_id,
-        &command,
-        ctx,
-        correlation_id,
-    )
-    .await
-    {
-        Ok(accepted) => Ok((user_id, accepted)),
-        Err(e) => {
-            if let Err(cleanup) = credentials.delete(user_id).await {
-                tracing::error!(error = %cleanup, "could not remove the credentials of an unregistered user");
-            }
-            Err(e.into())
+impl From<&CreateUserRequest> for NewUser {
+    fn from(body: &CreateUserRequest) -> NewUser {
+        NewUser {
+            username: body.username.clone(),
+            password: body.password.clone(),
+            role: body.role.into(),
+            display_name: body.display_name.clone(),
         }
     }
 }
@@ -222,7 +169,7 @@ pub async fn create_user(
         &state.credentials,
         &caller.context(),
         caller.request_id,
-        &body,
+        &NewUser::from(&*body),
     )
     .await?;
     let position = accepted.append.last_position;

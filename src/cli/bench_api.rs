@@ -13,7 +13,6 @@ use livesurgery_domain::CommandContext;
 use livesurgery_domain::roles::OrgRole;
 use uuid::Uuid;
 
-use crate::api::dto::{CreateUserRequest, Role};
 use crate::settings::{ApiSettings, DatabaseUrl, Settings};
 
 /// One scenario's figures.
@@ -159,15 +158,15 @@ pub(super) async fn register_admin(database_url: &str) -> anyhow::Result<()> {
     let read_models = livesurgery_projections::ReadModels::connect(database_url).await?;
     read_models.migrate().await?;
     let credentials = crate::auth::Credentials::new(read_models.pool().clone());
-    let result = crate::api::users::register_user(
+    let result = crate::app::users::register_user(
         &*store,
         &credentials,
         &CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now()),
         Uuid::now_v7(),
-        &CreateUserRequest {
+        &crate::app::users::NewUser {
             username: ADMIN_USERNAME.into(),
             password: ADMIN_PASSWORD.into(),
-            role: Role::Admin,
+            role: OrgRole::Admin,
             display_name: "Bench".into(),
         },
     )

@@ -214,14 +214,14 @@ async fn create_user(
     let credentials = crate::auth::Credentials::new(read_models.pool().clone());
     // The operator at the command line acts as an admin with no user id of their own.
     let ctx = livesurgery_domain::CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now());
-    let request = crate::api::dto::CreateUserRequest {
+    let request = crate::app::users::NewUser {
         display_name: display_name.unwrap_or_else(|| username.clone()),
         username,
         password,
-        role: role.into(),
+        role,
     };
     let result =
-        crate::api::users::register_user(&*store, &credentials, &ctx, Uuid::now_v7(), &request)
+        crate::app::users::register_user(&*store, &credentials, &ctx, Uuid::now_v7(), &request)
             .await;
     store.close().await;
     match result {

@@ -12,7 +12,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use livesurgery_domain::envelope::Actor;
 use livesurgery_domain::events::{AccessDenied, FirstFrameDecoded, LeaveReason};
 use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::SessionRole;
@@ -27,77 +26,38 @@ use super::protocol::{
     close,
 };
 use super::{Gateway, Push, Resume, Signal};
-use crate::api::error::{ApiError, ErrorBody};
-use crate::api::sessions::media_permissions;
-use crate::api::state::ApiState;
+use crate::app::commands::CommandError;
+use crate::app::identity::participant_context;
+use crate::app::media::{media_permissions, valid_label};
+use crate::app::{App, AppError, ErrorKind, JoinChannel};
 use crate::auth::JoinClaims;
-use crate::auth::tokens::{AUDIENCE_WS, TokenError};
-use crate::commands::CommandError;
 use crate::sfu::Sfu;
 
-/// The realtime channel of a session: a WebSocket. Authenticate with the WS token of
-/// `participants:join`, as `?token=` or as the subprotocol `bearer.<token>` offered beside
-/// `livesurgery.v1`. The protocol is described in the README and `schemas/ws/`.
-#[utoipa::path(get, path = "/v1/sessions/{id}/ws", tag = "realtime",
-    params(("id" = Uuid, Path), ("token" = Option<String>, Query, description = "The WS token (or send it as a subprotocol)")),
-    responses((status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "`not_a_websocket`", body = ErrorBody),
-        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `user_deactivated`", body = ErrorBody),
-        (status = 403, description = "`wrong_session`: the token is for another session", body = ErrorBody),
-        (status = 404, description = "The path names no session (not a UUID)", body = ErrorBody)),
-    security(()))]
+/// The realtime channel of a session (`GET /v1/sessions/{id}/ws`, documented with the rest of
+/// the HTTP surface in `api/`): the WS token of `participants:join` is checked, then the
+/// connection is upgraded and served by its own task.
 pub async fn ws(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<Uuid>,
-    api: web::Data<ApiState>,
+    app: web::Data<App>,
     gateway: web::Data<Gateway>,
     sfu: web::Data<Sfu>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AppError> {
     let session_id = path.into_inner();
-    let token = token_of(&req).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_token",
-            "send the WS token of participants:join as ?token= or as the subprotocol bearer.<token>",
-        )
-    })?;
-    let claims = api
-        .keys
-        .verify_join(&token, AUDIENCE_WS)
-        .map_err(|e| match e {
-            TokenError::Expired => ApiError::unauthorized(
-                "token_expired",
-                "the WS token has expired; join the session again",
-            ),
-            TokenError::Invalid => {
-                ApiError::unauthorized("invalid_token", "the WS token is not valid")
-            }
-        })?;
-    if claims.sid != session_id {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "wrong_session",
-            "this token is for another session",
-        ));
-    }
-    let user = api
-        .user(claims.sub)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the WS token is not valid"))?;
-    if !user.active {
-        return Err(ApiError::unauthorized(
-            "user_deactivated",
-            "this user has been deactivated",
-        ));
-    }
+    let token = token_of(&req);
+    let participant = app
+        .authenticate_participant(JoinChannel::Ws, token.as_deref(), session_id)
+        .await?;
+    let claims = participant.claims;
     let (response, socket, incoming) =
         actix_ws::handle_with_protocols(&req, body, &[protocol::SUBPROTOCOL]).map_err(|e| {
-            ApiError::bad_request(
+            AppError::invalid(
                 "not_a_websocket",
                 format!("this endpoint speaks WebSocket only: {e}"),
             )
         })?;
-    let settings = &api.settings;
+    let settings = &app.settings;
     let max = settings.ws_max_message_bytes;
     let incoming = incoming
         .max_frame_size(max)
@@ -108,7 +68,7 @@ pub async fn ws(
     let gateway = gateway.into_inner();
     let registration = gateway.register(session_id, claims.pid, settings.ws_queue);
     let writer = Arc::new(Writer {
-        api: api.clone(),
+        app: app.clone().into_inner(),
         sfu,
         session_id,
         claims,
@@ -218,7 +178,7 @@ const WRITES_IN_FLIGHT: usize = 128;
 
 /// What a connection's writes need: who writes, in which session.
 struct Writer {
-    api: web::Data<ApiState>,
+    app: Arc<App>,
     sfu: web::Data<Sfu>,
     session_id: Uuid,
     claims: JoinClaims,
@@ -227,7 +187,7 @@ struct Writer {
 impl Writer {
     /// The user's command context now; a deactivated user's connection closes.
     async fn context(&self) -> Flow<CommandContext> {
-        let user = match self.api.user(self.claims.sub).await {
+        let user = match self.app.user(self.claims.sub).await {
             Ok(Some(user)) if user.active => user,
             Ok(_) => {
                 return Err(Ending::new(
@@ -246,9 +206,7 @@ impl Writer {
 
     /// The command context of this participant's user now.
     fn context_for(&self, user: &UserRow) -> CommandContext {
-        let mut ctx = CommandContext::new(user.user_id, user.role, Utc::now());
-        ctx.participant_id = Some(self.claims.pid);
-        ctx
+        participant_context(user, self.claims.pid)
     }
 
     /// Runs a write; the answer is `ack` or `error`, and a refused write is recorded as
@@ -263,7 +221,7 @@ impl Writer {
         let ctx = self.context().await?;
         let correlation_id = Uuid::now_v7();
         let result = self
-            .api
+            .app
             .execute_session_command(&ctx, self.session_id, &command, correlation_id)
             .await;
         let answer = match result {
@@ -288,7 +246,7 @@ impl Writer {
                 denied @ (DomainError::Forbidden { .. } | DomainError::NotAMember { .. }),
             )) => {
                 let reason = denied.to_string();
-                self.api
+                self.app
                     .append_denied(
                         ctx.clone(),
                         correlation_id,
@@ -306,8 +264,8 @@ impl Writer {
                 ServerMessage::error(Some(reference), "forbidden", reason)
             }
             Err(other) => {
-                let error = ApiError::from(other);
-                if error.status.is_server_error() {
+                let error = AppError::from(other);
+                if error.kind == ErrorKind::Internal {
                     tracing::error!(%error, "a WebSocket write failed");
                 }
                 ServerMessage::Error {
@@ -381,7 +339,7 @@ impl Connection {
     }
 
     fn heartbeat_timeout(&self) -> Duration {
-        Duration::from_secs(self.writer.api.settings.ws_heartbeat_timeout_secs.max(1))
+        Duration::from_secs(self.writer.app.settings.ws_heartbeat_timeout_secs.max(1))
     }
 
     /// How often the server pings (and checks the user): a third of the timeout.
@@ -399,7 +357,7 @@ impl Connection {
         let mut last_heard = Instant::now();
 
         // A first `resume` is waited for briefly; anything else gets the welcome first.
-        let wait = Duration::from_millis(self.writer.api.settings.ws_resume_wait_ms);
+        let wait = Duration::from_millis(self.writer.app.settings.ws_resume_wait_ms);
         let mut first_text = None;
         let mut resume_from = None;
         match tokio::time::timeout(wait, incoming.recv()).await {
@@ -565,7 +523,7 @@ impl Connection {
                     "rate_limited",
                     format!(
                         "more than {} messages per second: this one was dropped",
-                        self.writer.api.settings.ws_rate_per_sec
+                        self.writer.app.settings.ws_rate_per_sec
                     ),
                 ))
                 .await;
@@ -599,8 +557,7 @@ impl Connection {
                 .await
             }
             ClientMessage::MediaSubscribe { reference, slots } => {
-                let answer = match crate::sfu::signalling::select(
-                    &self.writer.sfu,
+                let answer = match self.writer.sfu.select_checked(
                     self.writer.session_id,
                     self.writer.claims.pid,
                     &slots,
@@ -661,9 +618,7 @@ impl Connection {
         source_id: Option<String>,
         join_to_first_frame_ms: u64,
     ) -> Flow<ServerMessage> {
-        if source_id
-            .as_deref()
-            .is_some_and(|s| !crate::sfu::signalling::valid_label(s))
+        if source_id.as_deref().is_some_and(|s| !valid_label(s))
             || join_to_first_frame_ms > 24 * 3600 * 1000
         {
             return Ok(ServerMessage::error(
@@ -681,14 +636,9 @@ impl Connection {
             source: source_id,
             join_to_first_frame_ms,
         });
-        let actor = Actor {
-            user_id: Some(ctx.user_id),
-            role: Some(writer.claims.role.clone()),
-            participant_id: Some(writer.claims.pid),
-        };
         let answer = match writer
-            .api
-            .record_session_facts(writer.session_id, &[(event, actor)], Uuid::now_v7())
+            .app
+            .record_session_facts(writer.session_id, &[(event, ctx)], Uuid::now_v7())
             .await
         {
             Ok(append) => ServerMessage::Ack {
@@ -762,7 +712,7 @@ impl Connection {
         };
         match self
             .writer
-            .api
+            .app
             .execute_session_command(&ctx, self.writer.session_id, &command, Uuid::now_v7())
             .await
         {
@@ -832,8 +782,8 @@ impl Connection {
             Resume::UnknownPosition => self.welcome(WelcomeReason::ResumeUnknownPosition).await,
             Resume::Replay { events, position } => {
                 let replayed = events.len() as u64;
-                for event in &events {
-                    self.deliver(Push::of(event), false).await?;
+                for event in events {
+                    self.deliver(Push::replayed(event), false).await?;
                 }
                 self.last_sent = position;
                 self.send(&ServerMessage::Resumed {
@@ -876,7 +826,7 @@ impl Connection {
                 ));
             }
         }
-        if matches!(&*push.event_type, "SessionEnded" | "SessionCancelled") {
+        if push.ends_session {
             return Err(Ending::new(1000, "session over", Some(LeaveReason::Left)));
         }
         Ok(())
@@ -913,7 +863,7 @@ impl Connection {
             return;
         }
         // A deactivated user's participant leaves too.
-        let Ok(Some(user)) = self.writer.api.user(self.writer.claims.sub).await else {
+        let Ok(Some(user)) = self.writer.app.user(self.writer.claims.sub).await else {
             return;
         };
         let ctx = self.writer.context_for(&user);
@@ -923,7 +873,7 @@ impl Connection {
         };
         match self
             .writer
-            .api
+            .app
             .execute_session_command(&ctx, self.writer.session_id, &command, Uuid::now_v7())
             .await
         {

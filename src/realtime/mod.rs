@@ -1,9 +1,9 @@
 //! The realtime gateway: `GET /v1/sessions/{id}/ws`.
 //!
-//! Every push comes from the log: the gateway tails the event log with its own catch-up
-//! subscription and fans each session event out to that session's connections, so a second
-//! server process on the same database pushes the same events to its own clients. Handlers
-//! that write (REST or WebSocket) never push.
+//! Every push comes from the log: the gateway is a listener of the process's one log
+//! subscription (`app::dispatch`) and fans each session event out to that session's
+//! connections, so a second server process on the same database pushes the same events to its
+//! own clients. Handlers that write (REST or WebSocket) never push.
 //!
 //! A connection registers for its session's pushes *before* it reads its snapshot from the log,
 //! then drops pushes at or below the snapshot's position: nothing between snapshot and live
@@ -20,44 +20,54 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use livesurgery_domain::Event;
 use livesurgery_domain::envelope::RecordedEvent;
-use livesurgery_domain::events::{session_of_stream, session_stream};
+use livesurgery_domain::events::{LeaveReason, session_of_stream, session_stream};
 use livesurgery_domain::session::{SessionState, evolve};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
-use crate::store::{self, EventStore, StoreError, read_stream_after};
+use crate::app::dispatch::{Dispatched, LogListener};
+use crate::app::lock;
+use crate::store::{EventStore, read_stream_after};
 use crate::telemetry::Metrics;
-
-pub use connection::ws;
 
 /// One event pushed to a session's connections, serialised once for all of them.
 #[derive(Debug, Clone)]
 pub struct Push {
     pub position: u64,
     pub recorded_at: DateTime<Utc>,
-    pub event_type: Arc<str>,
     /// The `event` message.
     pub text: bytestring::ByteString,
     /// For a `ParticipantLeft`: whose, and whether it was a kick.
     pub participant_left: Option<(Uuid, bool)>,
+    /// A `SessionEnded` or `SessionCancelled`: the connections close after it.
+    pub ends_session: bool,
 }
 
 impl Push {
-    fn of(event: &RecordedEvent) -> Push {
-        let participant_left = (event.event_type == "ParticipantLeft")
-            .then(|| {
-                let pid = event.data.get("participant_id")?.as_str()?;
-                let kicked = event.data.get("reason")?.as_str()? == "kicked";
-                Some((Uuid::parse_str(pid).ok()?, kicked))
-            })
-            .flatten();
+    fn of(dispatched: &Dispatched) -> Push {
+        let event = &dispatched.recorded;
+        let typed = dispatched.event();
+        let participant_left = match typed {
+            Some(Event::ParticipantLeft(left)) => {
+                Some((left.participant_id, left.reason == LeaveReason::Kicked))
+            }
+            _ => None,
+        };
         Push {
             position: event.position,
             recorded_at: event.recorded_at,
-            event_type: Arc::from(event.event_type.as_str()),
             text: bytestring::ByteString::from(protocol::event_text(event)),
             participant_left,
+            ends_session: matches!(
+                typed,
+                Some(Event::SessionEnded(_) | Event::SessionCancelled(_))
+            ),
         }
+    }
+
+    /// The push of an event read back from the log (a resume's replay).
+    pub fn replayed(event: RecordedEvent) -> Push {
+        Push::of(&Dispatched::new(event))
     }
 }
 
@@ -146,7 +156,6 @@ pub struct Gateway {
     snapshots: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<Snapshot>>>>,
     next_client: AtomicU64,
     resume_window: u64,
-    dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Presence decisions (join on connect, leave on close) of one participant, one at a
     /// time, striped by participant id.
     presence_locks: Box<[tokio::sync::Mutex<()>]>,
@@ -173,47 +182,12 @@ impl Drop for Registration {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Gateway {
-    /// Starts tailing the log from its head.
-    pub async fn start(
-        store: Arc<dyn EventStore>,
-        metrics: Arc<Metrics>,
-        resume_window: u64,
-    ) -> Result<Arc<Gateway>, StoreError> {
-        let head = store.head_position().await?;
-        let gateway = Arc::new(Gateway {
-            store: store.clone(),
-            metrics,
-            clients: Mutex::new(HashMap::new()),
-            snapshots: Mutex::new(HashMap::new()),
-            next_client: AtomicU64::new(1),
-            resume_window: resume_window.max(1),
-            dispatcher: Mutex::new(None),
-            presence_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
-        });
-        let weak = Arc::downgrade(&gateway);
-        let mut subscription = store::subscribe(store, head);
-        let task = tokio::spawn(async move {
-            while let Some(batch) = subscription.next_batch().await {
-                let Some(gateway) = weak.upgrade() else {
-                    return;
-                };
-                gateway.dispatch(&batch);
-            }
-        });
-        *lock(&gateway.dispatcher) = Some(task);
-        Ok(gateway)
-    }
-
+impl LogListener for Gateway {
     /// Hands each session event to its session's connections, without waiting for any.
-    fn dispatch(&self, batch: &[RecordedEvent]) {
+    fn on_events(&self, batch: &[Dispatched]) {
         let mut clients = lock(&self.clients);
         for event in batch {
-            let Some(session_id) = session_of_stream(&event.stream) else {
+            let Some(session_id) = session_of_stream(&event.recorded.stream) else {
                 continue;
             };
             let Some(list) = clients.get_mut(&session_id) else {
@@ -233,6 +207,26 @@ impl Gateway {
                 clients.remove(&session_id);
             }
         }
+    }
+}
+
+impl Gateway {
+    /// The gateway over this log; it pushes what the log dispatcher hands it (see
+    /// [`LogListener`]).
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        metrics: Arc<Metrics>,
+        resume_window: u64,
+    ) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            store,
+            metrics,
+            clients: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(HashMap::new()),
+            next_client: AtomicU64::new(1),
+            resume_window: resume_window.max(1),
+            presence_locks: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
+        })
     }
 
     /// Registers a connection for its session's pushes. Another connection of the same
@@ -378,13 +372,5 @@ impl Gateway {
             events,
             position: snapshot.position,
         })
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(task) = lock(&self.dispatcher).take() {
-            task.abort();
-        }
     }
 }

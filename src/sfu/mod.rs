@@ -1,18 +1,18 @@
-//! The SFU: WebRTC media through one UDP socket, forwarded by a str0m loop (`engine`), set up
-//! by WHIP/WHEP (`signalling`), with every media fact appended to the session's stream.
+//! The SFU: WebRTC media through one UDP socket, forwarded by a str0m loop (`engine`), with
+//! every media fact appended to the session's stream. [`Sfu`] is the small handle the
+//! transports call (WHIP/WHEP in `api/media.rs`, `media.subscribe` in `realtime/`); the engine
+//! knows nothing of HTTP or auth.
 //!
 //! - `engine`: one thread owns the socket and every peer's `Rtc` (sans-IO): it feeds datagrams
 //!   and timeouts in, drains output, and forwards publishers' frames to subscribers' slots.
 //! - `forward`: the forwarding decision as plain data (slots, keyframe gating, time rebasing).
-//! - `signalling`: the HTTP handlers (WHIP, WHEP, subscription selection, sources).
-//! - `turn`: time-limited TURN credentials for `participants:join`.
+//! - `turn`: ICE servers and time-limited TURN credentials for `participants:join`.
 //!
 //! Media facts leave the loop through a bounded queue to an appender task: a full queue loses
 //! the fact (counted in `livesurgery_sfu_event_drops_total`), it never stalls media.
 
 mod engine;
 pub mod forward;
-pub mod signalling;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -21,17 +21,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use livesurgery_domain::Event;
-use livesurgery_domain::envelope::Actor;
-use livesurgery_domain::events::{MediaEndReason, MediaKind};
+use chrono::Utc;
+use livesurgery_domain::events::{LeaveReason, MediaEndReason, MediaKind};
+use livesurgery_domain::roles::{OrgRole, SessionRole};
+use livesurgery_domain::{CommandContext, Event};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::state::ApiState;
+use crate::app::dispatch::{Dispatched, LogListener};
+use crate::app::media::check_slots;
+use crate::app::{App, AppError, ErrorKind, lock};
 use crate::settings::ApiSettings;
-use crate::store::{self, EventStore};
 use crate::telemetry::Metrics;
 
 /// Media facts waiting for the appender; past this they are dropped and counted.
@@ -45,17 +47,17 @@ pub struct PeerInfo {
     pub session_id: Uuid,
     pub participant_id: Uuid,
     pub user_id: Uuid,
-    /// The member's session role, for the events' actor.
-    pub role: String,
+    /// The user's organisation role, for the events' actor (the log's one actor rule).
+    pub org_role: OrgRole,
 }
 
 impl PeerInfo {
-    fn actor(&self) -> Actor {
-        Actor {
-            user_id: Some(self.user_id),
-            role: Some(self.role.clone()),
-            participant_id: Some(self.participant_id),
-        }
+    /// The context the peer's media events are recorded with: its user, their organisation
+    /// role and the participant.
+    fn context(&self) -> CommandContext {
+        let mut ctx = CommandContext::new(self.user_id, self.org_role, Utc::now());
+        ctx.participant_id = Some(self.participant_id);
+        ctx
     }
 }
 
@@ -63,7 +65,7 @@ impl PeerInfo {
 #[derive(Debug)]
 struct Fact {
     session_id: Uuid,
-    actor: Actor,
+    context: CommandContext,
     event: Event,
 }
 
@@ -78,7 +80,7 @@ impl FactSink {
     fn send(&self, info: &PeerInfo, event: Event) {
         let fact = Fact {
             session_id: info.session_id,
-            actor: info.actor(),
+            context: info.context(),
             event,
         };
         if let Err(e) = self.tx.try_send(fact) {
@@ -220,6 +222,18 @@ pub enum SfuError {
     Stopped,
 }
 
+impl From<SfuError> for AppError {
+    fn from(error: SfuError) -> AppError {
+        let message = error.to_string();
+        match error {
+            SfuError::BadOffer(_) => AppError::invalid("invalid_sdp", message),
+            SfuError::Refused(_) => AppError::unprocessable("sdp_refused", message),
+            SfuError::SourceTaken(_) => AppError::conflict("source_taken", message),
+            SfuError::Stopped => AppError::new(ErrorKind::Unavailable, "sfu_unavailable", message),
+        }
+    }
+}
+
 /// The running SFU of a server process.
 pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
@@ -228,16 +242,15 @@ pub struct Sfu {
     advertised: SocketAddr,
     engine: Mutex<Option<std::thread::JoinHandle<()>>>,
     appender: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Sfu {
-    /// Binds the media socket and starts the media loop, the event appender and the watcher
-    /// that cuts the media of removed members, ended sessions and deactivated users.
-    pub async fn start(
+    /// Binds the media socket and starts the media loop and the event appender. As a
+    /// [`LogListener`] it cuts the media of removed members, ended sessions and deactivated
+    /// users.
+    pub fn start(
         settings: &ApiSettings,
-        api: Arc<ApiState>,
-        store: Arc<dyn EventStore>,
+        app: Arc<App>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Arc<Sfu>> {
         let socket = bind(&settings.sfu_udp_bind)?;
@@ -255,7 +268,6 @@ impl Sfu {
             advertised,
             engine: Mutex::new(None),
             appender: Mutex::new(None),
-            watcher: Mutex::new(None),
         });
         let sink = FactSink {
             tx: fact_tx,
@@ -267,13 +279,7 @@ impl Sfu {
             .spawn(move || engine::run(socket, advertised, command_rx, sink, metrics, weak))
             .context("starting the SFU media thread")?;
         *lock(&sfu.engine) = Some(engine);
-        *lock(&sfu.appender) = Some(tokio::spawn(append_facts(api, fact_rx)));
-        let head = store.head_position().await?;
-        *lock(&sfu.watcher) = Some(tokio::spawn(watch_removals(
-            store,
-            head,
-            Arc::downgrade(&sfu),
-        )));
+        *lock(&sfu.appender) = Some(tokio::spawn(append_facts(app, fact_rx)));
         Ok(sfu)
     }
 
@@ -425,6 +431,24 @@ impl Sfu {
         Ok(changed)
     }
 
+    /// Subscription selection for REST and the WebSocket: the slot list is checked, then
+    /// applied; `not_found` when the participant has no subscription in the session.
+    pub fn select_checked(
+        &self,
+        session_id: Uuid,
+        participant_id: Uuid,
+        slots: &[Option<String>],
+    ) -> Result<Vec<SubscriptionView>, AppError> {
+        check_slots(slots.iter().map(Option::as_deref))?;
+        let resources = self.select(session_id, participant_id, slots)?;
+        if resources.is_empty() {
+            return Err(AppError::not_found(
+                "this participant has no subscription (WHEP) in the session",
+            ));
+        }
+        Ok(resources)
+    }
+
     /// Stops one resource (WHIP/WHEP `DELETE`).
     pub fn delete(&self, session_id: Uuid, resource_id: Uuid) {
         lock(&self.registry).remove_resource(session_id, resource_id);
@@ -446,9 +470,6 @@ impl Sfu {
     /// to stop and for the appender to write what it holds.
     pub async fn stop(&self) {
         let _ = self.send(Command::Shutdown);
-        if let Some(watcher) = lock(&self.watcher).take() {
-            watcher.abort();
-        }
         let engine = lock(&self.engine).take();
         if let Some(engine) = engine {
             let _ = tokio::task::spawn_blocking(move || engine.join()).await;
@@ -476,10 +497,6 @@ impl Sfu {
             source.tracks.push(track);
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The media socket, with buffers large enough for a burst to many subscribers.
@@ -531,18 +548,18 @@ fn count_media(sdp: &str, kind: &str) -> usize {
 }
 
 /// Writes media facts to the log, each session's in one append per batch, in order.
-async fn append_facts(api: Arc<ApiState>, mut rx: mpsc::Receiver<Fact>) {
+async fn append_facts(app: Arc<App>, mut rx: mpsc::Receiver<Fact>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
-        let mut by_session: Vec<(Uuid, Vec<(Event, Actor)>)> = Vec::new();
+        let mut by_session: Vec<(Uuid, Vec<(Event, CommandContext)>)> = Vec::new();
         for fact in batch.drain(..) {
             match by_session.iter_mut().find(|(s, _)| *s == fact.session_id) {
-                Some((_, facts)) => facts.push((fact.event, fact.actor)),
-                None => by_session.push((fact.session_id, vec![(fact.event, fact.actor)])),
+                Some((_, facts)) => facts.push((fact.event, fact.context)),
+                None => by_session.push((fact.session_id, vec![(fact.event, fact.context)])),
             }
         }
         for (session_id, facts) in by_session {
-            if let Err(error) = api
+            if let Err(error) = app
                 .record_session_facts(session_id, &facts, Uuid::now_v7())
                 .await
             {
@@ -552,67 +569,47 @@ async fn append_facts(api: Arc<ApiState>, mut rx: mpsc::Receiver<Fact>) {
     }
 }
 
-/// Follows the log and cuts media where membership ends: a removed member, a kicked
-/// participant, an ended or cancelled session, a deactivated user.
-async fn watch_removals(store: Arc<dyn EventStore>, head: u64, sfu: std::sync::Weak<Sfu>) {
-    use livesurgery_domain::events::LeaveReason;
-    use livesurgery_domain::roles::SessionRole;
-    let mut subscription = store::subscribe(store, head);
-    while let Some(batch) = subscription.next_batch().await {
-        let Some(sfu) = sfu.upgrade() else {
-            return;
-        };
-        // Only these can end media; the rest (layout writes, media events) is not decoded.
-        const ENDING: [&str; 6] = [
-            "MemberRemoved",
-            "MemberRoleChanged",
-            "ParticipantLeft",
-            "SessionEnded",
-            "SessionCancelled",
-            "UserDeactivated",
-        ];
-        for recorded in batch
-            .iter()
-            .filter(|r| ENDING.contains(&r.event_type.as_str()))
-        {
-            let Ok(event) = Event::from_stored(
-                &recorded.event_type,
-                recorded.schema_version,
-                &recorded.data,
-            ) else {
-                continue;
-            };
-            match event {
-                Event::MemberRemoved(e) => sfu.remove(
-                    Scope::Member {
-                        session_id: e.session_id,
-                        user_id: e.user_id,
-                    },
-                    MediaEndReason::Removed,
-                ),
-                Event::ParticipantLeft(e) if e.reason == LeaveReason::Kicked => sfu.remove(
-                    Scope::Participant(e.participant_id),
-                    MediaEndReason::Removed,
-                ),
-                Event::MemberRoleChanged(e) if e.to == SessionRole::Observer => sfu.remove(
-                    Scope::Publishing {
-                        session_id: e.session_id,
-                        user_id: e.user_id,
-                    },
-                    MediaEndReason::Removed,
-                ),
-                Event::SessionEnded(e) => {
-                    sfu.remove(Scope::Session(e.session_id), MediaEndReason::SessionEnded)
-                }
-                Event::SessionCancelled(e) => {
-                    sfu.remove(Scope::Session(e.session_id), MediaEndReason::SessionEnded)
-                }
-                Event::UserDeactivated(e) => {
-                    sfu.remove(Scope::User(e.user_id), MediaEndReason::Removed)
-                }
-                _ => {}
+/// Cuts media where membership ends: a removed member, a kicked participant, an ended or
+/// cancelled session, a deactivated user.
+impl LogListener for Sfu {
+    fn on_events(&self, batch: &[Dispatched]) {
+        for dispatched in batch {
+            if let Some((scope, reason)) = dispatched.event().and_then(removal) {
+                self.remove(scope, reason);
             }
         }
+    }
+}
+
+/// The media an event ends, if any.
+fn removal(event: &Event) -> Option<(Scope, MediaEndReason)> {
+    let removed = MediaEndReason::Removed;
+    match event {
+        Event::MemberRemoved(e) => Some((
+            Scope::Member {
+                session_id: e.session_id,
+                user_id: e.user_id,
+            },
+            removed,
+        )),
+        Event::ParticipantLeft(e) if e.reason == LeaveReason::Kicked => {
+            Some((Scope::Participant(e.participant_id), removed))
+        }
+        Event::MemberRoleChanged(e) if e.to == SessionRole::Observer => Some((
+            Scope::Publishing {
+                session_id: e.session_id,
+                user_id: e.user_id,
+            },
+            removed,
+        )),
+        Event::SessionEnded(e) => {
+            Some((Scope::Session(e.session_id), MediaEndReason::SessionEnded))
+        }
+        Event::SessionCancelled(e) => {
+            Some((Scope::Session(e.session_id), MediaEndReason::SessionEnded))
+        }
+        Event::UserDeactivated(e) => Some((Scope::User(e.user_id), removed)),
+        _ => None,
     }
 }
 

@@ -4,9 +4,52 @@
 //! a credential stops working at its expiry. `ops/coturn/turnserver.conf` matches.
 
 use base64::Engine as _;
+use chrono::Utc;
 use hmac::{Hmac, Mac};
+use serde::Serialize;
 use sha1::Sha1;
+use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::settings::ApiSettings;
+
+/// One ICE server, in the shape of WebRTC's `RTCIceServer`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    /// TURN only: `<expiry unix time>:<participant id>` (coturn's shared-secret scheme).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN only: base64 HMAC-SHA1 of the username, valid until the expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The ICE servers for a participant: STUN as configured, TURN with a credential that expires
+/// after `--turn-ttl-secs`.
+pub fn ice_servers(settings: &ApiSettings, participant_id: Uuid) -> Vec<IceServer> {
+    let mut servers: Vec<IceServer> = settings
+        .ice_servers
+        .iter()
+        .map(|url| IceServer {
+            urls: vec![url.clone()],
+            username: None,
+            credential: None,
+        })
+        .collect();
+    if let Some(secret) = &settings.turn_secret
+        && !settings.turn_urls.is_empty()
+    {
+        let expires = Utc::now().timestamp() + settings.turn_ttl_secs as i64;
+        let c = credential(secret.expose(), participant_id, expires);
+        servers.push(IceServer {
+            urls: settings.turn_urls.clone(),
+            username: Some(c.username),
+            credential: Some(c.credential),
+        });
+    }
+    servers
+}
 
 /// One username/credential pair.
 #[derive(Debug, Clone, PartialEq, Eq)]

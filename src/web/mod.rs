@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use actix_files::{Files, NamedFile};
 use actix_web::dev::{ServiceRequest, ServiceResponse, fn_service};
-use actix_web::{HttpResponse, guard, http::StatusCode, web};
+use actix_web::{HttpResponse, guard, web};
 
 use crate::api::error::ApiError;
 
@@ -27,14 +27,16 @@ pub fn is_built(dir: &Path) -> bool {
 
 /// The answer for every web-app path while the app is not built.
 fn not_built(dir: &Path) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+    let mut error = ApiError::unavailable(
         "web_app_not_built",
         format!(
             "the web app is not built: no {}/index.html. Run `cd frontend && npm ci && npm run build` and restart the server (the API works without it)",
             dir.display()
         ),
-    )
+    );
+    // Not a passing state: retrying in a second would not help.
+    error.retry_after = None;
+    error
 }
 
 /// Registers the web app's routes (`built`: [`is_built`] of `dir`); call after every API route.

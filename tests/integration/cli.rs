@@ -202,7 +202,7 @@ async fn tamper(db: &TestDb, sql: &str) {
 
 mod with_commands {
     use chrono::Utc;
-    use livesurgery::commands;
+    use livesurgery::app::commands;
     use livesurgery_domain::CommandContext;
     use livesurgery_domain::aggregate::Session;
     use livesurgery_domain::layout::{LayoutChanges, PanelPatch};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use livesurgery::api::dto::{CreateUserRequest, Role};
+use livesurgery::app::users::NewUser;
 use livesurgery::auth::Credentials;
 use livesurgery::settings::{ApiSettings, DatabaseUrl, Settings};
 use livesurgery::startup::Application;
@@ -172,13 +172,13 @@ async fn register_first_admin(database_url: &str) -> Uuid {
         .expect("connecting the read models");
     let credentials = Credentials::new(read_models.pool().clone());
     let ctx = CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now());
-    let request = CreateUserRequest {
+    let request = NewUser {
         username: ADMIN.into(),
         password: PASSWORD.into(),
-        role: Role::Admin,
+        role: OrgRole::Admin,
         display_name: "First Admin".into(),
     };
-    let (admin_id, _) = livesurgery::api::users::register_user(
+    let (admin_id, _) = livesurgery::app::users::register_user(
         &*store,
         &credentials,
         &ctx,

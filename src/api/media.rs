@@ -1,32 +1,25 @@
-//! The SFU's HTTP side: WHIP (RFC 9725) to publish, WHEP to subscribe, subscription
-//! selection, and the list of a session's sources.
+//! Media over HTTP: WHIP (RFC 9725) to publish, WHEP to subscribe, subscription selection,
+//! and the list of a session's sources. The SFU handle does the media; these handlers speak
+//! HTTP and SDP.
 //!
 //! Every signalling call carries the SFU token of `participants:join` and is checked in full
-//! each time: signature and expiry, the token's session, an active user, a member whose role
-//! (now, not when the token was issued) allows the action, and a live session.
+//! each time ([`App::authenticate_participant`], [`App::authorize_media`]): signature and
+//! expiry, the token's session, an active user, a member whose role (now, not when the token
+//! was issued) allows the action, and a live session.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use livesurgery_domain::CommandContext;
-use livesurgery_domain::events::AccessDenied;
-use livesurgery_domain::permissions::{Action, authorize};
-use livesurgery_projections::{SessionStatus, UserRow};
+use livesurgery_domain::permissions::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{PeerInfo, Sfu, SfuError, SourceView, SubscriptionView};
-use crate::api::dto::IceServer;
-use crate::api::error::{ApiError, ErrorBody};
-use crate::api::state::{ApiState, Caller, bearer_token};
-use crate::auth::tokens::AUDIENCE_SFU;
-use crate::auth::{JoinClaims, TokenError};
-use crate::settings::ApiSettings;
-
-/// Most video slots one subscription may select at once.
-pub const MAX_SLOTS: usize = 16;
+use super::error::{ApiError, ErrorBody};
+use super::state::{ApiState, Caller, bearer_token, operation};
+use crate::app::media::{MAX_SLOTS, check_labels};
+use crate::app::{App, AppError, JoinChannel, Participant};
+use crate::sfu::turn::{IceServer, ice_servers};
+use crate::sfu::{PeerInfo, Sfu, SourceView, SubscriptionView};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct WhipQuery {
@@ -63,166 +56,30 @@ pub struct MediaResponse {
     pub subscriptions: Vec<SubscriptionView>,
 }
 
-/// Whether a source label is acceptable.
-pub fn valid_label(label: &str) -> bool {
-    let mut chars = label.chars();
-    label.len() <= 64
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-}
-
-fn check_labels<'a>(labels: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
-    for label in labels {
-        if !valid_label(label) {
-            return Err(ApiError::bad_request(
-                "invalid_source",
-                format!("{label:?} is not a source label (a-z, 0-9, '.', '_', '-'; at most 64)"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The ICE servers for a participant: STUN as configured, TURN with a credential that expires
-/// after `--turn-ttl-secs`.
-pub fn ice_servers(settings: &ApiSettings, participant_id: Uuid) -> Vec<IceServer> {
-    let mut servers: Vec<IceServer> = settings
-        .ice_servers
-        .iter()
-        .map(|url| IceServer {
-            urls: vec![url.clone()],
-            username: None,
-            credential: None,
-        })
-        .collect();
-    if let Some(secret) = &settings.turn_secret
-        && !settings.turn_urls.is_empty()
-    {
-        let expires = Utc::now().timestamp() + settings.turn_ttl_secs as i64;
-        let c = super::turn::credential(secret.expose(), participant_id, expires);
-        servers.push(IceServer {
-            urls: settings.turn_urls.clone(),
-            username: Some(c.username),
-            credential: Some(c.credential),
-        });
-    }
-    servers
-}
-
-/// The caller of a signalling call, checked.
-struct SfuCaller {
-    claims: JoinClaims,
-    user: UserRow,
-    /// The session role now (the token's for an admin without membership).
-    role: String,
-}
-
-impl SfuCaller {
-    fn info(&self, session_id: Uuid) -> PeerInfo {
-        PeerInfo {
-            resource_id: Uuid::now_v7(),
-            session_id,
-            participant_id: self.claims.pid,
-            user_id: self.user.user_id,
-            role: self.role.clone(),
-        }
-    }
-}
-
-async fn sfu_caller(
+/// A participant's media call, checked in full.
+async fn media_caller(
     req: &HttpRequest,
-    api: &ApiState,
+    app: &App,
     session_id: Uuid,
     action: Action,
-) -> Result<SfuCaller, ApiError> {
-    let token = bearer_token(req).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_token",
-            "send the SFU token of participants:join as Authorization: Bearer <token>",
-        )
-    })?;
-    let claims = api
-        .keys
-        .verify_join(token.trim(), AUDIENCE_SFU)
-        .map_err(|e| match e {
-            TokenError::Expired => ApiError::unauthorized(
-                "token_expired",
-                "the SFU token has expired; join the session again",
-            ),
-            TokenError::Invalid => {
-                ApiError::unauthorized("invalid_token", "the SFU token is not valid")
-            }
-        })?;
-    if claims.sid != session_id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_session",
-            "this token is for another session",
-        ));
-    }
-    let user = api
-        .user(claims.sub)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the SFU token is not valid"))?;
-    if !user.active {
-        return Err(ApiError::unauthorized(
-            "user_deactivated",
-            "this user has been deactivated",
-        ));
-    }
-    let session = api
-        .session_row(session_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such session"))?;
-    // The membership now, not when the token was issued: a removed member or a demoted
-    // surgeon is refused (admins need no membership).
-    let role = api.member_role(session_id, user.user_id).await?;
-    if let Err(denied) = authorize(user.role, role, action) {
-        deny(req, api, &claims, &user, action, &denied.reason).await;
-        return Err(ApiError::forbidden(denied.reason));
-    }
-    if session.status != SessionStatus::Live {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "session_not_live",
-            "media flows only while the session is live",
-        ));
-    }
-    let role = role.map_or_else(|| claims.role.clone(), |r| r.as_str().to_owned());
-    Ok(SfuCaller { claims, user, role })
+) -> Result<Participant, ApiError> {
+    let participant = app
+        .authenticate_participant(JoinChannel::Sfu, bearer_token(req), session_id)
+        .await?;
+    app.authorize_media(&operation(req), &participant, session_id, action)
+        .await?;
+    Ok(participant)
 }
 
-/// Records a refused publish (the endpoint table's writing SFU routes) as `AccessDenied`.
-async fn deny(
-    req: &HttpRequest,
-    api: &ApiState,
-    claims: &JoinClaims,
-    user: &UserRow,
-    action: Action,
-    reason: &str,
-) {
-    let writes = livesurgery_domain::endpoints::endpoint(
-        req.method().as_str(),
-        &req.match_pattern().unwrap_or_default(),
-    )
-    .is_some_and(|e| e.writes);
-    if !writes {
-        return;
+/// A new media resource of this participant in the session.
+fn peer_info(participant: &Participant, session_id: Uuid) -> PeerInfo {
+    PeerInfo {
+        resource_id: Uuid::now_v7(),
+        session_id,
+        participant_id: participant.id(),
+        user_id: participant.user.user_id,
+        org_role: participant.user.role,
     }
-    let mut ctx = CommandContext::new(user.user_id, user.role, Utc::now());
-    ctx.participant_id = Some(claims.pid);
-    let denied = AccessDenied {
-        user_id: user.user_id,
-        session_id: Some(claims.sid),
-        action,
-        method: req.method().to_string(),
-        route: req.match_pattern().unwrap_or_default(),
-        status: 403,
-        reason: reason.to_owned(),
-    };
-    api.append_denied(ctx, Uuid::now_v7(), denied).await;
 }
 
 /// The offer in an `application/sdp` body.
@@ -233,9 +90,7 @@ fn sdp_body(req: &HttpRequest, body: &web::Bytes) -> Result<String, ApiError> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
     if !is_sdp {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        return Err(ApiError::unsupported_content(
             "send the SDP offer as Content-Type: application/sdp",
         ));
     }
@@ -248,21 +103,6 @@ fn sdp_body(req: &HttpRequest, body: &web::Bytes) -> Result<String, ApiError> {
         ));
     }
     Ok(offer.to_owned())
-}
-
-fn sfu_error(error: SfuError) -> ApiError {
-    match error {
-        SfuError::BadOffer(_) => ApiError::bad_request("invalid_sdp", error.to_string()),
-        SfuError::Refused(_) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "sdp_refused",
-            error.to_string(),
-        ),
-        SfuError::SourceTaken(_) => {
-            ApiError::new(StatusCode::CONFLICT, "source_taken", error.to_string())
-        }
-        SfuError::Stopped => ApiError::unavailable("sfu_unavailable", error.to_string()),
-    }
 }
 
 /// `201 Created` with the answer, the resource's location and the ICE servers as `Link`
@@ -306,18 +146,18 @@ pub async fn whip(
     sfu: web::Data<Sfu>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
-    let caller = sfu_caller(&req, &api, session_id, Action::PublishMedia).await?;
+    let caller = media_caller(&req, &api, session_id, Action::PublishMedia).await?;
     check_labels([query.source.as_str()])?;
     let offer = sdp_body(&req, &body)?;
-    let info = caller.info(session_id);
+    let info = peer_info(&caller, session_id);
     let resource_id = info.resource_id;
     let answer = sfu
         .publish(info, query.source.clone(), &offer)
-        .map_err(sfu_error)?;
+        .map_err(AppError::from)?;
     Ok(created(
         format!("/v1/sessions/{session_id}/whip/{resource_id}"),
         answer,
-        &ice_servers(&api.settings, caller.claims.pid),
+        &ice_servers(&api.settings, caller.id()),
     ))
 }
 
@@ -341,7 +181,7 @@ pub async fn whep(
     sfu: web::Data<Sfu>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
-    let caller = sfu_caller(&req, &api, session_id, Action::SubscribeMedia).await?;
+    let caller = media_caller(&req, &api, session_id, Action::SubscribeMedia).await?;
     let asked: Vec<String> = query
         .slots
         .as_deref()
@@ -359,15 +199,15 @@ pub async fn whep(
         ));
     }
     let offer = sdp_body(&req, &body)?;
-    let info = caller.info(session_id);
+    let info = peer_info(&caller, session_id);
     let resource_id = info.resource_id;
     let answer = sfu
         .subscribe(info, &asked, caller.claims.jat, &offer)
-        .map_err(sfu_error)?;
+        .map_err(AppError::from)?;
     Ok(created(
         format!("/v1/sessions/{session_id}/whep/{resource_id}"),
         answer,
-        &ice_servers(&api.settings, caller.claims.pid),
+        &ice_servers(&api.settings, caller.id()),
     ))
 }
 
@@ -389,13 +229,13 @@ async fn delete_resource(
     } else {
         Action::SubscribeMedia
     };
-    let caller = sfu_caller(&req, api, path.id, action).await?;
+    let caller = media_caller(&req, api, path.id, action).await?;
     let Some((participant, user)) = sfu.owner(path.id, path.resource_id, publishing) else {
         return Err(ApiError::not_found(
             "no such media resource in this session",
         ));
     };
-    if participant != caller.claims.pid && user != caller.user.user_id {
+    if participant != caller.id() && user != caller.user.user_id {
         return Err(ApiError::forbidden(
             "this resource belongs to another participant",
         ));
@@ -449,34 +289,9 @@ pub async fn subscribe(
     sfu: web::Data<Sfu>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
-    let caller = sfu_caller(&req, &api, session_id, Action::SubscribeMedia).await?;
-    let resources = select(&sfu, session_id, caller.claims.pid, &body.slots)?;
+    let caller = media_caller(&req, &api, session_id, Action::SubscribeMedia).await?;
+    let resources = sfu.select_checked(session_id, caller.id(), &body.slots)?;
     Ok(HttpResponse::Ok().json(SubscribeResponse { resources }))
-}
-
-/// Subscription selection, for REST and the WebSocket.
-pub fn select(
-    sfu: &Sfu,
-    session_id: Uuid,
-    participant_id: Uuid,
-    slots: &[Option<String>],
-) -> Result<Vec<SubscriptionView>, ApiError> {
-    if slots.len() > MAX_SLOTS {
-        return Err(ApiError::bad_request(
-            "too_many_slots",
-            format!("at most {MAX_SLOTS} slots"),
-        ));
-    }
-    check_labels(slots.iter().flatten().map(String::as_str))?;
-    let resources = sfu
-        .select(session_id, participant_id, slots)
-        .map_err(sfu_error)?;
-    if resources.is_empty() {
-        return Err(ApiError::not_found(
-            "this participant has no subscription (WHEP) in the session",
-        ));
-    }
-    Ok(resources)
 }
 
 /// The session's published sources and subscriptions now.
@@ -495,28 +310,4 @@ pub async fn media(
         sources: sfu.sources(session_id),
         subscriptions: sfu.subscriptions(session_id),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn source_labels_are_short_lowercase_names() {
-        for good in ["endoscope", "room-cam", "vitals", "cam.2", "0", "a_b"] {
-            assert!(valid_label(good), "{good}");
-        }
-        let long = "a".repeat(65);
-        for bad in [
-            "",
-            "Endoscope",
-            "-cam",
-            "room cam",
-            "x/y",
-            long.as_str(),
-            "é",
-        ] {
-            assert!(!valid_label(bad), "{bad}");
-        }
-    }
 }
