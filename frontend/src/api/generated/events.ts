@@ -56,7 +56,7 @@ export interface AuditTrailReadData {
 }
 
 /**
- * Envelope `data` of a FirstFrameDecoded event. A client reported over the WebSocket that it decoded its first frame (client-measured). source null = the client did not say which.
+ * Envelope `data` of a FirstFrameDecoded event. A client reported over the WebSocket that it decoded its first frame (client-measured). source null = the client did not say which. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface FirstFrameDecodedData {
   session_id: string;
@@ -67,7 +67,7 @@ export interface FirstFrameDecodedData {
 }
 
 /**
- * Envelope `data` of a FirstFrameDelivered event. The SFU forwarded the first frame of a source to a subscriber's video slot (server-measured). resource_id = the subscriber's WHEP resource; slot from 0.
+ * Envelope `data` of a FirstFrameDelivered event. The SFU forwarded the first frame of a source to a subscriber's video slot (server-measured). resource_id = the subscriber's WHEP resource; slot from 0. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface FirstFrameDeliveredData {
   session_id: string;
@@ -80,7 +80,7 @@ export interface FirstFrameDeliveredData {
 }
 
 /**
- * Envelope `data` of a KeyframeRequested event. The SFU asked a publisher for a keyframe (RTCP PLI or FIR), and why. resource_id = the publisher's WHIP resource.
+ * Envelope `data` of a KeyframeRequested event. The SFU asked a publisher for a keyframe (RTCP PLI or FIR), and why. resource_id = the publisher's WHIP resource. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface KeyframeRequestedData {
   session_id: string;
@@ -167,7 +167,7 @@ export interface Panel {
 }
 
 /**
- * Envelope `data` of a MediaQualitySampled event. One published track's reception over the last interval_ms (every 10 s per track): bitrate, packets received and lost, jitter and round-trip time (null = not known). Appended by the SFU.
+ * Envelope `data` of a MediaQualitySampled event. One published track's reception over the last interval_ms (every 10 s per track): bitrate, packets received and lost, jitter and round-trip time (null = not known). Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface MediaQualitySampledData {
   session_id: string;
@@ -232,7 +232,7 @@ export interface ParticipantLeftData {
 }
 
 /**
- * Envelope `data` of a PublisherConnected event. A publisher's WHIP session is up: it publishes the source `source` (unique among the session's publishers). resource_id = the WHIP resource. Appended by the SFU.
+ * Envelope `data` of a PublisherConnected event. A publisher's WHIP session is up: it publishes the source `source` (unique among the session's publishers). resource_id = the WHIP resource. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface PublisherConnectedData {
   session_id: string;
@@ -243,7 +243,7 @@ export interface PublisherConnectedData {
 }
 
 /**
- * Envelope `data` of a PublisherDisconnected event. A publisher's WHIP session ended; its source is no longer published. Appended by the SFU.
+ * Envelope `data` of a PublisherDisconnected event. A publisher's WHIP session ended; its source is no longer published. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface PublisherDisconnectedData {
   session_id: string;
@@ -338,7 +338,7 @@ export interface Actor {
 }
 
 /**
- * Envelope `data` of a SubscriberConnected event. A subscriber's WHEP session is up with this many video and audio receive slots. resource_id = the WHEP resource. Appended by the SFU.
+ * Envelope `data` of a SubscriberConnected event. A subscriber's WHEP session is up with this many video and audio receive slots. resource_id = the WHEP resource. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface SubscriberConnectedData {
   session_id: string;
@@ -350,7 +350,7 @@ export interface SubscriberConnectedData {
 }
 
 /**
- * Envelope `data` of a SubscriberDisconnected event. A subscriber's WHEP session ended. Appended by the SFU.
+ * Envelope `data` of a SubscriberDisconnected event. A subscriber's WHEP session ended. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface SubscriberDisconnectedData {
   session_id: string;
@@ -361,7 +361,7 @@ export interface SubscriberDisconnectedData {
 }
 
 /**
- * Envelope `data` of a SubscriptionChanged event. The sources a subscriber's video slots show changed, without renegotiation. slots / previous = the source of each slot in slot order, now and before (null = nothing). Appended by the SFU.
+ * Envelope `data` of a SubscriptionChanged event. The sources a subscriber's video slots show changed, without renegotiation. slots / previous = the source of each slot in slot order, now and before (null = nothing). Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface SubscriptionChangedData {
   session_id: string;
@@ -373,7 +373,7 @@ export interface SubscriptionChangedData {
 }
 
 /**
- * Envelope `data` of a TrackPublished event. A track of a publisher is received and forwarded. resource_id = the publisher's WHIP resource; codec lowercase (vp8, h264, opus); mid = the SDP media id. Appended by the SFU.
+ * Envelope `data` of a TrackPublished event. A track of a publisher is received and forwarded. resource_id = the publisher's WHIP resource; codec lowercase (vp8, h264, opus); mid = the SDP media id. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface TrackPublishedData {
   session_id: string;
@@ -385,7 +385,7 @@ export interface TrackPublishedData {
 }
 
 /**
- * Envelope `data` of a TrackUnpublished event. A track of a publisher ended. Appended by the SFU.
+ * Envelope `data` of a TrackUnpublished event. A track of a publisher ended. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface TrackUnpublishedData {
   session_id: string;

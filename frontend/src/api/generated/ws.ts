@@ -93,7 +93,7 @@ export interface EventMessage {
   actor: {
     user_id: string | null;
     /**
-     * The organisation role, or `system` for events the server appends by itself.
+     * The organisation role of the user (one rule for every event, media events included; never the session role), or `system` for events the server appends by itself.
      */
     role: string | null;
     participant_id: string | null;

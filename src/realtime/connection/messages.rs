@@ -1,0 +1,210 @@
+//! What a connection does with each message its client sends.
+
+use super::*;
+
+impl Connection {
+    pub(super) fn count_in(&self, kind: &str) {
+        self.gateway
+            .metrics
+            .ws_messages_in
+            .with_label_values(&[kind])
+            .inc();
+    }
+
+    /// Handles one text message.
+    pub(super) async fn text(&mut self, text: &str) -> Flow {
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => {
+                self.count_in("invalid");
+                return self
+                    .send(&ServerMessage::error(
+                        None,
+                        "invalid_message",
+                        format!("not a JSON message: {e}"),
+                    ))
+                    .await;
+            }
+        };
+        let reference = value
+            .get("ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| Ref::try_from(r.to_owned()).ok());
+        let kind = value
+            .get("type")
+            .and_then(|t| t.as_str())
+            .and_then(|t| CLIENT_TYPES.iter().find(|k| **k == t))
+            .copied()
+            .unwrap_or("invalid");
+        self.count_in(kind);
+        if self.limiter.check().is_err() {
+            return self
+                .send(&ServerMessage::error(
+                    reference,
+                    "rate_limited",
+                    format!(
+                        "more than {} messages per second: this one was dropped",
+                        self.writer.app.settings.ws_rate_per_sec
+                    ),
+                ))
+                .await;
+        }
+        let message: ClientMessage = match serde_json::from_value(value) {
+            Ok(message) => message,
+            Err(e) => {
+                return self
+                    .send(&ServerMessage::error(
+                        reference,
+                        "invalid_message",
+                        e.to_string(),
+                    ))
+                    .await;
+            }
+        };
+        match message {
+            ClientMessage::Resume { .. } => {
+                self.send(&ServerMessage::error(
+                    None,
+                    "invalid_message",
+                    "resume is only accepted as the first message of a connection",
+                ))
+                .await
+            }
+            ClientMessage::Ping { reference } => {
+                self.send(&ServerMessage::Pong {
+                    reference,
+                    time: Utc::now(),
+                })
+                .await
+            }
+            ClientMessage::MediaSubscribe { reference, slots } => {
+                let answer = match self.writer.sfu.select_checked(
+                    self.writer.session_id,
+                    self.writer.claims.pid,
+                    &slots,
+                ) {
+                    Ok(resources) => ServerMessage::MediaSubscribed {
+                        reference,
+                        resources,
+                    },
+                    Err(error) => ServerMessage::error(Some(reference), error.code, error.message),
+                };
+                self.send(&answer).await
+            }
+            ClientMessage::MediaFirstFrame {
+                reference,
+                source_id,
+                join_to_first_frame_ms,
+            } => {
+                let answer = self
+                    .first_frame(reference, source_id, join_to_first_frame_ms)
+                    .await?;
+                self.send(&answer).await
+            }
+            ClientMessage::LayoutUpdate {
+                reference,
+                base_version,
+                changes,
+            } => {
+                let command = SessionCommand::UpdateLayout {
+                    base_version,
+                    changes,
+                };
+                self.command(reference, command, Action::UpdateLayout, "layout.update")
+                    .await
+            }
+            ClientMessage::SourceSelect {
+                reference,
+                panel_id,
+                source_id,
+            } => {
+                let command = SessionCommand::SelectSource {
+                    panel_id,
+                    source_id,
+                };
+                self.command(reference, command, Action::SelectSource, "source.select")
+                    .await
+            }
+        }
+    }
+
+    pub(super) async fn context(&self) -> Flow<CommandContext> {
+        self.writer.context().await
+    }
+
+    /// Records the client's first decoded frame (`FirstFrameDecoded`).
+    pub(super) async fn first_frame(
+        &self,
+        reference: Ref,
+        source_id: Option<String>,
+        join_to_first_frame_ms: u64,
+    ) -> Flow<ServerMessage> {
+        if source_id.as_deref().is_some_and(|s| !valid_label(s))
+            || join_to_first_frame_ms > 24 * 3600 * 1000
+        {
+            return Ok(ServerMessage::error(
+                Some(reference),
+                "invalid_message",
+                "source_id must be a source label and join_to_first_frame_ms at most a day",
+            ));
+        }
+        let ctx = self.context().await?;
+        let writer = &self.writer;
+        let event = Event::FirstFrameDecoded(FirstFrameDecoded {
+            session_id: writer.session_id,
+            participant_id: writer.claims.pid,
+            user_id: ctx.user_id,
+            source: source_id,
+            join_to_first_frame_ms,
+        });
+        let answer = match writer
+            .app
+            .record_session_facts(writer.session_id, &[(event, ctx)], Uuid::now_v7())
+            .await
+        {
+            Ok(append) => ServerMessage::Ack {
+                reference,
+                layout_version: None,
+                position: append.last_position,
+            },
+            Err(error) => {
+                tracing::error!(%error, "could not record a first frame");
+                ServerMessage::error(Some(reference), "internal", "the event was not recorded")
+            }
+        };
+        Ok(answer)
+    }
+
+    pub(super) async fn check_user(&self) -> Flow {
+        self.context().await.map(|_| ())
+    }
+
+    /// Hands a write to the connection's writer task; its answer comes back to the loop, so
+    /// pushes keep flowing while the write waits for its turn on the session's stream.
+    pub(super) async fn command(
+        &mut self,
+        reference: Ref,
+        command: SessionCommand,
+        action: Action,
+        kind: &'static str,
+    ) -> Flow {
+        let job = Job {
+            reference: reference.clone(),
+            command,
+            action,
+            kind,
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.send(&ServerMessage::error(
+                    Some(reference),
+                    "rate_limited",
+                    format!("more than {WRITES_IN_FLIGHT} writes waiting: this one was dropped"),
+                ))
+                .await
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Ending::internal()),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! A connection's writes (layout and source changes): run one at a time by the connection's
+//! writer task, so pushes keep flowing while a write waits for its turn on the stream.
+
+use super::*;
+
+/// Writes from one connection, run one at a time by the connection's writer task.
+pub(super) struct Job {
+    pub(super) reference: Ref,
+    pub(super) command: SessionCommand,
+    pub(super) action: Action,
+    pub(super) kind: &'static str,
+}
+
+/// Writes queued per connection; more get `rate_limited`.
+pub(super) const WRITES_IN_FLIGHT: usize = 128;
+
+/// What a connection's writes need: who writes, in which session.
+pub(super) struct Writer {
+    pub(super) app: Arc<App>,
+    pub(super) sfu: web::Data<Sfu>,
+    pub(super) session_id: Uuid,
+    pub(super) claims: JoinClaims,
+}
+
+impl Writer {
+    /// The user's command context now; a deactivated user's connection closes.
+    pub(super) async fn context(&self) -> Flow<CommandContext> {
+        let user = match self.app.user(self.claims.sub).await {
+            Ok(Some(user)) if user.active => user,
+            Ok(_) => {
+                return Err(Ending::new(
+                    close::REMOVED,
+                    "user deactivated",
+                    Some(LeaveReason::Disconnected),
+                ));
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not load a WebSocket user");
+                return Err(Ending::internal());
+            }
+        };
+        Ok(self.context_for(&user))
+    }
+
+    /// The command context of this participant's user now.
+    pub(super) fn context_for(&self, user: &UserRow) -> CommandContext {
+        participant_context(user, self.claims.pid)
+    }
+
+    /// Runs a write; the answer is `ack` or `error`, and a refused write is recorded as
+    /// AccessDenied.
+    pub(super) async fn command(&self, job: Job) -> Flow<ServerMessage> {
+        let Job {
+            reference,
+            command,
+            action,
+            kind,
+        } = job;
+        let ctx = self.context().await?;
+        let correlation_id = Uuid::now_v7();
+        let result = self
+            .app
+            .execute_session_command(&ctx, self.session_id, &command, correlation_id)
+            .await;
+        let answer = match result {
+            Ok(accepted) => {
+                let layout_version = accepted
+                    .events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::LayoutUpdated(u) => Some(u.version),
+                        Event::SourceSelected(s) => Some(s.layout_version),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let layout_version = Some(layout_version);
+                ServerMessage::Ack {
+                    reference,
+                    layout_version,
+                    position: accepted.append.last_position,
+                }
+            }
+            Err(CommandError::Domain(
+                denied @ (DomainError::Forbidden { .. } | DomainError::NotAMember { .. }),
+            )) => {
+                let reason = denied.to_string();
+                self.app
+                    .append_denied(
+                        ctx.clone(),
+                        correlation_id,
+                        AccessDenied {
+                            user_id: ctx.user_id,
+                            session_id: Some(self.session_id),
+                            action,
+                            method: "WS".to_owned(),
+                            route: format!("/v1/sessions/{{id}}/ws {kind}"),
+                            status: 403,
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await;
+                ServerMessage::error(Some(reference), "forbidden", reason)
+            }
+            Err(other) => {
+                let error = AppError::from(other);
+                if error.kind == ErrorKind::Internal {
+                    tracing::error!(%error, "a WebSocket write failed");
+                }
+                ServerMessage::Error {
+                    reference: Some(reference),
+                    code: error.code.to_owned(),
+                    message: error.message,
+                    current_version: error.current_version,
+                }
+            }
+        };
+        Ok(answer)
+    }
+}
+
+/// The writer task of a connection: runs its writes in order and hands the answers back.
+pub(super) async fn run_writes(
+    writer: Arc<Writer>,
+    mut jobs: mpsc::Receiver<Job>,
+    answers: mpsc::Sender<Flow<ServerMessage>>,
+) {
+    while let Some(job) = jobs.recv().await {
+        if answers.send(writer.command(job).await).await.is_err() {
+            return;
+        }
+    }
+}
