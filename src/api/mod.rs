@@ -153,11 +153,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     );
 }
 
+// Documented here with the rest of the HTTP surface; served by `realtime/`, mounted in
+// `startup.rs` (the API does not depend on the gateway).
 /// The realtime channel of a session: a WebSocket. Authenticate with the WS token of
 /// `participants:join`, as `?token=` or as the subprotocol `bearer.<token>` offered beside
-/// `livesurgery.v1`. The protocol is described in the README and `schemas/ws/`. (Documented
-/// here with the rest of the HTTP surface; served by `realtime/`, mounted in `startup.rs`.)
-#[utoipa::path(get, path = "/v1/sessions/{id}/ws", tag = "realtime",
+/// `livesurgery.v1`. The protocol is described in the README and `schemas/ws/`.
+#[utoipa::path(get, path = "/v1/sessions/{id}/ws", tag = "realtime", operation_id = "ws",
     params(("id" = Uuid, Path), ("token" = Option<String>, Query, description = "The WS token (or send it as a subprotocol)")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "`not_a_websocket`", body = error::ErrorBody),
