@@ -1,4 +1,4 @@
-//! `livesurgery bench --suite api`: requests/s and p99 latency of the REST API's hottest read
+//! `livesurgery-bench api`: requests/s and p99 latency of the REST API's hottest read
 //! (`GET /v1/sessions/{id}`) and write (`PATCH /v1/sessions/{id}/layout`), beside `GET /healthz`
 //! on the same server in the same run (the cost of HTTP alone). The server runs in this
 //! process, on a fresh database; the load generator shares the machine, equally for all three.
@@ -7,13 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use chrono::Utc;
-use livesurgery_domain::CommandContext;
-use livesurgery_domain::roles::OrgRole;
-use uuid::Uuid;
+use clap::Args;
 
-use crate::settings::{ApiSettings, DatabaseUrl, Settings};
+use crate::report::quantile;
+use crate::rest::{ADMIN_PASSWORD, ADMIN_USERNAME, create_session, sign_in};
+use crate::server::{register_admin, start_in_process};
+
+/// Options of the API suite.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+}
 
 /// One scenario's figures.
 #[derive(Debug, Clone, Copy)]
@@ -25,24 +34,15 @@ struct Figures {
 }
 
 /// Runs the API suite against a server on `database_url` and prints the figures.
-pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyhow::Result<()> {
+pub async fn run(database_url: &str, args: &ApiArgs) -> anyhow::Result<()> {
+    let (clients, duration) = (args.clients, Duration::from_secs_f64(args.seconds));
     let data = tempfile::Builder::new()
         .prefix("livesurgery-bench-api")
         .tempdir_in(".")?;
-    let settings = Settings {
-        database_url: DatabaseUrl::new(database_url),
-        http_addr: "127.0.0.1:0".into(),
-        api: ApiSettings {
-            data_dir: data.path().to_owned(),
-            ..ApiSettings::default()
-        },
-    };
-    let app = crate::startup::Application::build(&settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let server = tokio::spawn(app.run_until_stopped());
+    let (base, server) = start_in_process(database_url, data.path()).await?;
 
     // An admin, signed in, and one session per client (each with its initial 2x2 layout).
-    let store = crate::store::open(database_url).await?;
+    let store = livesurgery::store::open(database_url).await?;
     register_admin(database_url).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
@@ -109,7 +109,7 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     let write_one = scenario(clients, duration, |i| patch(0, i)).await;
     // The other baseline of a write: the event log alone, appending one event per durable
     // commit from as many writers as there are clients (no HTTP, no decision).
-    let log_alone = super::bench::append_rate(store.clone(), clients, clients, duration).await?;
+    let log_alone = crate::store::append_rate(store.clone(), clients, clients, duration).await?;
     store.close().await;
     let after = scenario(clients, duration, healthz).await;
     let baseline = (before.rate + after.rate) / 2.0;
@@ -147,82 +147,8 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
     Ok(())
 }
 
-/// The bench's administrator (scratch databases only: the password is no secret).
-pub(super) const ADMIN_USERNAME: &str = "bench-admin";
-pub(super) const ADMIN_PASSWORD: &str = "bench-password-not-secret";
-
-/// Registers the bench's administrator straight into the log and the credentials, as
-/// `livesurgery users create` does (with or without a server running on the database).
-pub(super) async fn register_admin(database_url: &str) -> anyhow::Result<()> {
-    let store = crate::store::open(database_url).await?;
-    let read_models = livesurgery_projections::ReadModels::connect(database_url).await?;
-    read_models.migrate().await?;
-    let credentials = crate::auth::Credentials::new(read_models.pool().clone());
-    let result = crate::app::users::register_user(
-        &*store,
-        &credentials,
-        &CommandContext::new(Uuid::nil(), OrgRole::Admin, Utc::now()),
-        Uuid::now_v7(),
-        &crate::app::users::NewUser {
-            username: ADMIN_USERNAME.into(),
-            password: ADMIN_PASSWORD.into(),
-            role: OrgRole::Admin,
-            display_name: "Bench".into(),
-        },
-    )
-    .await;
-    store.close().await;
-    result.map_err(|e| anyhow::anyhow!("registering the bench admin: {}", e.message))?;
-    Ok(())
-}
-
-/// Signs in with a password; the access token.
-pub(super) async fn sign_in(
-    client: &reqwest::Client,
-    base: &str,
-    username: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    let login: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"username": username, "password": password}))
-        .send()
-        .await?
-        .error_for_status()
-        .with_context(|| format!("signing in as {username}"))?
-        .json()
-        .await?;
-    Ok(login["access_token"]
-        .as_str()
-        .context("no access token")?
-        .to_owned())
-}
-
-/// Creates a session (the caller becomes its host, the layout starts as 2x2 panels `p1`-`p4`);
-/// its id.
-pub(super) async fn create_session(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    title: &str,
-) -> anyhow::Result<String> {
-    let session: serde_json::Value = client
-        .post(format!("{base}/v1/sessions"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "title": title }))
-        .send()
-        .await?
-        .error_for_status()
-        .context("creating a session")?
-        .json()
-        .await?;
-    Ok(session["id"].as_str().context("no session id")?.to_owned())
-}
-
 /// The body of a 2xx answer (read whole, as a real client does); `None` for anything else.
-async fn succeeded(
-    response: Result<reqwest::Response, reqwest::Error>,
-) -> Option<actix_web::web::Bytes> {
+async fn succeeded(response: Result<reqwest::Response, reqwest::Error>) -> Option<bytes::Bytes> {
     static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let response = match response {
         Ok(response) => response,
@@ -274,11 +200,7 @@ where
         .collect();
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let pick = |q: f64| quantile(&latencies, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     Figures {
         rate: latencies.len() as f64 / elapsed,
         p50_ms: pick(0.50),

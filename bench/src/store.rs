@@ -1,14 +1,14 @@
-//! `livesurgery bench`: figures for the event log and the projections, each beside a baseline
-//! measured in the same run on the same machine (machines are noisy; ratios travel).
+//! `livesurgery-bench store`: figures for the event log and the projections, each beside a
+//! baseline measured in the same run.
 
 use std::collections::HashMap;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use livesurgery::store::{self, EventStore, ExpectedVersion};
 use livesurgery_domain::envelope::{Actor, NewEvent};
 use livesurgery_domain::events::{self as ev, Event, LayoutFieldChange, Panel};
 use livesurgery_domain::roles::SessionRole;
@@ -17,26 +17,12 @@ use sqlx::Connection;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::settings::DatabaseUrl;
-use crate::store::{self, EventStore, ExpectedVersion};
+use crate::database::BenchDb;
+use crate::report::quantile;
 
-/// Options of `livesurgery bench`.
+/// Options of the store suite.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// What to measure: `store` (event log and projections), `api` (the REST API against
-    /// GET /healthz), `ws` (the realtime gateway under load, a server process of its own) or
-    /// `sfu` (media forwarding against a plain UDP relay, a server process of its own).
-    #[arg(long, default_value = "store")]
-    pub suite: String,
-    /// Concurrent clients of the API suite.
-    #[arg(long, default_value_t = 16)]
-    pub clients: usize,
-    /// Which backends to measure: sqlite, postgres, or all (postgres needs --postgres-url).
-    #[arg(long, default_value = "sqlite")]
-    pub backend: String,
-    /// An administrative PostgreSQL URL; the bench creates (and drops) its own database there.
-    #[arg(long, env = "LIVESURGERY_BENCH_POSTGRES_URL")]
-    pub postgres_url: Option<DatabaseUrl>,
+pub struct StoreArgs {
     /// Seconds per append scenario.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
@@ -46,95 +32,13 @@ pub struct BenchArgs {
     /// Appends timed for the subscriber latency measurement.
     #[arg(long, default_value_t = 2_000)]
     pub latency_samples: usize,
-    #[command(flatten)]
-    pub ws: super::bench_ws::WsArgs,
-    #[command(flatten)]
-    pub sfu: super::bench_sfu::SfuArgs,
 }
 
-/// Runs the benchmark and prints its figures.
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let mut backends = Vec::new();
-    match args.backend.as_str() {
-        "sqlite" => backends.push("sqlite"),
-        "postgres" => backends.push("postgres"),
-        "all" => backends.extend(["sqlite", "postgres"]),
-        other => anyhow::bail!("unknown backend {other:?}: sqlite, postgres or all"),
-    }
-    if !matches!(args.suite.as_str(), "store" | "api" | "ws" | "sfu") {
-        anyhow::bail!("unknown suite {:?}: store, api, ws or sfu", args.suite);
-    }
-    for backend in backends {
-        let db = match backend {
-            "sqlite" => BenchDb::sqlite()?,
-            _ => {
-                let admin = args.postgres_url.as_ref().context(
-                    "--postgres-url (or LIVESURGERY_BENCH_POSTGRES_URL) is needed for postgres",
-                )?;
-                BenchDb::postgres(admin.expose()).await?
-            }
-        };
-        println!("== {backend} ==");
-        match args.suite.as_str() {
-            "api" => {
-                super::bench_api::run(&db.url, args.clients, Duration::from_secs_f64(args.seconds))
-                    .await?
-            }
-            "ws" => super::bench_ws::run(&db.url, &args.ws).await?,
-            "sfu" => super::bench_sfu::run(&db.url, &args.sfu).await?,
-            _ => bench_backend(&db, &args).await?,
-        }
-        db.drop_database().await?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-struct BenchDb {
-    url: String,
-    admin_url: Option<String>,
-    name: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl BenchDb {
-    fn sqlite() -> anyhow::Result<BenchDb> {
-        let dir = tempfile::Builder::new()
-            .prefix("livesurgery-bench")
-            .tempdir_in(".")?;
-        Ok(BenchDb {
-            url: format!("sqlite://{}/bench.db", dir.path().display()),
-            admin_url: None,
-            name: String::new(),
-            _dir: Some(dir),
-        })
-    }
-
-    async fn postgres(admin_url: &str) -> anyhow::Result<BenchDb> {
-        let (name, url) = store::postgres::create_scratch_database(admin_url, "ls_bench").await?;
-        Ok(BenchDb {
-            url,
-            admin_url: Some(admin_url.to_owned()),
-            name,
-            _dir: None,
-        })
-    }
-
-    async fn fresh_store(&self) -> anyhow::Result<Arc<dyn EventStore>> {
-        store::open(&self.url).await
-    }
-
-    async fn drop_database(&self) -> anyhow::Result<()> {
-        match &self.admin_url {
-            Some(admin) => store::postgres::drop_scratch_database(admin, &self.name).await,
-            None => Ok(()),
-        }
-    }
-}
-
-async fn bench_backend(db: &BenchDb, args: &BenchArgs) -> anyhow::Result<()> {
+/// Runs the store suite on `db` and prints the figures.
+pub async fn run(db: &BenchDb, args: &StoreArgs) -> anyhow::Result<()> {
     let duration = Duration::from_secs_f64(args.seconds);
-    let store = db.fresh_store().await?;
-    let postgres = db.admin_url.is_some();
+    let store = store::open(&db.url).await?;
+    let postgres = db.is_postgres();
     // The baseline runs before and after the event log, and the mean is used: the machine's
     // speed drifts during a run.
     let mut baseline_before = HashMap::new();
@@ -198,7 +102,7 @@ fn bench_event() -> NewEvent {
 
 /// Appends of one event each, `writers` at once spread over `streams` streams, for `duration`:
 /// appends/s.
-pub(super) async fn append_rate(
+pub async fn append_rate(
     store: Arc<dyn EventStore>,
     streams: usize,
     writers: usize,
@@ -302,7 +206,7 @@ async fn subscriber_latency(
         task.await??;
     }
     latencies.sort();
-    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    let pick = |q: f64| quantile(&latencies, q).unwrap_or_default();
     Ok((pick(0.50), pick(0.99), pick(1.0)))
 }
 
@@ -413,7 +317,7 @@ fn session_events(events_per_session: usize) -> Vec<NewEvent> {
 
 async fn rebuild_rate(db: &BenchDb, total: u64) -> anyhow::Result<()> {
     const PER_SESSION: usize = 100;
-    let store = db.fresh_store().await?;
+    let store = store::open(&db.url).await?;
     let already = store.head_position().await?;
     let started = Instant::now();
     let sessions = (total as usize).div_ceil(PER_SESSION);
@@ -459,13 +363,13 @@ async fn rebuild_rate(db: &BenchDb, total: u64) -> anyhow::Result<()> {
     let read_models = ReadModels::connect(&db.url).await?;
     read_models.migrate().await?;
     for name in ReadModels::names() {
-        let rate = crate::cli::rebuild(&read_models, store.clone(), Some(name)).await?;
+        let rate = livesurgery::cli::rebuild(&read_models, store.clone(), Some(name)).await?;
         println!(
             "  rebuild {name:<10}: {rate:>10.0} events/s ({:.2}x of reading the log)",
             rate / read_rate
         );
     }
-    let rate = crate::cli::rebuild(&read_models, store.clone(), None).await?;
+    let rate = livesurgery::cli::rebuild(&read_models, store.clone(), None).await?;
     println!(
         "projection rebuild, all {} projections in one pass over {head} events: {rate:.0} events/s ({:.2}x of reading the log)",
         ReadModels::names().len(),
