@@ -1,0 +1,120 @@
+//! The Session aggregate, stream `session-<uuid>`: status, members, participants present, the
+//! shared layout and the recording.
+//!
+//! Status machine: (not created) -> `scheduled` -> `live` -> `ended`, and `scheduled` ->
+//! `cancelled`. Ended and cancelled sessions accept no command. All rules live in [`decide()`];
+//! [`evolve()`] only records what the events say.
+//!
+//! Decisions this module makes (the brief left them open):
+//! - checks run in this order: existence, permission, status, then the command's own rules;
+//! - joining requires membership for everyone, admins included (an admin adds themself first);
+//! - `EndSession` emits `ParticipantLeft{reason: left}` for each participant still present and
+//!   `RecordingStopped` for an active recording, then `SessionEnded`, so the log never shows
+//!   anyone present in, or recording, an ended session;
+//! - `RemoveMember` of a member who is present emits `ParticipantLeft{reason: kicked}` for their
+//!   participants first;
+//! - leaving for any reason but `kicked` is for one's own participant; removing someone
+//!   else's participant must say `kicked` and needs the host;
+//! - layout edits and source selection are allowed while scheduled (to prepare) and live;
+//! - a new recording may be requested after the previous one stopped.
+
+mod command;
+mod decide;
+mod evolve;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::layout::LayoutState;
+use crate::roles::SessionRole;
+
+pub use command::{
+    MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN, SessionCommand,
+};
+pub use decide::decide;
+pub use evolve::{evolve, fold, session_id_of};
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Scheduled,
+    Live,
+    Ended,
+    Cancelled,
+}
+
+impl SessionStatus {
+    /// The snake_case name (`"live"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Scheduled => "scheduled",
+            SessionStatus::Live => "live",
+            SessionStatus::Ended => "ended",
+            SessionStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Where the session's recording is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingStatus {
+    #[default]
+    Idle,
+    Requested,
+    Recording,
+    Stopped,
+}
+
+/// The session's current (or last) recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingState {
+    pub status: RecordingStatus,
+    pub recording_id: Option<Uuid>,
+}
+
+/// A participant present in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    pub user_id: Uuid,
+    /// The session role they joined with.
+    pub role: SessionRole,
+    pub device: Option<String>,
+}
+
+/// The folded state of one session. `Default` is a session not yet created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionState {
+    pub session_id: Option<Uuid>,
+    /// `None` until created.
+    pub status: Option<SessionStatus>,
+    pub title: String,
+    pub procedure: Option<String>,
+    pub scheduled_start: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    /// Members and their session roles.
+    pub members: BTreeMap<Uuid, SessionRole>,
+    /// Participants present, by participant id.
+    pub participants: BTreeMap<Uuid, Presence>,
+    pub layout: LayoutState,
+    pub recording: RecordingState,
+}
+
+impl SessionState {
+    /// The session role of `user_id`, if a member.
+    pub fn role_of(&self, user_id: Uuid) -> Option<SessionRole> {
+        self.members.get(&user_id).copied()
+    }
+
+    /// How many members are hosts.
+    pub fn host_count(&self) -> usize {
+        self.members
+            .values()
+            .filter(|r| **r == SessionRole::Host)
+            .count()
+    }
+}
