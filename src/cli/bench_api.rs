@@ -35,6 +35,9 @@ pub async fn run(database_url: &str, clients: usize, duration: Duration) -> anyh
         http_addr: "127.0.0.1:0".into(),
         api: ApiSettings {
             data_dir: data.path().to_owned(),
+            // A free loopback port: the benchmark must not take (or collide with) the SFU port
+            // of a server running on this machine.
+            sfu_udp_bind: "127.0.0.1:0".into(),
             ..ApiSettings::default()
         },
     };
