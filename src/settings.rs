@@ -1,5 +1,7 @@
-//! Typed settings: defaults, then `LIVESURGERY_…` environment variables, then flags (clap
-//! layers them in that order). Secrets never print: see [`DatabaseUrl`].
+//! Typed settings: defaults, then a TOML config file, then `LIVESURGERY_…` environment
+//! variables, then flags (see [`crate::cli::config_file`]). Each default is written once, in the
+//! `#[arg]` attributes below, which `--help` shows. Secrets never print: see [`DatabaseUrl`] and
+//! [`Secret`].
 
 use std::fmt;
 
@@ -180,35 +182,17 @@ pub struct ApiSettings {
 }
 
 impl Default for ApiSettings {
+    /// The defaults of the `#[arg]` attributes, read from clap without the environment.
     fn default() -> Self {
-        ApiSettings {
-            data_dir: "data".into(),
-            web_dir: "frontend/dist".into(),
-            jwt_secret: None,
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_secs: 7 * 24 * 3600,
-            join_token_ttl_secs: 600,
-            max_body_bytes: 64 * 1024,
-            login_per_username_per_minute: 10,
-            login_per_address_per_minute: 60,
-            read_wait_ms: 5000,
-            ready_max_lag: 1000,
-            public_url: None,
-            ice_servers: Vec::new(),
-            ws_heartbeat_timeout_secs: 30,
-            ws_queue: 256,
-            ws_max_message_bytes: 64 * 1024,
-            ws_rate_per_sec: 20,
-            ws_rate_burst: 40,
-            ws_resume_window: 1000,
-            ws_resume_wait_ms: 250,
-            // Tests run many servers in one process: each takes a free loopback port.
-            sfu_udp_bind: "127.0.0.1:0".into(),
-            sfu_public_ip: None,
-            turn_urls: Vec::new(),
-            turn_secret: None,
-            turn_ttl_secs: 3600,
-        }
+        use clap::{Args, FromArgMatches};
+        let command =
+            ApiSettings::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None));
+        command
+            .try_get_matches_from(["defaults"])
+            .and_then(|matches| ApiSettings::from_arg_matches(&matches))
+            // Every setting has a default or may be absent, and the defaults parse (a test
+            // checks): nothing given cannot fail.
+            .expect("the defaults of ApiSettings parse")
     }
 }
 
@@ -223,6 +207,16 @@ pub struct Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let defaults = ApiSettings::default();
+        assert_eq!(defaults.sfu_udp_bind, "0.0.0.0:3480", "as the README says");
+        assert_eq!(defaults.data_dir, std::path::Path::new("data"));
+        assert_eq!(defaults.refresh_token_ttl_secs, 604_800);
+        assert_eq!(defaults.max_body_bytes, 65_536);
+        assert!(defaults.jwt_secret.is_none() && defaults.ice_servers.is_empty());
+    }
 
     #[test]
     fn a_database_password_never_prints() {

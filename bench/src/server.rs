@@ -27,6 +27,9 @@ pub async fn start_in_process(
         http_addr: "127.0.0.1:0".into(),
         api: ApiSettings {
             data_dir: data_dir.to_owned(),
+            // A free loopback port: the benchmark must not take (or collide with) the SFU port
+            // of a server running on this machine.
+            sfu_udp_bind: "127.0.0.1:0".into(),
             ..ApiSettings::default()
         },
     };

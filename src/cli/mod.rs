@@ -18,10 +18,17 @@ use crate::settings::{
 use crate::store::{self, EventStore};
 use livesurgery_domain::roles::OrgRole;
 
+pub mod config_file;
+
 /// LiveSurgery: event-sourced server for live surgery sessions.
 #[derive(Debug, Parser)]
 #[command(name = "livesurgery", version, about)]
 pub struct Cli {
+    /// TOML file of settings: keys are the flags' names with `_` for `-` (see
+    /// ops/livesurgery.example.toml). Environment variables and flags override it.
+    #[arg(long, global = true, env = "LIVESURGERY_CONFIG", value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
     /// Event log and read-model database: sqlite://PATH (embedded, created on first start) or
     /// postgres://USER@HOST/DB.
     #[arg(long, global = true, env = "LIVESURGERY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
@@ -29,6 +36,18 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's command line with its config file (defaults < file < environment <
+    /// flags). On a usage error, `--help` or `--version`, prints and exits as clap does.
+    pub fn parse_layered() -> Result<Cli, config_file::ConfigError> {
+        match config_file::parse_from(std::env::args_os()) {
+            Ok(cli) => Ok(cli),
+            Err(config_file::ParseError::CommandLine(e)) => e.exit(),
+            Err(config_file::ParseError::Config(e)) => Err(e),
+        }
+    }
 }
 
 /// What to do.

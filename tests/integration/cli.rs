@@ -1,4 +1,5 @@
-//! The `livesurgery` binary, started for real: serve, audit verify, projections, replay.
+//! The `livesurgery` binary, started for real: serve (with a config file), audit verify,
+//! projections, replay.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -123,6 +124,108 @@ fn a_bad_database_url_is_refused_with_a_clear_message() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sqlite://"), "{stderr}");
+}
+
+#[test]
+fn serve_takes_its_settings_from_a_config_file_below_the_environment_and_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    for (site, page) in [
+        ("site-file", "from the file"),
+        ("site-env", "from the environment"),
+    ] {
+        std::fs::create_dir(dir.path().join(site)).unwrap();
+        std::fs::write(dir.path().join(site).join("index.html"), page).unwrap();
+    }
+    let (file_port, flag_port) = (free_port(), free_port());
+    let config = dir.path().join("livesurgery.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"sqlite://from-file.db\"\naddr = \"127.0.0.1:{file_port}\"\n\
+             web_dir = \"site-file\"\nsfu_udp_bind = \"127.0.0.1:0\"\n"
+        ),
+    )
+    .unwrap();
+    let serve = || {
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for name in [
+            "LIVESURGERY_CONFIG",
+            "LIVESURGERY_DATABASE_URL",
+            "LIVESURGERY_HTTP_ADDR",
+            "LIVESURGERY_WEB_DIR",
+            "LIVESURGERY_SFU_UDP_BIND",
+        ] {
+            command.env_remove(name);
+        }
+        command
+    };
+
+    // The file alone: its address, its web app, its database.
+    let mut child = serve().arg("--config").arg(&config).spawn().unwrap();
+    wait_healthy(&mut child, file_port);
+    assert_eq!(
+        http_get(file_port, "/").unwrap(),
+        (200, "from the file".to_owned())
+    );
+    assert!(dir.path().join("from-file.db").exists());
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+
+    // The environment beats the file (the web app); a flag beats both (the address).
+    let mut child = serve()
+        .args(["--addr", &format!("127.0.0.1:{flag_port}")])
+        .env("LIVESURGERY_CONFIG", &config)
+        .env("LIVESURGERY_WEB_DIR", "site-env")
+        .env("LIVESURGERY_HTTP_ADDR", format!("127.0.0.1:{file_port}"))
+        .spawn()
+        .unwrap();
+    wait_healthy(&mut child, flag_port);
+    assert_eq!(
+        http_get(flag_port, "/").unwrap(),
+        (200, "from the environment".to_owned())
+    );
+    assert!(
+        http_get(file_port, "/healthz").is_err(),
+        "nothing on the file's port"
+    );
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_config_file_that_is_missing_or_has_an_unknown_key_stops_the_command_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("livesurgery.toml");
+    let run = || {
+        Command::new(BIN)
+            .args(["migrate", "--config"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .env_remove("LIVESURGERY_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("livesurgery.toml"), "{stderr}");
+    std::fs::write(&config, "read_wait_ms = 100\nlisten = \"0.0.0.0:80\"\n").unwrap();
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("livesurgery.toml") && stderr.contains("`listen`"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing ran: no database was created"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,8 +146,9 @@ impl Answer {
     }
 }
 
-/// The settings every test server starts from: tokens signed with [`JWT_SECRET`], and login
-/// limits high enough that only the rate-limit test meets them.
+/// The settings every test server starts from: tokens signed with [`JWT_SECRET`], login
+/// limits high enough that only the rate-limit test meets them, and the SFU on a free loopback
+/// port (tests run many servers in one process; the default is the fixed public 0.0.0.0:3480).
 fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings {
     Settings {
         database_url: DatabaseUrl::new(database_url),
@@ -157,6 +158,7 @@ fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings {
             jwt_secret: Some(JWT_SECRET.parse().expect("a long enough key")),
             login_per_username_per_minute: 100,
             login_per_address_per_minute: 100_000,
+            sfu_udp_bind: "127.0.0.1:0".into(),
             ..ApiSettings::default()
         },
     }

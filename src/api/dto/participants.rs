@@ -1,0 +1,76 @@
+//! Joining a live session and who is present (`/v1/sessions/{id}/participants…`).
+
+use chrono::{DateTime, Utc};
+use livesurgery_projections::PresenceRow;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::MemberRole;
+use crate::auth::MediaPermission;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// A label for the device (`"OR tablet"`), at most 100 characters.
+    pub device: Option<String>,
+}
+
+/// Where and how to connect after joining.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JoinResponse {
+    pub participant_id: Uuid,
+    /// The caller's role in the session.
+    pub role: MemberRole,
+    /// What the tokens allow.
+    pub permissions: Vec<MediaPermission>,
+    pub ws: WsAccess,
+    pub sfu: SfuAccess,
+    pub ice_servers: Vec<IceServer>,
+    /// When the WS and SFU tokens expire; join again for new ones.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WsAccess {
+    /// `GET` it as a WebSocket, with the token as `?token=` or in `Sec-WebSocket-Protocol`.
+    pub url: String,
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SfuAccess {
+    pub whip_url: String,
+    pub whep_url: String,
+    /// Send as `Authorization: Bearer <token>` to WHIP and WHEP.
+    pub token: String,
+}
+
+pub use crate::sfu::turn::IceServer;
+
+/// A participant present in a session now (one connection of one member).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Participant {
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub role: MemberRole,
+    pub device: Option<String>,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<PresenceRow> for Participant {
+    fn from(p: PresenceRow) -> Participant {
+        Participant {
+            participant_id: p.participant_id,
+            user_id: p.user_id,
+            role: p.role.into(),
+            device: p.device,
+            joined_at: p.joined_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantList {
+    pub items: Vec<Participant>,
+}
