@@ -53,6 +53,15 @@ pub struct Operation {
     pub route: String,
 }
 
+/// What was refused: the session it concerned, the action, the status answered and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    pub session_id: Option<Uuid>,
+    pub action: Action,
+    pub status: u16,
+    pub reason: &'a str,
+}
+
 /// A session endpoint's access check, passed: the caller's role in the session.
 #[derive(Debug, Clone)]
 pub struct SessionAccess {
@@ -127,29 +136,36 @@ impl App {
         status: u16,
         reason: &str,
     ) {
-        let denied = AccessDenied {
-            user_id: caller.id(),
+        let refusal = Refusal {
             session_id,
             action,
-            method: op.method.clone(),
-            route: op.route.clone(),
             status,
-            reason: reason.to_owned(),
+            reason,
         };
-        self.append_denied(caller.context(), caller.request_id, denied)
+        self.record_refusal(op, &caller.context(), caller.request_id, refusal)
             .await;
     }
 
-    /// Appends an `AccessDenied` event with this context. Failing to record is logged, and
-    /// the caller still gets the refusal.
-    pub async fn append_denied(
+    /// Appends an `AccessDenied` event for a refusal of `op` to the context's user (and
+    /// participant, when the context names one). Failing to record is logged, and the caller
+    /// still gets the refusal.
+    pub async fn record_refusal(
         &self,
-        ctx: CommandContext,
+        op: &Operation,
+        ctx: &CommandContext,
         correlation_id: Uuid,
-        denied: AccessDenied,
+        refusal: Refusal<'_>,
     ) {
-        let event = Event::AccessDenied(denied);
-        if let Err(error) = self.append_access_event(&ctx, correlation_id, event).await {
+        let event = Event::AccessDenied(AccessDenied {
+            user_id: ctx.user_id,
+            session_id: refusal.session_id,
+            action: refusal.action,
+            method: op.method.clone(),
+            route: op.route.clone(),
+            status: refusal.status,
+            reason: refusal.reason.to_owned(),
+        });
+        if let Err(error) = self.append_access_event(ctx, correlation_id, event).await {
             tracing::error!(%error, "could not record a denied request");
         }
     }

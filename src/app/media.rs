@@ -2,13 +2,12 @@
 //! over the WebSocket): what a participant may do, which source labels and slot lists are
 //! acceptable, and the full check made on every media call.
 
-use livesurgery_domain::events::AccessDenied;
 use livesurgery_domain::permissions::{Action, authorize};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use livesurgery_projections::SessionStatus;
 use uuid::Uuid;
 
-use super::access::is_write;
+use super::access::{Refusal, is_write};
 use super::{App, AppError, Operation, Participant};
 use crate::auth::MediaPermission;
 
@@ -85,16 +84,13 @@ impl App {
         let role = self.member_role(session_id, user.user_id).await?;
         if let Err(denied) = authorize(user.role, role, action) {
             if is_write(op) {
-                let denied_event = AccessDenied {
-                    user_id: user.user_id,
+                let refusal = Refusal {
                     session_id: Some(participant.claims.sid),
                     action,
-                    method: op.method.clone(),
-                    route: op.route.clone(),
                     status: 403,
-                    reason: denied.reason.clone(),
+                    reason: &denied.reason,
                 };
-                self.append_denied(participant.context(), uuid::Uuid::now_v7(), denied_event)
+                self.record_refusal(op, &participant.context(), Uuid::now_v7(), refusal)
                     .await;
             }
             return Err(AppError::forbidden(denied.reason));

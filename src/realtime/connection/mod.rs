@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use livesurgery_domain::events::{AccessDenied, FirstFrameDecoded, LeaveReason};
+use livesurgery_domain::events::{FirstFrameDecoded, LeaveReason};
 use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{SessionCommand, SessionStatus};

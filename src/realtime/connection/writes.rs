@@ -2,6 +2,8 @@
 //! writer task, so pushes keep flowing while a write waits for its turn on the stream.
 
 use super::*;
+use crate::app::Operation;
+use crate::app::access::Refusal;
 
 /// Writes from one connection, run one at a time by the connection's writer task.
 pub(super) struct Job {
@@ -84,20 +86,18 @@ impl Writer {
                 denied @ (DomainError::Forbidden { .. } | DomainError::NotAMember { .. }),
             )) => {
                 let reason = denied.to_string();
+                let op = Operation {
+                    method: "WS".to_owned(),
+                    route: format!("/v1/sessions/{{id}}/ws {kind}"),
+                };
+                let refusal = Refusal {
+                    session_id: Some(self.session_id),
+                    action,
+                    status: 403,
+                    reason: &reason,
+                };
                 self.app
-                    .append_denied(
-                        ctx.clone(),
-                        correlation_id,
-                        AccessDenied {
-                            user_id: ctx.user_id,
-                            session_id: Some(self.session_id),
-                            action,
-                            method: "WS".to_owned(),
-                            route: format!("/v1/sessions/{{id}}/ws {kind}"),
-                            status: 403,
-                            reason: reason.clone(),
-                        },
-                    )
+                    .record_refusal(&op, &ctx, correlation_id, refusal)
                     .await;
                 ServerMessage::error(Some(reference), "forbidden", reason)
             }
