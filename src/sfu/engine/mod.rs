@@ -11,6 +11,8 @@
 
 mod core;
 mod peer;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
