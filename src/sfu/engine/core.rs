@@ -1,0 +1,611 @@
+//! The media core, sans IO: every peer's `Rtc` and the forwarding between them, driven by
+//! inputs (a command, a datagram, the passing of time, each with the time it happens) and
+//! drained of outputs (datagrams to send, media events, registry updates, the next deadline).
+//! It owns no socket, thread, channel or clock, so it runs the same in simulated time.
+//!
+//! Inputs only feed the peers. The work happens at the first [`Core::poll_output`] after them:
+//! every peer fed or due gets its timeout and is drained until it says `Timeout`; what the
+//! peers produced is acted on (frames forwarded, keyframe requests passed on) until nothing is
+//! left; then the peers that ended are removed and recorded. A loop that feeds a batch of
+//! datagrams before polling thus drains each peer once per batch.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use livesurgery_domain::Event;
+use livesurgery_domain::events::{
+    FirstFrameDelivered, KeyframeCause, KeyframeKind, KeyframeRequested, MediaEndReason, MediaKind,
+    PublisherDisconnected, SubscriberDisconnected, SubscriptionChanged, TrackUnpublished,
+};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaTime};
+use str0m::net::{Protocol, Receive};
+use str0m::{Input, Output as RtcOutput};
+use uuid::Uuid;
+
+use super::peer::{Action, Effects, NewPeer, Peer, Publisher, Role};
+use crate::sfu::forward::{self, Kind, Verdict};
+use crate::sfu::{Command, PeerInfo, TrackView};
+use crate::telemetry::Metrics;
+
+/// How long the core waits, with no peer, before it wants to be polled again.
+const IDLE: Duration = Duration::from_secs(1);
+/// How far off a peer whose `Rtc` is no longer alive puts its deadline (it is removed first).
+const DEAD: Duration = Duration::from_secs(3600);
+
+/// What the core asks of the loop that drives it, in the order it must happen.
+#[derive(Debug)]
+pub(super) enum Output {
+    /// A datagram to send from the media socket.
+    Transmit(Transmit),
+    /// A media event for the session's stream, on behalf of this peer.
+    Fact(PeerInfo, Event),
+    /// A change to the sources and subscriptions the signalling side lists.
+    Registry(RegistryUpdate),
+    /// Nothing more to do before this instant, unless an input comes first.
+    Timeout(Instant),
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub(super) struct Transmit {
+    pub(super) destination: SocketAddr,
+    pub(super) bytes: Vec<u8>,
+}
+
+/// What the registry of sources and subscriptions must learn from the media.
+#[derive(Debug, Clone)]
+pub(super) enum RegistryUpdate {
+    /// A published track's codec is known (its first frame arrived).
+    TrackSeen {
+        session_id: Uuid,
+        resource_id: Uuid,
+        track: TrackView,
+    },
+    /// A peer ended and was removed.
+    PeerGone { session_id: Uuid, resource_id: Uuid },
+}
+
+/// Every peer connection of the SFU and the forwarding between them.
+pub(super) struct Core {
+    peers: HashMap<Uuid, Peer>,
+    /// The peer each remote address last belonged to (the demultiplexing fast path).
+    by_address: HashMap<SocketAddr, Uuid>,
+    metrics: Arc<Metrics>,
+    actions: VecDeque<Action>,
+    /// Peers fed input or written to since their output was last drained.
+    touched: HashSet<Uuid>,
+    outputs: VecDeque<Output>,
+    /// The latest time an input brought (time never runs backwards here).
+    now: Instant,
+    /// Input came since the peers were last drained and reaped.
+    unsettled: bool,
+}
+
+impl Core {
+    /// An empty core at `now`.
+    pub(super) fn new(metrics: Arc<Metrics>, now: Instant) -> Core {
+        Core {
+            peers: HashMap::new(),
+            by_address: HashMap::new(),
+            metrics,
+            actions: VecDeque::new(),
+            touched: HashSet::new(),
+            outputs: VecDeque::new(),
+            now,
+            unsettled: false,
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.unsettled = true;
+    }
+
+    /// Takes a command of the signalling side; `Shutdown` ends every peer at once.
+    pub(super) fn handle_command(&mut self, command: Command, now: Instant) {
+        self.advance(now);
+        match command {
+            Command::Add(new) => self.add(*new),
+            Command::Remove(scope, reason) => {
+                // Removed at the next settle, which records why.
+                for peer in self.peers.values_mut() {
+                    let publishing = matches!(peer.role, Role::Publisher(_));
+                    if scope.covers(&peer.info, publishing) {
+                        peer.end(reason);
+                    }
+                }
+            }
+            Command::Select { resource_id, slots } => self.select(resource_id, &slots),
+            Command::Shutdown => self.end_all(MediaEndReason::Shutdown),
+        }
+    }
+
+    /// Takes one datagram from `source` to `destination` (the advertised address) for its peer.
+    pub(super) fn handle_datagram(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+    ) {
+        self.advance(now);
+        let Ok(contents) = bytes.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            self.now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        let known = self
+            .by_address
+            .get(&source)
+            .copied()
+            .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+        let Some(id) = known.or_else(|| {
+            self.peers
+                .iter()
+                .find(|(_, p)| p.ending.is_none() && p.rtc.accepts(&input))
+                .map(|(id, _)| *id)
+        }) else {
+            return;
+        };
+        self.by_address.insert(source, id);
+        if let Some(peer) = self.peers.get_mut(&id) {
+            if let Err(error) = peer.rtc.handle_input(input) {
+                tracing::debug!(%error, resource = %id, "peer refused input");
+                peer.end(MediaEndReason::Failed);
+            }
+            self.touched.insert(id);
+        }
+    }
+
+    /// Lets time pass: the peers whose deadline is due get their timeout.
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        let now = self.now;
+        self.touched.extend(
+            self.peers
+                .iter()
+                .filter(|(_, p)| p.deadline <= now)
+                .map(|(id, _)| *id),
+        );
+    }
+
+    /// The next thing to do; `Timeout` once there is nothing until then.
+    pub(super) fn poll_output(&mut self) -> Output {
+        if self.unsettled {
+            self.unsettled = false;
+            self.settle();
+        }
+        match self.outputs.pop_front() {
+            Some(output) => output,
+            None => Output::Timeout(
+                self.peers
+                    .values()
+                    .map(|p| p.deadline)
+                    .min()
+                    .unwrap_or(self.now + IDLE),
+            ),
+        }
+    }
+
+    fn add(&mut self, new: NewPeer) {
+        let NewPeer { info, rtc, role } = new;
+        self.metrics
+            .sfu
+            .peers
+            .with_label_values(&[role.name()])
+            .inc();
+        let id = info.resource_id;
+        self.peers.insert(
+            id,
+            Peer {
+                info,
+                rtc,
+                role,
+                connected: false,
+                deadline: self.now,
+                ending: None,
+            },
+        );
+        self.touched.insert(id);
+    }
+
+    /// Drains touched peers and acts on what they produce until nothing is left to do, then
+    /// removes the peers that ended.
+    fn settle(&mut self) {
+        loop {
+            let touched: Vec<Uuid> = self.touched.drain().collect();
+            for id in &touched {
+                // str0m packetizes written frames on its next timeout: give it one now rather
+                // than at the loop's next turn.
+                if let Some(peer) = self.peers.get_mut(id)
+                    && let Err(error) = peer.rtc.handle_input(Input::Timeout(self.now))
+                {
+                    tracing::debug!(%error, resource = %id, "peer failed on timeout");
+                    peer.end(MediaEndReason::Failed);
+                }
+                self.drain(*id);
+            }
+            if self.actions.is_empty() {
+                if self.touched.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            while let Some(action) = self.actions.pop_front() {
+                match action {
+                    Action::Frame {
+                        from,
+                        session_id,
+                        source,
+                        kind,
+                        data,
+                    } => self.forward(from, session_id, &source, kind, &data),
+                    Action::Keyframe {
+                        session_id,
+                        source,
+                        kind,
+                        cause,
+                    } => self.request_keyframe(session_id, &source, kind, cause),
+                }
+            }
+        }
+        self.reap();
+    }
+
+    /// Polls one peer until it has nothing more to say.
+    fn drain(&mut self, id: Uuid) {
+        let Core {
+            peers,
+            actions,
+            outputs,
+            metrics,
+            now,
+            ..
+        } = self;
+        let Some(peer) = peers.get_mut(&id) else {
+            return;
+        };
+        let mut effects = Effects {
+            now: *now,
+            actions,
+            outputs,
+            metrics,
+        };
+        loop {
+            if !peer.rtc.is_alive() {
+                peer.deadline = *now + DEAD;
+                return;
+            }
+            match peer.rtc.poll_output() {
+                Ok(RtcOutput::Transmit(transmit)) => {
+                    effects.outputs.push_back(Output::Transmit(Transmit {
+                        destination: transmit.destination,
+                        bytes: transmit.contents.into(),
+                    }));
+                }
+                Ok(RtcOutput::Timeout(at)) => {
+                    peer.deadline = at;
+                    return;
+                }
+                Ok(RtcOutput::Event(event)) => peer.on_event(event, &mut effects),
+                Err(error) => {
+                    tracing::debug!(%error, resource = %id, "peer failed");
+                    peer.end(MediaEndReason::Failed);
+                    peer.deadline = *now;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands a publisher's frame to every slot of its session that shows its source.
+    fn forward(
+        &mut self,
+        from: Uuid,
+        session_id: Uuid,
+        source: &str,
+        kind: Kind,
+        data: &MediaData,
+    ) {
+        let frame = forward::Frame {
+            source,
+            kind,
+            keyframe: data.is_keyframe(),
+            time: data.time.numer(),
+        };
+        let mut wants_keyframe = false;
+        for (id, peer) in self.peers.iter_mut() {
+            if *id == from || peer.info.session_id != session_id || peer.ending.is_some() {
+                continue;
+            }
+            let Role::Subscriber(sub) = &mut peer.role else {
+                continue;
+            };
+            let slots = match kind {
+                Kind::Video => &mut sub.video,
+                Kind::Audio => &mut sub.audio,
+            };
+            for (index, out) in slots.iter_mut().enumerate() {
+                match out.slot.offer(&frame) {
+                    Verdict::Skip => {}
+                    Verdict::AwaitKeyframe => wants_keyframe = true,
+                    Verdict::Send { time, first } => {
+                        let Some(writer) = peer.rtc.writer(out.mid) else {
+                            continue;
+                        };
+                        let Some(pt) = writer.match_params(data.params) else {
+                            self.metrics.sfu.forward_drops.inc();
+                            continue;
+                        };
+                        let rtp_time = MediaTime::new(time, data.time.frequency());
+                        if let Err(error) =
+                            writer.write(pt, data.network_time, rtp_time, data.data.clone())
+                        {
+                            tracing::debug!(%error, "subscriber write refused");
+                            self.metrics.sfu.forward_drops.inc();
+                            continue;
+                        }
+                        self.touched.insert(*id);
+                        if first && kind == Kind::Video && !sub.first_frame_sent {
+                            sub.first_frame_sent = true;
+                            let elapsed_ms = sub.joined_at.map(|joined| {
+                                self.now.saturating_duration_since(joined).as_millis() as u64
+                            });
+                            if let Some(ms) = elapsed_ms {
+                                self.metrics
+                                    .sfu
+                                    .join_to_first_frame
+                                    .observe(ms as f64 / 1000.0);
+                            }
+                            self.outputs.push_back(Output::Fact(
+                                peer.info.clone(),
+                                Event::FirstFrameDelivered(FirstFrameDelivered {
+                                    session_id,
+                                    resource_id: peer.info.resource_id,
+                                    participant_id: peer.info.participant_id,
+                                    user_id: peer.info.user_id,
+                                    source: source.to_owned(),
+                                    slot: index as u32,
+                                    join_to_first_frame_ms: elapsed_ms.unwrap_or(0),
+                                }),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if wants_keyframe {
+            self.actions.push_back(Action::Keyframe {
+                session_id,
+                source: source.to_owned(),
+                kind: KeyframeRequestKind::Pli,
+                cause: KeyframeCause::FirstFrame,
+            });
+        }
+    }
+
+    /// Asks the publisher of `source` for a keyframe, within its rate limit.
+    fn request_keyframe(
+        &mut self,
+        session_id: Uuid,
+        source: &str,
+        kind: KeyframeRequestKind,
+        cause: KeyframeCause,
+    ) {
+        let Some((id, peer)) = self.peers.iter_mut().find(|(_, p)| {
+            p.info.session_id == session_id
+                && p.ending.is_none()
+                && matches!(&p.role, Role::Publisher(publisher) if publisher.source == source)
+        }) else {
+            return;
+        };
+        let Role::Publisher(publisher) = &mut peer.role else {
+            return;
+        };
+        let Some(track) = publisher
+            .tracks
+            .iter_mut()
+            .find(|t| t.kind == MediaKind::Video)
+        else {
+            return;
+        };
+        let throttle = match cause {
+            KeyframeCause::Switch => &mut track.switch_keyframes,
+            _ => &mut track.keyframes,
+        };
+        if !throttle.allow(self.now) {
+            return;
+        }
+        let Some(mut writer) = peer.rtc.writer(track.mid) else {
+            return;
+        };
+        if let Err(error) = writer.request_keyframe(None, kind) {
+            tracing::debug!(%error, "keyframe request not possible");
+            return;
+        }
+        self.metrics.sfu.keyframe_requests.inc();
+        self.touched.insert(*id);
+        self.outputs.push_back(Output::Fact(
+            peer.info.clone(),
+            Event::KeyframeRequested(KeyframeRequested {
+                session_id,
+                resource_id: peer.info.resource_id,
+                source: source.to_owned(),
+                kind: match kind {
+                    KeyframeRequestKind::Fir => KeyframeKind::Fir,
+                    _ => KeyframeKind::Pli,
+                },
+                cause,
+            }),
+        ));
+    }
+
+    /// Points a subscription's video slots (and the audio slots that follow them) at sources.
+    fn select(&mut self, resource_id: Uuid, slots: &[Option<String>]) {
+        let Some(peer) = self.peers.get_mut(&resource_id) else {
+            return;
+        };
+        let Role::Subscriber(sub) = &mut peer.role else {
+            return;
+        };
+        let previous = sub.slot_sources();
+        let mut switched = Vec::new();
+        for (index, wanted) in slots.iter().enumerate() {
+            if let Some(entry) = sub.wanted.get_mut(index) {
+                entry.clone_from(wanted);
+            }
+            if let Some(out) = sub.video.get_mut(index)
+                && out.slot.select(wanted.clone())
+                && let Some(source) = wanted
+            {
+                switched.push(source.clone());
+            }
+            if let Some(out) = sub.audio.get_mut(index) {
+                out.slot.select(wanted.clone());
+            }
+        }
+        let now = sub.slot_sources();
+        if now != previous {
+            self.outputs.push_back(Output::Fact(
+                peer.info.clone(),
+                Event::SubscriptionChanged(SubscriptionChanged {
+                    session_id: peer.info.session_id,
+                    resource_id,
+                    participant_id: peer.info.participant_id,
+                    user_id: peer.info.user_id,
+                    slots: now,
+                    previous,
+                }),
+            ));
+        }
+        let session_id = peer.info.session_id;
+        for source in switched {
+            self.actions.push_back(Action::Keyframe {
+                session_id,
+                source,
+                kind: KeyframeRequestKind::Pli,
+                cause: KeyframeCause::Switch,
+            });
+        }
+    }
+
+    /// Removes the peers that ended, recording why.
+    fn reap(&mut self) {
+        let gone: Vec<Uuid> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.ending.is_some() || !p.rtc.is_alive())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            let Some(mut peer) = self.peers.remove(&id) else {
+                continue;
+            };
+            let reason = peer.ending.unwrap_or(MediaEndReason::Disconnected);
+            peer.rtc.disconnect();
+            self.by_address.retain(|_, owner| *owner != id);
+            self.metrics
+                .sfu
+                .peers
+                .with_label_values(&[peer.role.name()])
+                .dec();
+            self.outputs
+                .push_back(Output::Registry(RegistryUpdate::PeerGone {
+                    session_id: peer.info.session_id,
+                    resource_id: id,
+                }));
+            match &peer.role {
+                Role::Publisher(publisher) => {
+                    self.unpublish(&peer.info, publisher, peer.connected, reason);
+                }
+                Role::Subscriber(_) => {
+                    if peer.connected {
+                        self.outputs.push_back(Output::Fact(
+                            peer.info.clone(),
+                            Event::SubscriberDisconnected(SubscriberDisconnected {
+                                session_id: peer.info.session_id,
+                                resource_id: id,
+                                participant_id: peer.info.participant_id,
+                                user_id: peer.info.user_id,
+                                reason,
+                            }),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a removed publisher's tracks and connection as ended.
+    fn unpublish(
+        &mut self,
+        info: &PeerInfo,
+        publisher: &Publisher,
+        connected: bool,
+        reason: MediaEndReason,
+    ) {
+        let source = publisher.source.as_str();
+        for track in publisher.tracks.iter().filter(|t| t.codec.is_some()) {
+            self.metrics.sfu.tracks.dec();
+            self.outputs.push_back(Output::Fact(
+                info.clone(),
+                Event::TrackUnpublished(TrackUnpublished {
+                    session_id: info.session_id,
+                    resource_id: info.resource_id,
+                    source: source.to_owned(),
+                    kind: track.kind,
+                    mid: track.mid.to_string(),
+                    reason,
+                }),
+            ));
+        }
+        if connected {
+            self.outputs.push_back(Output::Fact(
+                info.clone(),
+                Event::PublisherDisconnected(PublisherDisconnected {
+                    session_id: info.session_id,
+                    resource_id: info.resource_id,
+                    participant_id: info.participant_id,
+                    user_id: info.user_id,
+                    source: source.to_owned(),
+                    reason,
+                }),
+            ));
+        }
+        // Slots showing this source start over at a keyframe if it comes back.
+        for other in self.peers.values_mut() {
+            if other.info.session_id != info.session_id {
+                continue;
+            }
+            if let Role::Subscriber(sub) = &mut other.role {
+                for out in sub.video.iter_mut().chain(sub.audio.iter_mut()) {
+                    if out.slot.source() == Some(source) {
+                        out.slot.restart();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends every peer (server shutdown) and records it.
+    fn end_all(&mut self, reason: MediaEndReason) {
+        for peer in self.peers.values_mut() {
+            peer.end(reason);
+            // Lets the peer say goodbye (DTLS close) where it can.
+            self.touched.insert(peer.info.resource_id);
+        }
+        for id in self.touched.drain().collect::<Vec<_>>() {
+            self.drain(id);
+        }
+        self.reap();
+    }
+}

@@ -1,0 +1,166 @@
+//! The media engine: one thread owns the UDP socket and drives the sans-IO media [`core`]
+//! (every peer connection's `Rtc` and the forwarding between them).
+//!
+//! Each turn lets time pass in the core, then does what it asks (datagrams sent, media events
+//! to the log's queue, registry updates), and waits for the next datagram, command or the
+//! core's deadline. Nothing here waits on the log or the network: sends never block (a full
+//! socket buffer drops and counts), media events go to a bounded queue.
+//!
+//! - `core`: the peers and the forwarding, fed inputs with their time, drained of outputs.
+//! - `peer`: one peer connection (its `Rtc`, publisher or subscriber) and its events.
+
+mod core;
+mod peer;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use self::core::{Core, Output, RegistryUpdate};
+pub(super) use self::peer::{NewPeer, answer};
+use super::{Command, FactSink, Sfu};
+use crate::telemetry::Metrics;
+
+/// Datagrams read in one go before the peers' output is drained.
+const RECEIVE_BATCH: usize = 64;
+
+/// Runs the media loop on this thread until the SFU stops.
+pub(super) fn run(
+    socket: std::net::UdpSocket,
+    advertised: SocketAddr,
+    commands: mpsc::UnboundedReceiver<Command>,
+    sink: FactSink,
+    metrics: Arc<Metrics>,
+    sfu: Weak<Sfu>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "the SFU media loop could not start");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let socket = match UdpSocket::from_std(socket) {
+            Ok(socket) => socket,
+            Err(error) => {
+                tracing::error!(%error, "the SFU socket could not be registered");
+                return;
+            }
+        };
+        let mut media = Loop {
+            core: Core::new(metrics.clone(), Instant::now()),
+            socket,
+            advertised,
+            sink,
+            metrics,
+            sfu,
+        };
+        media.run(commands).await;
+    });
+}
+
+/// The core with what it talks to.
+struct Loop {
+    core: Core,
+    socket: UdpSocket,
+    /// The address peers send to: every datagram arrived there as far as ICE is concerned
+    /// (the socket may be bound to all interfaces, or sit behind 1:1 NAT).
+    advertised: SocketAddr,
+    sink: FactSink,
+    metrics: Arc<Metrics>,
+    sfu: Weak<Sfu>,
+}
+
+impl Loop {
+    async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            self.core.handle_timeout(Instant::now());
+            let next = self.flush();
+            tokio::select! {
+                // Commands first: a DELETE answered before its peer's goodbye arrives is
+                // recorded as `deleted`.
+                biased;
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown) | None => return self.shut_down(),
+                    Some(command) => self.core.handle_command(command, Instant::now()),
+                },
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => {
+                        self.receive(&buf[..n], source);
+                        for _ in 1..RECEIVE_BATCH {
+                            // Commands that came in meanwhile go before later datagrams.
+                            while let Ok(command) = commands.try_recv() {
+                                if matches!(command, Command::Shutdown) {
+                                    return self.shut_down();
+                                }
+                                self.core.handle_command(command, Instant::now());
+                            }
+                            match self.socket.try_recv_from(&mut buf) {
+                                Ok((n, source)) => self.receive(&buf[..n], source),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(error) => tracing::debug!(%error, "SFU socket receive failed"),
+                },
+                _ = tokio::time::sleep_until(next.into()) => {}
+            }
+        }
+    }
+
+    fn receive(&mut self, bytes: &[u8], source: SocketAddr) {
+        self.core
+            .handle_datagram(source, self.advertised, bytes, Instant::now());
+    }
+
+    /// Does what the core asks until it has nothing more; returns when it wants time next.
+    fn flush(&mut self) -> Instant {
+        loop {
+            match self.core.poll_output() {
+                Output::Transmit(transmit) => {
+                    if let Err(error) = self
+                        .socket
+                        .try_send_to(&transmit.bytes, transmit.destination)
+                    {
+                        self.metrics.sfu.forward_drops.inc();
+                        tracing::trace!(%error, "SFU send dropped");
+                    }
+                }
+                Output::Fact(info, event) => self.sink.send(&info, event),
+                Output::Registry(update) => {
+                    let Some(sfu) = self.sfu.upgrade() else {
+                        continue;
+                    };
+                    match update {
+                        RegistryUpdate::TrackSeen {
+                            session_id,
+                            resource_id,
+                            track,
+                        } => sfu.track_seen(session_id, resource_id, track),
+                        RegistryUpdate::PeerGone {
+                            session_id,
+                            resource_id,
+                        } => sfu.forget(session_id, resource_id),
+                    }
+                }
+                Output::Timeout(next) => return next,
+            }
+        }
+    }
+
+    /// Ends every peer (their events record `shutdown`) and sends what that produces.
+    fn shut_down(&mut self) {
+        self.core.handle_command(Command::Shutdown, Instant::now());
+        self.flush();
+    }
+}
