@@ -156,7 +156,7 @@ impl Sim {
             session_id: self.session_id,
             participant_id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
-            role: "surgeon".into(),
+            org_role: livesurgery_domain::roles::OrgRole::Surgeon,
         }
     }
 
