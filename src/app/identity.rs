@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use livesurgery_domain::CommandContext;
+use livesurgery_domain::roles::OrgRole;
 use livesurgery_projections::UserRow;
 use uuid::Uuid;
 
@@ -63,13 +64,18 @@ impl Participant {
 
     /// The command context of this participant's user now (the participant is in the actor).
     pub fn context(&self) -> CommandContext {
-        participant_context(&self.user, self.claims.pid)
+        participant_context(self.user.user_id, self.user.role, self.claims.pid)
     }
 }
 
-/// The command context of `user` acting through participant `participant_id`.
-pub fn participant_context(user: &UserRow, participant_id: Uuid) -> CommandContext {
-    let mut ctx = CommandContext::new(user.user_id, user.role, Utc::now());
+/// The command context of a user acting through participant `participant_id` now: the actor
+/// of what they write over a WebSocket or a media connection.
+pub fn participant_context(
+    user_id: Uuid,
+    org_role: OrgRole,
+    participant_id: Uuid,
+) -> CommandContext {
+    let mut ctx = CommandContext::new(user_id, org_role, Utc::now());
     ctx.participant_id = Some(participant_id);
     ctx
 }

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
 use livesurgery_domain::events::{LeaveReason, MediaEndReason, MediaKind};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use livesurgery_domain::{CommandContext, Event};
@@ -31,6 +30,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::dispatch::{Dispatched, LogListener};
+use crate::app::identity::participant_context;
 use crate::app::media::check_slots;
 use crate::app::{App, AppError, ErrorKind, lock};
 use crate::settings::ApiSettings;
@@ -55,9 +55,7 @@ impl PeerInfo {
     /// The context the peer's media events are recorded with: its user, their organisation
     /// role and the participant.
     fn context(&self) -> CommandContext {
-        let mut ctx = CommandContext::new(self.user_id, self.org_role, Utc::now());
-        ctx.participant_id = Some(self.participant_id);
-        ctx
+        participant_context(self.user_id, self.org_role, self.participant_id)
     }
 }
 

@@ -46,7 +46,7 @@ impl Writer {
 
     /// The command context of this participant's user now.
     pub(super) fn context_for(&self, user: &UserRow) -> CommandContext {
-        participant_context(user, self.claims.pid)
+        participant_context(user.user_id, user.role, self.claims.pid)
     }
 
     /// Runs a write; the answer is `ack` or `error`, and a refused write is recorded as
