@@ -6,9 +6,10 @@
 //!   anything on any session;
 //! - surgeons create sessions;
 //! - reviewers read, replay and verify the audit trail of every session, and never join or write;
-//! - in a session: the host manages members, starts/ends/cancels, kicks and records; host and
-//!   surgeon edit the layout, select sources and publish media; every member joins, leaves,
-//!   subscribes to media and reads;
+//! - in a session: the host manages members, starts/ends/cancels and kicks; host and surgeon
+//!   edit the layout, select sources, publish media and start and stop recording; every member
+//!   joins, leaves, subscribes to media, reads and plays the session's archives (reviewers
+//!   too); only admins change an archive's retention;
 //! - an organisation observer never writes, whatever their session role: they only join, leave,
 //!   subscribe to media and read.
 
@@ -52,10 +53,14 @@ pub enum Action {
     SubscribeMedia,
     /// Ask for the session to be recorded.
     RequestRecording,
-    /// Mark a requested recording as started.
+    /// Start recording the session.
     StartRecording,
     /// Stop a recording.
     StopRecording,
+    /// List a session's archives and play them.
+    ReadArchives,
+    /// Change an archive's retention (expiry, legal hold) and expire archives.
+    ManageArchives,
     /// Register a new user.
     RegisterUser,
     /// Change a user's organisation role.
@@ -84,7 +89,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::CreateSession,
         Action::ChangeSessionDetails,
         Action::StartSession,
@@ -103,6 +108,8 @@ impl Action {
         Action::RequestRecording,
         Action::StartRecording,
         Action::StopRecording,
+        Action::ReadArchives,
+        Action::ManageArchives,
         Action::RegisterUser,
         Action::ChangeUserRole,
         Action::ChangeDisplayName,
@@ -138,6 +145,8 @@ impl Action {
             Action::RequestRecording => "request_recording",
             Action::StartRecording => "start_recording",
             Action::StopRecording => "stop_recording",
+            Action::ReadArchives => "read_archives",
+            Action::ManageArchives => "manage_archives",
             Action::RegisterUser => "register_user",
             Action::ChangeUserRole => "change_user_role",
             Action::ChangeDisplayName => "change_display_name",
@@ -174,6 +183,7 @@ impl Action {
                 | Action::RequestRecording
                 | Action::StartRecording
                 | Action::StopRecording
+                | Action::ReadArchives
                 | Action::ReadSession
         )
     }
@@ -229,7 +239,9 @@ pub fn authorize(
             )),
         };
     }
-    if action == A::ReadSession && (org_role == OrgRole::Reviewer || session_role.is_some()) {
+    if matches!(action, A::ReadSession | A::ReadArchives)
+        && (org_role == OrgRole::Reviewer || session_role.is_some())
+    {
         return Ok(());
     }
     if org_role == OrgRole::Reviewer {
@@ -247,6 +259,12 @@ pub fn authorize(
             SessionRole::Host | SessionRole::Surgeon => Ok(()),
             SessionRole::Observer => {
                 deny("only the host and surgeons of the session edit the layout")
+            }
+        },
+        A::StartRecording | A::StopRecording => match session_role {
+            SessionRole::Host | SessionRole::Surgeon => Ok(()),
+            SessionRole::Observer => {
+                deny("only the host and surgeons of the session start and stop recording")
             }
         },
         A::PublishMedia => match session_role {

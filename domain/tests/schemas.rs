@@ -50,6 +50,14 @@ fn sample_name(event: &Event) -> &'static str {
         Event::RecordingRequested(_) => "RecordingRequested",
         Event::RecordingStarted(_) => "RecordingStarted",
         Event::RecordingStopped(_) => "RecordingStopped",
+        Event::ArchiveOpened(_) => "ArchiveOpened",
+        Event::SegmentStored(_) => "SegmentStored",
+        Event::RecordingOverrun(_) => "RecordingOverrun",
+        Event::ArchiveClosed(_) => "ArchiveClosed",
+        Event::ArchiveFinalised(_) => "ArchiveFinalised",
+        Event::ArchiveAccessed(_) => "ArchiveAccessed",
+        Event::ArchiveRetentionChanged(_) => "ArchiveRetentionChanged",
+        Event::ArchiveExpired(_) => "ArchiveExpired",
         Event::PublisherConnected(_) => "PublisherConnected",
         Event::PublisherDisconnected(_) => "PublisherDisconnected",
         Event::TrackPublished(_) => "TrackPublished",
@@ -78,6 +86,7 @@ fn samples() -> Vec<Event> {
     let r = Uuid::from_u128(3);
     let whip = Uuid::from_u128(4);
     let whep = Uuid::from_u128(5);
+    let a = Uuid::from_u128(6);
     let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
     let alice = Actor {
         user_id: Some(u),
@@ -201,6 +210,73 @@ fn samples() -> Vec<Event> {
         Event::RecordingStopped(RecordingStopped {
             session_id: s,
             recording_id: r,
+        }),
+        Event::ArchiveOpened(ArchiveOpened {
+            session_id: s,
+            archive_id: a,
+            recording_id: r,
+            source: "endoscope".into(),
+            expires_at: at,
+        }),
+        Event::SegmentStored(SegmentStored {
+            session_id: s,
+            archive_id: a,
+            seq: 0,
+            object_key: format!("archives/{a}/segments/00000000.mp4"),
+            bytes: 123_456,
+            sha256: "ab".repeat(32),
+            start_ms: 0,
+            duration_ms: 4_000,
+        }),
+        Event::RecordingOverrun(RecordingOverrun {
+            session_id: s,
+            archive_id: a,
+            source: "endoscope".into(),
+            dropped_frames: 3,
+        }),
+        Event::ArchiveClosed(ArchiveClosed {
+            session_id: s,
+            archive_id: a,
+            reason: ArchiveCloseReason::Interrupted,
+        }),
+        Event::ArchiveFinalised(ArchiveFinalised {
+            session_id: s,
+            archive_id: a,
+            status: ArchiveStatus::Ready,
+            object_key: Some(format!("archives/{a}/playback.mp4")),
+            content_type: Some("video/mp4".into()),
+            bytes: 1_234_567,
+            duration_ms: 10_020,
+            sha256: Some("cd".repeat(32)),
+            reason: None,
+        }),
+        Event::ArchiveFinalised(ArchiveFinalised {
+            session_id: s,
+            archive_id: a,
+            status: ArchiveStatus::Failed,
+            object_key: None,
+            content_type: None,
+            bytes: 0,
+            duration_ms: 0,
+            sha256: None,
+            reason: Some("no segment was stored".into()),
+        }),
+        Event::ArchiveAccessed(ArchiveAccessed {
+            session_id: s,
+            archive_id: a,
+            user_id: u,
+            url_expires_at: at,
+        }),
+        Event::ArchiveRetentionChanged(ArchiveRetentionChanged {
+            session_id: s,
+            archive_id: a,
+            expires_at: at,
+            legal_hold: true,
+        }),
+        Event::ArchiveExpired(ArchiveExpired {
+            session_id: s,
+            archive_id: a,
+            objects_deleted: 4,
         }),
         Event::PublisherConnected(PublisherConnected {
             session_id: s,

@@ -12,11 +12,13 @@
 
 mod access;
 mod media;
+mod recording;
 mod session;
 mod user;
 
 pub use access::*;
 pub use media::*;
+pub use recording::*;
 pub use session::*;
 pub use user::*;
 
@@ -45,6 +47,14 @@ pub enum Event {
     RecordingRequested(RecordingRequested),
     RecordingStarted(RecordingStarted),
     RecordingStopped(RecordingStopped),
+    ArchiveOpened(ArchiveOpened),
+    SegmentStored(SegmentStored),
+    RecordingOverrun(RecordingOverrun),
+    ArchiveClosed(ArchiveClosed),
+    ArchiveFinalised(ArchiveFinalised),
+    ArchiveAccessed(ArchiveAccessed),
+    ArchiveRetentionChanged(ArchiveRetentionChanged),
+    ArchiveExpired(ArchiveExpired),
     PublisherConnected(PublisherConnected),
     PublisherDisconnected(PublisherDisconnected),
     TrackPublished(TrackPublished),
@@ -93,6 +103,14 @@ impl Event {
         "RecordingRequested",
         "RecordingStarted",
         "RecordingStopped",
+        "ArchiveOpened",
+        "SegmentStored",
+        "RecordingOverrun",
+        "ArchiveClosed",
+        "ArchiveFinalised",
+        "ArchiveAccessed",
+        "ArchiveRetentionChanged",
+        "ArchiveExpired",
         "PublisherConnected",
         "PublisherDisconnected",
         "TrackPublished",
@@ -132,6 +150,14 @@ impl Event {
             Event::RecordingRequested(_) => "RecordingRequested",
             Event::RecordingStarted(_) => "RecordingStarted",
             Event::RecordingStopped(_) => "RecordingStopped",
+            Event::ArchiveOpened(_) => "ArchiveOpened",
+            Event::SegmentStored(_) => "SegmentStored",
+            Event::RecordingOverrun(_) => "RecordingOverrun",
+            Event::ArchiveClosed(_) => "ArchiveClosed",
+            Event::ArchiveFinalised(_) => "ArchiveFinalised",
+            Event::ArchiveAccessed(_) => "ArchiveAccessed",
+            Event::ArchiveRetentionChanged(_) => "ArchiveRetentionChanged",
+            Event::ArchiveExpired(_) => "ArchiveExpired",
             Event::PublisherConnected(_) => "PublisherConnected",
             Event::PublisherDisconnected(_) => "PublisherDisconnected",
             Event::TrackPublished(_) => "TrackPublished",
@@ -174,6 +200,14 @@ impl Event {
             | Event::RecordingRequested(_)
             | Event::RecordingStarted(_)
             | Event::RecordingStopped(_)
+            | Event::ArchiveOpened(_)
+            | Event::SegmentStored(_)
+            | Event::RecordingOverrun(_)
+            | Event::ArchiveClosed(_)
+            | Event::ArchiveFinalised(_)
+            | Event::ArchiveAccessed(_)
+            | Event::ArchiveRetentionChanged(_)
+            | Event::ArchiveExpired(_)
             | Event::PublisherConnected(_)
             | Event::PublisherDisconnected(_)
             | Event::TrackPublished(_)

@@ -66,12 +66,20 @@ pub enum SessionCommand {
         panel_id: String,
         source_id: Option<String>,
     },
-    /// Ask for a recording to begin.
+    /// Ask for a recording to begin (no longer sent: recordings start at once).
     RequestRecording { recording_id: Uuid },
-    /// The requested recording has begun.
+    /// Start recording the session now, as recording `recording_id`.
     StartRecording { recording_id: Uuid },
     /// Stop the requested or running recording.
     StopRecording { recording_id: Uuid },
+    /// Change an archive's expiry, its legal hold, or both (admins).
+    SetArchiveRetention {
+        archive_id: Uuid,
+        expires_at: Option<DateTime<Utc>>,
+        legal_hold: Option<bool>,
+    },
+    /// Record that an archive's objects were deleted at the end of its retention.
+    ExpireArchive { archive_id: Uuid, objects_deleted: u32 },
 }
 
 impl SessionCommand {
@@ -93,6 +101,8 @@ impl SessionCommand {
             SessionCommand::RequestRecording { .. } => "request_recording",
             SessionCommand::StartRecording { .. } => "start_recording",
             SessionCommand::StopRecording { .. } => "stop_recording",
+            SessionCommand::SetArchiveRetention { .. } => "set_archive_retention",
+            SessionCommand::ExpireArchive { .. } => "expire_archive",
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use crate::context::CommandContext;
 use crate::error::DomainError;
+use uuid::Uuid;
+
 use crate::events::{
-    Event, LayoutInitialized, LeaveReason, MemberAdded, MemberRemoved, MemberRoleChanged,
+    ArchiveExpired, ArchiveRetentionChanged, ArchiveStatus, Event, LayoutInitialized, LeaveReason, MemberAdded, MemberRemoved, MemberRoleChanged,
     ParticipantJoined, ParticipantLeft, RecordingRequested, RecordingStarted, RecordingStopped,
     SessionCancelled, SessionCreated, SessionDetailsChanged, SessionEnded, SessionStarted,
     SourceSelected,
@@ -13,7 +15,7 @@ use crate::permissions::{Action, authorize};
 use crate::roles::SessionRole;
 
 use super::{
-    MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN, RecordingStatus,
+    ArchiveState, MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN, RecordingStatus,
     SessionCommand, SessionState, SessionStatus,
 };
 
@@ -118,6 +120,7 @@ pub fn decide(
         C::RequestRecording { .. } => Action::RequestRecording,
         C::StartRecording { .. } => Action::StartRecording,
         C::StopRecording { .. } => Action::StopRecording,
+        C::SetArchiveRetention { .. } | C::ExpireArchive { .. } => Action::ManageArchives,
     };
     authorize(ctx.org_role, my_role, action)?;
 
@@ -129,6 +132,12 @@ pub fn decide(
         | C::RequestRecording { .. }
         | C::StartRecording { .. }
         | C::StopRecording { .. } => &[SessionStatus::Live],
+        C::SetArchiveRetention { .. } | C::ExpireArchive { .. } => &[
+            SessionStatus::Scheduled,
+            SessionStatus::Live,
+            SessionStatus::Ended,
+            SessionStatus::Cancelled,
+        ],
         _ => &[SessionStatus::Scheduled, SessionStatus::Live],
     };
     if !allowed_in.contains(&status) {
@@ -365,42 +374,97 @@ pub fn decide(
                 recording_id: *recording_id,
             })]
         }
-        C::StartRecording { recording_id } | C::StopRecording { recording_id } => {
-            let starting = matches!(cmd, C::StartRecording { .. });
-            let current = state.recording.status;
-            let ok = if starting {
-                current == RecordingStatus::Requested
-            } else {
-                matches!(
-                    current,
-                    RecordingStatus::Requested | RecordingStatus::Recording
-                )
-            };
-            if !ok {
-                let what = match current {
-                    RecordingStatus::Idle => "no recording is requested",
-                    RecordingStatus::Requested => "the recording is only requested",
-                    RecordingStatus::Recording => "the recording is running",
-                    RecordingStatus::Stopped => "the recording is stopped",
-                };
-                return Err(invalid(cmd, what));
+        C::StartRecording { recording_id } => {
+            if state.recording.status == RecordingStatus::Recording {
+                return Err(invalid(cmd, "the session is being recorded already"));
+            }
+            // A requested recording (logs from before recordings started at once) starts as
+            // requested; otherwise a new recording id must be new.
+            let requested = (state.recording.status == RecordingStatus::Requested)
+                .then_some(state.recording.recording_id)
+                .flatten();
+            match requested {
+                Some(id) if id != *recording_id => {
+                    return Err(DomainError::not_found(format!("recording {recording_id}")));
+                }
+                None if state.recording.recording_id == Some(*recording_id) => {
+                    return Err(DomainError::AlreadyExists {
+                        what: format!("recording {recording_id}"),
+                    });
+                }
+                _ => {}
+            }
+            vec![Event::RecordingStarted(RecordingStarted {
+                session_id,
+                recording_id: *recording_id,
+            })]
+        }
+        C::StopRecording { recording_id } => {
+            if !matches!(
+                state.recording.status,
+                RecordingStatus::Requested | RecordingStatus::Recording
+            ) {
+                return Err(invalid(cmd, "the session is not being recorded"));
             }
             if state.recording.recording_id != Some(*recording_id) {
                 return Err(DomainError::not_found(format!("recording {recording_id}")));
             }
-            let recording_id = *recording_id;
-            if starting {
-                vec![Event::RecordingStarted(RecordingStarted {
-                    session_id,
-                    recording_id,
-                })]
-            } else {
-                vec![Event::RecordingStopped(RecordingStopped {
-                    session_id,
-                    recording_id,
-                })]
+            vec![Event::RecordingStopped(RecordingStopped {
+                session_id,
+                recording_id: *recording_id,
+            })]
+        }
+        C::SetArchiveRetention {
+            archive_id,
+            expires_at,
+            legal_hold,
+        } => {
+            let archive = archive_of(state, *archive_id)?;
+            if archive.status == ArchiveStatus::Expired {
+                return Err(invalid(cmd, "the archive has expired"));
             }
+            let expires_at = expires_at.unwrap_or(archive.expires_at);
+            let legal_hold = legal_hold.unwrap_or(archive.legal_hold);
+            if expires_at == archive.expires_at && legal_hold == archive.legal_hold {
+                return Err(DomainError::no_change("the archive's retention is already so"));
+            }
+            vec![Event::ArchiveRetentionChanged(ArchiveRetentionChanged {
+                session_id,
+                archive_id: *archive_id,
+                expires_at,
+                legal_hold,
+            })]
+        }
+        C::ExpireArchive {
+            archive_id,
+            objects_deleted,
+        } => {
+            let archive = archive_of(state, *archive_id)?;
+            let refusal = match archive.status {
+                ArchiveStatus::Expired => Some("the archive has expired already"),
+                ArchiveStatus::Recording | ArchiveStatus::Processing => {
+                    Some("the archive is still being recorded or processed")
+                }
+                _ if archive.legal_hold => Some("the archive is on legal hold"),
+                _ if archive.expires_at > ctx.now => Some("the archive has not expired yet"),
+                _ => None,
+            };
+            if let Some(refusal) = refusal {
+                return Err(invalid(cmd, refusal));
+            }
+            vec![Event::ArchiveExpired(ArchiveExpired {
+                session_id,
+                archive_id: *archive_id,
+                objects_deleted: *objects_deleted,
+            })]
         }
     };
     Ok(events)
+}
+
+fn archive_of(state: &SessionState, archive_id: Uuid) -> Result<&ArchiveState, DomainError> {
+    state
+        .archives
+        .get(&archive_id)
+        .ok_or_else(|| DomainError::not_found(format!("archive {archive_id}")))
 }

@@ -5,7 +5,9 @@ use uuid::Uuid;
 use crate::events::Event;
 use crate::layout::LayoutState;
 
-use super::{Presence, RecordingState, RecordingStatus, SessionState, SessionStatus};
+use crate::events::ArchiveStatus;
+
+use super::{ArchiveState, Presence, RecordingState, RecordingStatus, SessionState, SessionStatus};
 
 /// Folds one event into the state. Events of other aggregates, or of another session, are
 /// ignored. No rule is checked here: the log is the truth.
@@ -87,6 +89,39 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
                 recording_id: Some(e.recording_id),
             };
         }
+        Event::ArchiveOpened(e) => {
+            state.archives.insert(
+                e.archive_id,
+                ArchiveState {
+                    recording_id: e.recording_id,
+                    source: e.source.clone(),
+                    status: ArchiveStatus::Recording,
+                    expires_at: e.expires_at,
+                    legal_hold: false,
+                },
+            );
+        }
+        Event::ArchiveClosed(e) => {
+            if let Some(archive) = state.archives.get_mut(&e.archive_id) {
+                archive.status = ArchiveStatus::Processing;
+            }
+        }
+        Event::ArchiveFinalised(e) => {
+            if let Some(archive) = state.archives.get_mut(&e.archive_id) {
+                archive.status = e.status;
+            }
+        }
+        Event::ArchiveRetentionChanged(e) => {
+            if let Some(archive) = state.archives.get_mut(&e.archive_id) {
+                archive.expires_at = e.expires_at;
+                archive.legal_hold = e.legal_hold;
+            }
+        }
+        Event::ArchiveExpired(e) => {
+            if let Some(archive) = state.archives.get_mut(&e.archive_id) {
+                archive.status = ArchiveStatus::Expired;
+            }
+        }
         // Media facts are the SFU's record, not the session's state: no command depends on them
         // (the replay view folds them itself).
         Event::PublisherConnected(_)
@@ -100,6 +135,9 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
         | Event::FirstFrameDelivered(_)
         | Event::FirstFrameDecoded(_)
         | Event::MediaQualitySampled(_)
+        | Event::SegmentStored(_)
+        | Event::RecordingOverrun(_)
+        | Event::ArchiveAccessed(_)
         | Event::UserRegistered(_)
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)
@@ -131,6 +169,14 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         Event::RecordingRequested(e) => e.session_id,
         Event::RecordingStarted(e) => e.session_id,
         Event::RecordingStopped(e) => e.session_id,
+        Event::ArchiveOpened(e) => e.session_id,
+        Event::SegmentStored(e) => e.session_id,
+        Event::RecordingOverrun(e) => e.session_id,
+        Event::ArchiveClosed(e) => e.session_id,
+        Event::ArchiveFinalised(e) => e.session_id,
+        Event::ArchiveAccessed(e) => e.session_id,
+        Event::ArchiveRetentionChanged(e) => e.session_id,
+        Event::ArchiveExpired(e) => e.session_id,
         Event::PublisherConnected(e) => e.session_id,
         Event::PublisherDisconnected(e) => e.session_id,
         Event::TrackPublished(e) => e.session_id,

@@ -16,7 +16,12 @@
 //! - leaving for any reason but `kicked` is for one's own participant; removing someone
 //!   else's participant must say `kicked` and needs the host;
 //! - layout edits and source selection are allowed while scheduled (to prepare) and live;
-//! - a new recording may be requested after the previous one stopped.
+//! - a new recording may be started after the previous one stopped; starting needs no request
+//!   first (`RecordingRequested` is read but no longer written);
+//! - archive commands (retention, expiry) are accepted in every status, ended sessions
+//!   included: archives outlive their session;
+//! - an archive expires only once, never on legal hold, never before its `expires_at`, and
+//!   only when its recording is over (`ready`, `incomplete` or `failed`).
 
 mod command;
 mod decide;
@@ -28,6 +33,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::events::ArchiveStatus;
 use crate::layout::LayoutState;
 use crate::roles::SessionRole;
 
@@ -102,6 +108,18 @@ pub struct SessionState {
     pub participants: BTreeMap<Uuid, Presence>,
     pub layout: LayoutState,
     pub recording: RecordingState,
+    /// The session's archives (one per recorded source per recording), by archive id.
+    pub archives: BTreeMap<Uuid, ArchiveState>,
+}
+
+/// What the session's rules need to know of one archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveState {
+    pub recording_id: Uuid,
+    pub source: String,
+    pub status: ArchiveStatus,
+    pub expires_at: DateTime<Utc>,
+    pub legal_hold: bool,
 }
 
 impl SessionState {

@@ -3,6 +3,7 @@
 mod endpoints;
 mod layout;
 mod permissions;
+mod recording;
 mod replay;
 mod session;
 mod support;

@@ -37,6 +37,7 @@ fn a_reviewer_reads_every_audit_trail_but_never_joins_or_writes() {
                 | Action::VerifyAudit
                 | Action::ReplaySession
                 | Action::ReadSession
+                | Action::ReadArchives
                 | Action::ChangeOwnDisplayName
         );
         for s in SESSION_ROLES {
@@ -59,6 +60,7 @@ fn an_org_observer_only_joins_leaves_watches_and_reads_whatever_their_session_ro
                     | Action::LeaveParticipant
                     | Action::SubscribeMedia
                     | Action::ReadSession
+                    | Action::ReadArchives
                     | Action::ChangeOwnDisplayName
             );
             assert_eq!(
@@ -83,8 +85,6 @@ fn in_a_session_the_host_manages_surgeons_edit_the_layout_and_publish_and_member
         RemoveMember,
         KickParticipant,
         RequestRecording,
-        StartRecording,
-        StopRecording,
     ];
     let s = OrgRole::Surgeon;
     for action in host_only {
@@ -93,7 +93,13 @@ fn in_a_session_the_host_manages_surgeons_edit_the_layout_and_publish_and_member
         assert!(authorize(s, Some(SessionRole::Observer), action).is_err());
         assert!(authorize(s, None, action).is_err());
     }
-    for action in [UpdateLayout, SelectSource, PublishMedia] {
+    for action in [
+        UpdateLayout,
+        SelectSource,
+        PublishMedia,
+        StartRecording,
+        StopRecording,
+    ] {
         assert!(authorize(s, Some(SessionRole::Host), action).is_ok());
         assert!(authorize(s, Some(SessionRole::Surgeon), action).is_ok());
         assert!(authorize(s, Some(SessionRole::Observer), action).is_err());
@@ -103,6 +109,7 @@ fn in_a_session_the_host_manages_surgeons_edit_the_layout_and_publish_and_member
         LeaveParticipant,
         SubscribeMedia,
         ReadSession,
+        ReadArchives,
     ] {
         assert!(authorize(s, Some(SessionRole::Observer), action).is_ok());
         assert!(authorize(s, None, action).is_err());

@@ -1,6 +1,8 @@
 //! Resuming after a cut: every event exactly once, in order; a client too far behind (or ahead)
 //! starts over from a fresh `welcome`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -16,6 +18,8 @@ use crate::helpers::all_backends;
 
 const WAIT: Duration = Duration::from_secs(10);
 const WRITES: u64 = 150;
+/// The writer stops here even if the reader is still being cut (the reader then fails).
+const MAX_WRITES: u64 = 2_000;
 
 /// Changes the layout over REST as `user`; the new version.
 async fn patch_layout(app: &TestApp, session: Uuid, user: &TestUser, base: u64, z: u64) -> u64 {
@@ -50,11 +54,17 @@ async fn a_reader_cut_off_again_and_again_resumes_without_gaps_or_duplicates() {
         let mut reader = WsClient::welcomed(&jr.ws_url, &jr.ws_token, "reader").await;
         let start = reader.state.position;
 
-        // The writer changes the layout all along; each write changes something (z counts up).
+        // The writer changes the layout all along, at least WRITES times and until the reader
+        // has been cut for the last time (a slow reconnect must not outlast the writes); each
+        // write changes something (z counts up).
         let writer_seed = seed.wrapping_mul(31).wrapping_add(7);
+        let cutting = Arc::new(AtomicBool::new(true));
+        let still_cutting = cutting.clone();
         let writing = tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(writer_seed);
-            for n in 1..=WRITES {
+            let mut n = 0;
+            while n < WRITES || (still_cutting.load(Ordering::Acquire) && n < MAX_WRITES) {
+                n += 1;
                 writer.drain();
                 let write = json!({"type": "layout.update", "ref": format!("w{n}"),
                     "base_version": writer.state.layout_version,
@@ -66,10 +76,10 @@ async fn a_reader_cut_off_again_and_again_resumes_without_gaps_or_duplicates() {
             }
             writer
                 .wait_for(Duration::from_secs(30), "an answer to every write", |s| {
-                    (1..=WRITES).all(|n| s.answered(&format!("w{n}")))
+                    (1..=n).all(|n| s.answered(&format!("w{n}")))
                 })
                 .await;
-            writer
+            (writer, n)
         });
 
         // The reader is cut 3 to 5 times, each after 5 to 25 more events.
@@ -104,11 +114,12 @@ async fn a_reader_cut_off_again_and_again_resumes_without_gaps_or_duplicates() {
             );
             println!("[{backend}] cut {cut} after position {last}: {replayed} replayed");
         }
+        cutting.store(false, Ordering::Release);
 
-        let writer = writing.await.expect("the writer task");
+        let (writer, writes) = writing.await.expect("the writer task");
         assert_eq!(
             writer.state.acks.len() as u64,
-            WRITES,
+            writes,
             "{:?}",
             writer.state.errors
         );
