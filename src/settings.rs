@@ -179,6 +179,93 @@ pub struct ApiSettings {
     /// Lifetime of a TURN credential, in seconds.
     #[arg(long, env = "LIVESURGERY_TURN_TTL_SECS", default_value_t = 3600)]
     pub turn_ttl_secs: u64,
+    /// Where archives are stored: `filesystem` (under DATA_DIR/archives) or `s3`.
+    #[arg(long, env = "LIVESURGERY_STORAGE", value_enum, default_value_t = StorageKind::Filesystem)]
+    pub storage: StorageKind,
+    /// S3: the endpoint URL (`https://s3.eu-west-1.amazonaws.com`, `http://minio:9000`).
+    #[arg(long, env = "LIVESURGERY_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3: the region (any name for MinIO or Ceph).
+    #[arg(long, env = "LIVESURGERY_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// S3: the bucket archives go to (it must exist).
+    #[arg(long, env = "LIVESURGERY_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3: the access key id.
+    #[arg(long, env = "LIVESURGERY_S3_ACCESS_KEY")]
+    pub s3_access_key: Option<String>,
+    /// S3: the secret access key.
+    #[arg(long, env = "LIVESURGERY_S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<Credential>,
+    /// S3: path-style addressing (`endpoint/bucket/key`), as MinIO and Ceph need; off means
+    /// virtual-hosted style (`bucket.endpoint/key`), as AWS prefers.
+    #[arg(long, env = "LIVESURGERY_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+    /// How long an archive is kept before the lifecycle task deletes it (unless on legal hold),
+    /// in days.
+    #[arg(long, env = "LIVESURGERY_ARCHIVE_RETENTION_DAYS", default_value_t = 30)]
+    pub archive_retention_days: u32,
+    /// How often the lifecycle task looks for expired archives, in seconds.
+    #[arg(
+        long,
+        env = "LIVESURGERY_ARCHIVE_GC_INTERVAL_SECS",
+        default_value_t = 3600
+    )]
+    pub archive_gc_interval_secs: u64,
+    /// Recording: the target length of a media segment, in seconds (2 to 6); segments are cut
+    /// at the first keyframe after it.
+    #[arg(long, env = "LIVESURGERY_RECORDING_SEGMENT_SECS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(2..=6))]
+    pub recording_segment_secs: u64,
+    /// Recording: how many frames may wait for the recorder, per recorded source, before it
+    /// drops (and reports) rather than hold up forwarding.
+    #[arg(long, env = "LIVESURGERY_RECORDING_QUEUE", default_value_t = 1024)]
+    pub recording_queue: usize,
+    /// Recording: how many archives are made playable at once after recording (ffmpeg jobs);
+    /// 0 means one per CPU core.
+    #[arg(long, env = "LIVESURGERY_PROCESSING_JOBS", default_value_t = 0)]
+    pub processing_jobs: usize,
+    /// Lifetime of an archive playback URL, in seconds.
+    #[arg(long, env = "LIVESURGERY_PLAYBACK_URL_TTL_SECS", default_value_t = 300)]
+    pub playback_url_ttl_secs: u64,
+}
+
+/// Where archives are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    /// A folder, DATA_DIR/archives (the embedded default).
+    Filesystem,
+    /// An S3-compatible object store (AWS S3, MinIO, Ceph) through `rust-s3`.
+    S3,
+}
+
+/// A credential from configuration (an S3 secret key): never printed. Unlike [`Secret`], no
+/// length is required.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential(String);
+
+impl Credential {
+    /// The credential itself, for use only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credential(***)")
+    }
+}
+
+impl std::str::FromStr for Credential {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            Err("must not be empty".to_owned())
+        } else {
+            Ok(Credential(s.to_owned()))
+        }
+    }
 }
 
 impl Default for ApiSettings {

@@ -162,7 +162,7 @@ fn checked(arg: &Arg, value: &toml::Value) -> Result<Vec<String>, String> {
             .map(|item| scalar(item).ok_or_else(|| "expected an array of strings".to_owned()))
             .collect::<Result<Vec<_>, _>>()?,
         toml::Value::Array(_) => return Err("expected one value, not an array".to_owned()),
-        other => vec![scalar(other).ok_or_else(|| "expected a string or an integer".to_owned())?],
+        other => vec![scalar(other).ok_or_else(|| "expected a string, an integer or a boolean".to_owned())?],
     };
     let long = arg.get_long().unwrap_or_default();
     // A `--flag=value` for each value, through the argument itself: the same parser, the same
@@ -185,6 +185,7 @@ fn scalar(value: &toml::Value) -> Option<String> {
     match value {
         toml::Value::String(s) => Some(s.clone()),
         toml::Value::Integer(n) => Some(n.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
         _ => None,
     }
 }
@@ -449,8 +450,10 @@ mod tests {
         text.lines()
             .filter_map(|line| line.strip_prefix("# "))
             .filter(|line| {
-                line.split_once(" = ")
-                    .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                line.split_once(" = ").is_some_and(|(key, _)| {
+                    key.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                })
             })
             .map(|line| format!("{line}\n"))
             .collect()

@@ -79,7 +79,10 @@ pub enum SessionCommand {
         legal_hold: Option<bool>,
     },
     /// Record that an archive's objects were deleted at the end of its retention.
-    ExpireArchive { archive_id: Uuid, objects_deleted: u32 },
+    ExpireArchive {
+        archive_id: Uuid,
+        objects_deleted: u32,
+    },
 }
 
 impl SessionCommand {

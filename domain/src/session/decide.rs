@@ -5,18 +5,18 @@ use crate::error::DomainError;
 use uuid::Uuid;
 
 use crate::events::{
-    ArchiveExpired, ArchiveRetentionChanged, ArchiveStatus, Event, LayoutInitialized, LeaveReason, MemberAdded, MemberRemoved, MemberRoleChanged,
-    ParticipantJoined, ParticipantLeft, RecordingRequested, RecordingStarted, RecordingStopped,
-    SessionCancelled, SessionCreated, SessionDetailsChanged, SessionEnded, SessionStarted,
-    SourceSelected,
+    ArchiveExpired, ArchiveRetentionChanged, ArchiveStatus, Event, LayoutInitialized, LeaveReason,
+    MemberAdded, MemberRemoved, MemberRoleChanged, ParticipantJoined, ParticipantLeft,
+    RecordingRequested, RecordingStarted, RecordingStopped, SessionCancelled, SessionCreated,
+    SessionDetailsChanged, SessionEnded, SessionStarted, SourceSelected,
 };
 use crate::layout;
 use crate::permissions::{Action, authorize};
 use crate::roles::SessionRole;
 
 use super::{
-    ArchiveState, MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN, RecordingStatus,
-    SessionCommand, SessionState, SessionStatus,
+    ArchiveState, MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN,
+    RecordingStatus, SessionCommand, SessionState, SessionStatus,
 };
 
 fn check_text(
@@ -426,7 +426,9 @@ pub fn decide(
             let expires_at = expires_at.unwrap_or(archive.expires_at);
             let legal_hold = legal_hold.unwrap_or(archive.legal_hold);
             if expires_at == archive.expires_at && legal_hold == archive.legal_hold {
-                return Err(DomainError::no_change("the archive's retention is already so"));
+                return Err(DomainError::no_change(
+                    "the archive's retention is already so",
+                ));
             }
             vec![Event::ArchiveRetentionChanged(ArchiveRetentionChanged {
                 session_id,

@@ -3,9 +3,7 @@
 
 use chrono::Duration;
 use livesurgery_domain::events::*;
-use livesurgery_domain::session::{
-    RecordingStatus, SessionCommand as C, SessionStatus, fold,
-};
+use livesurgery_domain::session::{RecordingStatus, SessionCommand as C, SessionStatus, fold};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -98,7 +96,10 @@ fn a_recording_starts_at_once_stops_and_can_start_again_with_a_new_id() {
         .events();
     assert_eq!(events, vec![started(RECORDING)]);
     let recording = with(live(), events);
-    assert_eq!(fold(&recording).recording.status, RecordingStatus::Recording);
+    assert_eq!(
+        fold(&recording).recording.status,
+        RecordingStatus::Recording
+    );
     given(recording.clone())
         .when(C::StartRecording {
             recording_id: Uuid::from_u128(202),
@@ -138,7 +139,10 @@ fn hosts_and_surgeons_record_observers_reviewers_and_outsiders_do_not() {
     given(live()).by(surgeon()).when(start.clone()).events();
     given(live()).by(admin()).when(start.clone()).events();
     for who in [observer(), reviewer(), outsider()] {
-        given(live()).by(who).when(start.clone()).then_error("forbidden");
+        given(live())
+            .by(who)
+            .when(start.clone())
+            .then_error("forbidden");
     }
     let recording = with(live(), [started(RECORDING)]);
     let stop = C::StopRecording {
@@ -280,7 +284,10 @@ fn an_archive_expires_once_after_its_expiry_and_never_on_legal_hold() {
         })]
     );
     let gone = with(archived(), expired);
-    assert_eq!(fold(&gone).archives[&ARCHIVE].status, ArchiveStatus::Expired);
+    assert_eq!(
+        fold(&gone).archives[&ARCHIVE].status,
+        ArchiveStatus::Expired
+    );
     given(gone.clone())
         .by(admin_at(32))
         .when(expire())
@@ -322,6 +329,9 @@ fn an_archive_still_recording_or_processing_does_not_expire() {
     for who in [host(), reviewer()] {
         let mut ctx = who;
         ctx.now = t0() + Duration::days(31);
-        given(archived()).by(ctx).when(expire()).then_error("forbidden");
+        given(archived())
+            .by(ctx)
+            .when(expire())
+            .then_error("forbidden");
     }
 }

@@ -25,6 +25,8 @@ export interface AccessDeniedData {
     | "request_recording"
     | "start_recording"
     | "stop_recording"
+    | "read_archives"
+    | "manage_archives"
     | "register_user"
     | "change_user_role"
     | "change_display_name"
@@ -41,6 +43,70 @@ export interface AccessDeniedData {
   route: string;
   status: 403 | 404;
   reason: string;
+}
+
+/**
+ * Envelope `data` of a ArchiveAccessed event. A member, reviewer or admin was handed a playback URL of an archive.
+ */
+export interface ArchiveAccessedData {
+  session_id: string;
+  archive_id: string;
+  user_id: string;
+  url_expires_at: string;
+}
+
+/**
+ * Envelope `data` of a ArchiveClosed event. The recording of an archive's source ended; the playable form is made next.
+ */
+export interface ArchiveClosedData {
+  session_id: string;
+  archive_id: string;
+  reason: "stopped" | "interrupted";
+}
+
+/**
+ * Envelope `data` of a ArchiveExpired event. An archive's objects were deleted at the end of its retention.
+ */
+export interface ArchiveExpiredData {
+  session_id: string;
+  archive_id: string;
+  objects_deleted: number;
+}
+
+/**
+ * Envelope `data` of a ArchiveFinalised event. The playable form of an archive is made (or could not be).
+ */
+export interface ArchiveFinalisedData {
+  session_id: string;
+  archive_id: string;
+  status: "ready" | "incomplete" | "failed";
+  object_key: string | null;
+  content_type: string | null;
+  bytes: number;
+  duration_ms: number;
+  sha256: string | null;
+  reason: string | null;
+}
+
+/**
+ * Envelope `data` of a ArchiveOpened event. The recorder began storing a published source of a running recording (from the source's first keyframe).
+ */
+export interface ArchiveOpenedData {
+  session_id: string;
+  archive_id: string;
+  recording_id: string;
+  source: string;
+  expires_at: string;
+}
+
+/**
+ * Envelope `data` of a ArchiveRetentionChanged event. An admin changed an archive's retention: its expiry, its legal hold, or both.
+ */
+export interface ArchiveRetentionChangedData {
+  session_id: string;
+  archive_id: string;
+  expires_at: string;
+  legal_hold: boolean;
 }
 
 /**
@@ -255,6 +321,16 @@ export interface PublisherDisconnectedData {
 }
 
 /**
+ * Envelope `data` of a RecordingOverrun event. The recorder fell behind and dropped frames of a source rather than hold up forwarding.
+ */
+export interface RecordingOverrunData {
+  session_id: string;
+  archive_id: string;
+  source: string;
+  dropped_frames: number;
+}
+
+/**
  * Envelope `data` of a RecordingRequested event. A recording of the session was requested.
  */
 export interface RecordingRequestedData {
@@ -276,6 +352,20 @@ export interface RecordingStartedData {
 export interface RecordingStoppedData {
   session_id: string;
   recording_id: string;
+}
+
+/**
+ * Envelope `data` of a SegmentStored event. One self-contained media segment of an archive is in object storage (upload confirmed).
+ */
+export interface SegmentStoredData {
+  session_id: string;
+  archive_id: string;
+  seq: number;
+  object_key: string;
+  bytes: number;
+  sha256: string;
+  start_ms: number;
+  duration_ms: number;
 }
 
 /**
@@ -440,6 +530,12 @@ export interface UserRoleChangedData {
 /** The `data` of each event type, by type. */
 export interface EventDataByType {
   AccessDenied: AccessDeniedData;
+  ArchiveAccessed: ArchiveAccessedData;
+  ArchiveClosed: ArchiveClosedData;
+  ArchiveExpired: ArchiveExpiredData;
+  ArchiveFinalised: ArchiveFinalisedData;
+  ArchiveOpened: ArchiveOpenedData;
+  ArchiveRetentionChanged: ArchiveRetentionChangedData;
   AuditTrailRead: AuditTrailReadData;
   FirstFrameDecoded: FirstFrameDecodedData;
   FirstFrameDelivered: FirstFrameDeliveredData;
@@ -454,9 +550,11 @@ export interface EventDataByType {
   ParticipantLeft: ParticipantLeftData;
   PublisherConnected: PublisherConnectedData;
   PublisherDisconnected: PublisherDisconnectedData;
+  RecordingOverrun: RecordingOverrunData;
   RecordingRequested: RecordingRequestedData;
   RecordingStarted: RecordingStartedData;
   RecordingStopped: RecordingStoppedData;
+  SegmentStored: SegmentStoredData;
   SessionCancelled: SessionCancelledData;
   SessionCreated: SessionCreatedData;
   SessionDetailsChanged: SessionDetailsChangedData;
