@@ -9,6 +9,8 @@ test can tell sources apart and see the picture advance.
     peer.py publish   --url URL/whip?source=endoscope --token T [--seconds N]
     peer.py subscribe --url URL/whep --token T [--slots N] [--seconds N]
     peer.py publish   --url ... --token T --probe        # print the WHIP status and stop
+    peer.py publish   --url ... --token T --audio        # a 440 Hz tone on an Opus track too
+    peer.py inspect   --media URL_OR_PATH                # decode a recording, read the pattern
 
 Stdout carries one JSON object a line (`{"event": ...}`); logs go to stderr. Stdin takes JSON
 commands, one a line: `{"cmd":"quit"}` (DELETE the resource, close, exit 0),
@@ -356,6 +358,37 @@ class PatternTrack(MediaStreamTrack):
         return frame
 
 
+class ToneTrack(MediaStreamTrack):
+    """An audio track of a 440 Hz tone, 48 kHz mono, in 20 ms frames paced in real time."""
+
+    kind = "audio"
+    RATE = 48000
+    SAMPLES = 960
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._start: Optional[float] = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.count * self.SAMPLES / self.RATE
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = (np.arange(self.SAMPLES) + self.count * self.SAMPLES) / self.RATE
+        samples = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = self.RATE
+        frame.pts = self.count * self.SAMPLES
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        self.count += 1
+        return frame
+
+
 def prefer(transceiver, kind: str, codec: Optional[str]) -> None:
     """Offers only `codec` (and its retransmission format) when given."""
     if codec is None:
@@ -377,6 +410,9 @@ async def publish(args: argparse.Namespace) -> None:
     track = PatternTrack(tag, args.width, args.height, args.fps)
     transceiver = pc.addTransceiver(track, direction="sendonly")
     prefer(transceiver, "video", args.codec)
+    tone = ToneTrack() if args.audio else None
+    if tone is not None:
+        pc.addTransceiver(tone, direction="sendonly")
 
     keyframe_requests = 0
     sender = transceiver.sender
@@ -400,7 +436,13 @@ async def publish(args: argparse.Namespace) -> None:
     await wait_connected(pc, args.connect_timeout, started)
 
     def stats() -> None:
-        emit("stats", frames=track.count, keyframe_requests=keyframe_requests, state=pc.connectionState)
+        emit(
+            "stats",
+            frames=track.count,
+            audio_frames=tone.count if tone is not None else 0,
+            keyframe_requests=keyframe_requests,
+            state=pc.connectionState,
+        )
 
     action = await run_until_told(commands, args.seconds, stats)
     if args.no_delete and action == "quit":
@@ -505,6 +547,60 @@ async def subscribe(args: argparse.Namespace) -> None:
     await finish(action, pc, resource, args.token)
 
 
+# --- inspect a recording ------------------------------------------------------------------------
+
+
+def inspect(args: argparse.Namespace) -> None:
+    """Decodes a recording (a file or an http URL, as a <video> would fetch it) and reports its
+    streams, its duration and the pattern counters its frames show."""
+    with av.open(args.media, timeout=30) as container:
+        streams = [
+            {"kind": s.type, "codec": s.codec_context.name}
+            for s in container.streams
+            if s.type in ("audio", "video")
+        ]
+        duration_ms = round(container.duration / 1000) if container.duration else None
+        counters: list[int] = []
+        tags: dict[int, int] = {}
+        frames = unreadable = 0
+        audio_packets = 0
+        first_pts: Optional[float] = None
+        last_pts: Optional[float] = None
+        wanted = [s for s in container.streams if s.type in ("audio", "video")]
+        for packet in container.demux(*wanted):
+            if packet.stream.type == "audio":
+                audio_packets += 1 if packet.size else 0
+                continue
+            for frame in packet.decode():
+                frames += 1
+                if frame.time is not None:
+                    first_pts = frame.time if first_pts is None else min(first_pts, frame.time)
+                    last_pts = frame.time if last_pts is None else max(last_pts, frame.time)
+                read = read_pattern(frame)
+                if read is None:
+                    unreadable += 1
+                    continue
+                tag, counter = read
+                tags[tag] = tags.get(tag, 0) + 1
+                counters.append(counter)
+    seen = sorted(set(counters))
+    span = (seen[-1] - seen[0] + 1) if seen else 0
+    emit(
+        "inspected",
+        streams=streams,
+        duration_ms=duration_ms,
+        video_frames=frames,
+        unreadable=unreadable,
+        audio_packets=audio_packets,
+        tags={str(k): v for k, v in tags.items()},
+        first_counter=seen[0] if seen else None,
+        last_counter=seen[-1] if seen else None,
+        distinct_counters=len(seen),
+        missing_counters=span - len(seen),
+        video_span_ms=round((last_pts - first_pts) * 1000) if first_pts is not None and last_pts is not None else None,
+    )
+
+
 # --- command line --------------------------------------------------------------------------------
 
 
@@ -528,6 +624,7 @@ def main() -> None:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--tag", type=int, help="the source tag shown (1-255; default: from ?source=)")
     p.add_argument("--no-delete", action="store_true", help="on quit, close the peer connection without DELETE")
+    p.add_argument("--audio", action="store_true", help="publish a 440 Hz tone on an Opus track too")
 
     s = commands.add_parser("subscribe", help="receive over WHEP and report decoded frames")
     common(s)
@@ -535,7 +632,20 @@ def main() -> None:
     s.add_argument("--audio", action="store_true", help="offer a recvonly audio transceiver too")
     s.add_argument("--every", type=int, default=10, help="report every Nth frame of a slot")
 
+    i = commands.add_parser("inspect", help="decode a recording and report the pattern it shows")
+    i.add_argument("--media", required=True, help="a file path or an http(s) URL")
+    i.add_argument("--verbose", action="store_true", help="debug log on stderr")
+
     args = parser.parse_args()
+    if args.command == "inspect":
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+        try:
+            inspect(args)
+        except Exception as error:
+            logging.exception("inspect failed")
+            fail(1, f"{type(error).__name__}: {error}")
+        sys.stdout.flush()
+        os._exit(0)
     if args.codec.lower() == "any":
         args.codec = None
     if getattr(args, "tag", None) is not None and not 1 <= args.tag <= 255:

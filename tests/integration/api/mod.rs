@@ -5,6 +5,7 @@ mod auth;
 mod concurrency;
 mod errors;
 mod operations;
+pub(crate) mod process;
 mod rbac;
 mod replay;
 mod sessions;

@@ -35,9 +35,9 @@ pub struct TestApp {
     pub admin_id: Uuid,
     pub admin_token: String,
     pub db_url: String,
-    db: Arc<TestDb>,
-    _data_dir: tempfile::TempDir,
-    next_user: Arc<AtomicU64>,
+    pub(super) db: Arc<TestDb>,
+    pub(super) _data_dir: tempfile::TempDir,
+    pub(super) next_user: Arc<AtomicU64>,
 }
 
 /// A user the tests registered and signed in.
@@ -165,7 +165,7 @@ fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings {
 }
 
 /// Registers the first admin straight into the log, as `livesurgery users create` does.
-async fn register_first_admin(database_url: &str) -> Uuid {
+pub(super) async fn register_first_admin(database_url: &str) -> Uuid {
     let store = livesurgery::store::open(database_url)
         .await
         .expect("opening the log");
@@ -212,7 +212,7 @@ async fn start_server(
 
 /// Waits until the server's projections have applied the log it started with (the first admin
 /// among it), so that signing in does not depend on the configured read wait.
-async fn wait_until_caught_up(base: &str) {
+pub(super) async fn wait_until_caught_up(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let health = Answer::of(reqwest::Client::new().get(format!("{base}/healthz"))).await;

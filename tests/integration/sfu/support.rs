@@ -24,10 +24,10 @@ pub const PYTHON_ENV: &str = "LIVESURGERY_WEBRTC_PYTHON";
 /// How long a peer may take to start, post its offer and connect.
 pub const CONNECT: Duration = Duration::from_secs(20);
 
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc/peer.py");
+pub const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc/peer.py");
 
 /// The Python that can import aiortc, av and numpy, if there is one.
-fn python() -> Option<&'static PathBuf> {
+pub fn python() -> Option<&'static PathBuf> {
     static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
     PYTHON
         .get_or_init(|| {
@@ -149,8 +149,20 @@ impl Peer {
 
     /// Publishes a 320x240 pattern at `fps` as `source` over WHIP; returns once connected.
     pub async fn publish(label: &str, sfu: &Sfu, source: &str, fps: u32) -> Peer {
+        Peer::publish_with(label, sfu, source, fps, &[]).await
+    }
+
+    /// [`Peer::publish`] with more of peer.py's flags (`--audio`).
+    pub async fn publish_with(
+        label: &str,
+        sfu: &Sfu,
+        source: &str,
+        fps: u32,
+        extra: &[&str],
+    ) -> Peer {
         let url = format!("{}?source={source}", sfu.whip_url);
-        let args = [
+        let fps = fps.to_string();
+        let mut args = vec![
             "publish",
             "--url",
             &url,
@@ -161,9 +173,11 @@ impl Peer {
             "--height",
             "240",
             "--fps",
-            &fps.to_string(),
+            &fps,
         ];
-        let mut peer = Peer::spawn(label, &args.map(String::from));
+        args.extend_from_slice(extra);
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let mut peer = Peer::spawn(label, &args);
         let (_, published) = peer
             .until(CONNECT, "published", |l| l["event"] == "published")
             .await;
