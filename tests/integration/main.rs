@@ -7,5 +7,6 @@ mod helpers;
 mod realtime;
 mod realtime_schemas;
 mod sfu;
+mod storage;
 mod store_conformance;
 mod web;
