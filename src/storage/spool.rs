@@ -5,7 +5,7 @@
 //! the segment in the log) succeeded. After a crash, [`Spool::open`] finds what was left and
 //! queues it again, in its original order.
 //!
-//! On disk, per item `n`: `{n:020}.json` (the sidecar, written atomically first) and
+//! On disk, besides `spool.lock` (one spool per folder), per item `n`: `{n:020}.json` (the sidecar, written atomically first) and
 //! `{n:020}.data` (the file, renamed in second); removed sidecar first. So at start-up a sidecar
 //! with its data is an item to upload, a sidecar alone an enqueue that never finished, and data
 //! alone an item whose removal was cut short. Delivery is at least once: after a crash between
@@ -114,6 +114,9 @@ impl Shared {
 pub struct Spool {
     shared: Arc<Shared>,
     uploader: tokio::task::JoinHandle<()>,
+    /// `spool.lock`, locked while this spool is open: two spools over one folder would deliver
+    /// everything twice.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Spool {
@@ -140,10 +143,14 @@ impl Spool {
         on_stored: Arc<dyn OnStored>,
     ) -> anyhow::Result<Spool> {
         let scanned = dir.clone();
-        let state = tokio::task::spawn_blocking(move || recover(&scanned))
-            .await
-            .context("scanning the spool")?
-            .with_context(|| format!("opening the upload spool {}", dir.display()))?;
+        let (lock_file, state) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&scanned)?;
+            let lock_file = lock_folder(&scanned)?;
+            Ok::<_, anyhow::Error>((lock_file, recover(&scanned)?))
+        })
+        .await
+        .context("scanning the spool")?
+        .with_context(|| format!("opening the upload spool {}", dir.display()))?;
         if !state.queue.is_empty() {
             tracing::info!(
                 dir = %dir.display(),
@@ -158,7 +165,11 @@ impl Spool {
             enqueueing: tokio::sync::Mutex::new(()),
         });
         let uploader = tokio::spawn(upload_in_order(shared.clone(), store, on_stored));
-        Ok(Spool { shared, uploader })
+        Ok(Spool {
+            shared,
+            uploader,
+            _lock: lock_file,
+        })
     }
 
     /// Moves `file` (already written and fsynced, in any folder on the same filesystem as
@@ -322,9 +333,28 @@ fn backoff(attempts: u32) -> Duration {
     (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
 }
 
+/// Locks `dir/spool.lock` for this process, or says who cannot have it.
+fn lock_folder(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("spool.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another spool (in this or another server process) already uses this folder"
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 /// The queue a previous process left in `dir`, tidying what it cannot use.
 fn recover(dir: &Path) -> anyhow::Result<State> {
-    std::fs::create_dir_all(dir)?;
     let (mut sidecars, mut data) = (Vec::new(), std::collections::BTreeSet::new());
     // Numbers are never reused, not even those of files set aside.
     let mut next_seq = 0;

@@ -150,11 +150,12 @@ fn segment(folders: &Folders, archive: &str, n: u64, len: usize) -> (SpoolItem, 
     (item, bytes)
 }
 
-/// The names of the files in the spool folder.
+/// The names of the items' files in the spool folder (all but its lock).
 fn spool_files(folders: &Folders) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(&folders.spool)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "spool.lock")
         .collect();
     names.sort();
     names
@@ -385,4 +386,22 @@ async fn an_enqueue_with_a_bad_key_is_refused_and_leaves_the_file_where_it_was()
         "{:?}",
         spool_files(&folders)
     );
+}
+
+#[tokio::test]
+async fn a_second_spool_over_the_same_folder_is_refused_until_the_first_is_dropped() {
+    let folders = folders();
+    let store = fs_store(&folders);
+    let open = || {
+        Spool::open(
+            folders.spool.clone(),
+            store.clone(),
+            Arc::new(Recorder::default()),
+        )
+    };
+    let first = open().await.unwrap();
+    let error = open().await.unwrap_err();
+    assert!(format!("{error:#}").contains("another spool"), "{error:#}");
+    drop(first);
+    open().await.expect("free again once the first is dropped");
 }
