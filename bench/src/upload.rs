@@ -14,9 +14,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use clap::Args;
 use livesurgery::settings::Credential;
-use livesurgery::storage::{
-    BlobStore, OnStored, PutReceipt, S3Config, S3Store, Spool, SpoolItem,
-};
+use livesurgery::storage::{BlobStore, OnStored, PutReceipt, S3Config, S3Store, Spool, SpoolItem};
 use rand::RngCore;
 
 const ACCESS_KEY: &str = "livesurgery-bench";
@@ -218,7 +216,9 @@ impl S3sFs {
     async fn start(binary: &Path, root: &Path) -> anyhow::Result<S3sFs> {
         // s3s-fs keeps each bucket as a folder under its root.
         std::fs::create_dir_all(root.join(BUCKET))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let child = tokio::process::Command::new(binary)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
