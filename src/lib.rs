@@ -1,5 +1,5 @@
 //! LiveSurgery server: event log backends, projections runner, REST API, realtime gateway,
-//! SFU, the web app's files, auth and CLI.
+//! SFU, archive storage, the web app's files, auth and CLI.
 
 pub mod api;
 pub mod app;
@@ -11,6 +11,7 @@ pub mod realtime;
 pub mod settings;
 pub mod sfu;
 pub mod startup;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod web;

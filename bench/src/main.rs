@@ -13,6 +13,7 @@ mod rest;
 mod server;
 mod sfu;
 mod store;
+mod upload;
 mod ws;
 
 /// Measures the LiveSurgery server; prints figures beside baselines of the same run.
@@ -36,6 +37,9 @@ enum Suite {
     Ws(ws::WsArgs),
     /// Media forwarding against a plain UDP relay (a server process of its own).
     Sfu(sfu::SfuArgs),
+    /// Segment uploads through the spool to S3 (an s3s-fs of its own) against a plain
+    /// `put_object` loop; needs no database.
+    Upload(upload::UploadArgs),
 }
 
 #[tokio::main]
@@ -58,8 +62,12 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Runs the suite once per backend asked for, each on a scratch database.
+/// Runs the suite once per backend asked for, each on a scratch database (the upload suite,
+/// which uses none, once).
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Suite::Upload(args) = &cli.suite {
+        return upload::run(args).await;
+    }
     for backend in cli.databases.backends()? {
         let db = cli.databases.scratch(backend).await?;
         println!("== {backend} ==");
@@ -68,6 +76,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Suite::Api(args) => api::run(&db.url, args).await,
             Suite::Ws(args) => ws::run(&db.url, args).await,
             Suite::Sfu(args) => sfu::run(&db.url, args).await,
+            Suite::Upload(_) => unreachable!("run above, without a database"),
         };
         db.drop_database().await?;
         result?;

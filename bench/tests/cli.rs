@@ -84,3 +84,33 @@ fn an_unknown_backend_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_upload_suite_prints_its_figures_or_says_why_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(
+        BIN,
+        dir.path(),
+        &["upload", "--files", "2", "--file-kib", "64"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let skipped = stdout.contains("upload: SKIPPED: s3s-fs not installed");
+    let required = std::env::var("LIVESURGERY_REQUIRE_S3").is_ok_and(|v| v == "1");
+    assert!(!(skipped && required), "LIVESURGERY_REQUIRE_S3=1: {stdout}");
+    if !skipped {
+        for figure in [
+            "2 segments of 64 KiB",
+            "baseline: rust-s3 put_object loop",
+            "Spool + S3Store, enqueue to flushed:",
+        ] {
+            assert!(stdout.contains(figure), "no {figure:?} in:\n{stdout}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

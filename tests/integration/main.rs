@@ -8,5 +8,6 @@ mod realtime;
 mod realtime_schemas;
 mod recording;
 mod sfu;
+mod storage;
 mod store_conformance;
 mod web;
