@@ -12,8 +12,8 @@ use anyhow::Context;
 use livesurgery_projections::ReadModels;
 
 use crate::api::{self, state::ApiState};
-use crate::app::App;
 use crate::app::dispatch::{Dispatcher, LogListener};
+use crate::app::{App, PlaybackSigner};
 use crate::auth::{Keys, load_or_create_key};
 use crate::projector::Projector;
 use crate::realtime::Gateway;
@@ -35,6 +35,15 @@ pub struct Application {
 impl Application {
     /// Opens the log (running migrations), starts the projections and binds the HTTP port.
     pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        Application::build_with_playback(settings, None).await
+    }
+
+    /// [`Application::build`], playing archives through `playback` (the archive store's side
+    /// of playback URLs); without one, playback answers 503 `playback_unavailable`.
+    pub async fn build_with_playback(
+        settings: &Settings,
+        playback: Option<Arc<dyn PlaybackSigner>>,
+    ) -> anyhow::Result<Application> {
         let key = match &settings.api.jwt_secret {
             Some(secret) => secret.expose().to_owned(),
             None => load_or_create_key(&settings.api.data_dir)?,
@@ -54,13 +63,17 @@ impl Application {
         let listener = TcpListener::bind(&settings.http_addr)
             .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
-        let app = Arc::new(App::new(
+        let mut app = App::new(
             store.clone(),
             projector.handle(),
             read_models,
             Keys::new(key.as_bytes()),
             settings.api.clone(),
-        ));
+        );
+        if let Some(signer) = playback {
+            app = app.with_playback(signer);
+        }
+        let app = Arc::new(app);
         let metrics = Arc::new(Metrics::new());
         let gateway = Gateway::new(
             store.clone(),

@@ -19,6 +19,10 @@ pub enum Guard {
     SfuToken(Action),
     /// The caller must be allowed this action (by [`authorize`]).
     Action(Action),
+    /// A short-lived playback token of one archive (in the URL that `GET
+    /// /v1/archives/{id}/playback` hands out) instead of an access token: a `<video>` element
+    /// or ffprobe sends no other header.
+    PlaybackToken,
 }
 
 /// One REST endpoint.
@@ -159,6 +163,28 @@ pub const ENDPOINTS: &[Endpoint] = &[
         false,
     ),
     read("GET", "/v1/sessions/{id}/media", Action::ReadSession),
+    write(
+        "POST",
+        "/v1/sessions/{id}/recordings:start",
+        Action::StartRecording,
+    ),
+    write(
+        "POST",
+        "/v1/sessions/{id}/recordings:stop",
+        Action::StopRecording,
+    ),
+    read("GET", "/v1/sessions/{id}/archives", Action::ReadArchives),
+    // An archive's access follows its session's. Handing out a playback URL appends
+    // `ArchiveAccessed`, so it is a write: a refusal is an audit event.
+    read("GET", "/v1/archives/{id}", Action::ReadArchives),
+    write("GET", "/v1/archives/{id}/playback", Action::ReadArchives),
+    write("PATCH", "/v1/archives/{id}", Action::ManageArchives),
+    Endpoint {
+        method: "GET",
+        path: "/v1/archives/{id}/media",
+        guard: Guard::PlaybackToken,
+        writes: false,
+    },
     Endpoint {
         method: "GET",
         path: "/v1/sessions/{id}/ws",
@@ -195,6 +221,10 @@ pub fn markdown_table() -> String {
             Guard::JoinToken => {
                 "holder of the session's WS token from `participants:join`".to_owned()
             }
+            Guard::PlaybackToken => {
+                "holder of the archive's playback URL from `GET /v1/archives/{id}/playback`"
+                    .to_owned()
+            }
             Guard::SfuToken(action) => format!(
                 "holder of the session's SFU token from `participants:join`, as {}",
                 allowed_for(action)
@@ -206,7 +236,8 @@ pub fn markdown_table() -> String {
     out.push_str(
         "\nWhere an action is on one session (the rows allowed \"as session ...\"), a caller who may not\n\
          see that session (not a member, neither admin nor reviewer) gets 404 instead of 403: they do\n\
-         not learn that it exists.\n",
+         not learn that it exists. An archive (`/v1/archives/{id}`) is on the session it was recorded\n\
+         in.\n",
     );
     out
 }

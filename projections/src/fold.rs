@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use crate::db::{Dialect, OnConflict, Val, write_rows};
 use crate::error::ProjectionError;
 use crate::schema::TableDef;
-use crate::{audit, layout, presence, sessions, users};
+use crate::{archives, audit, layout, presence, sessions, users};
 
 /// An event of the batch with its domain reading; `None` when this build cannot read its type
 /// or schema version (it is skipped by the folds, but still indexed by the audit).
@@ -43,6 +43,7 @@ pub(crate) fn parse_all(events: &[RecordedEvent]) -> Vec<Option<Event>> {
 /// rows lock them in this order, so two of them cannot deadlock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Projection {
+    Archives,
     Audit,
     Layout,
     Presence,
@@ -51,7 +52,8 @@ pub(crate) enum Projection {
 }
 
 impl Projection {
-    pub const ALL: [Projection; 5] = [
+    pub const ALL: [Projection; 6] = [
+        Projection::Archives,
         Projection::Audit,
         Projection::Layout,
         Projection::Presence,
@@ -59,7 +61,9 @@ impl Projection {
         Projection::Users,
     ];
 
-    pub const NAMES: [&'static str; 5] = ["audit", "layout", "presence", "sessions", "users"];
+    pub const NAMES: [&'static str; 6] = [
+        "archives", "audit", "layout", "presence", "sessions", "users",
+    ];
 
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
@@ -74,6 +78,7 @@ impl Projection {
 
     pub fn tables(self) -> &'static [TableDef] {
         match self {
+            Projection::Archives => archives::TABLES,
             Projection::Audit => audit::TABLES,
             Projection::Layout => layout::TABLES,
             Projection::Presence => presence::TABLES,
@@ -86,6 +91,9 @@ impl Projection {
     /// without reading it), so a rebuild parses only what it needs.
     pub fn wants(self, event_type: &str) -> bool {
         match self {
+            Projection::Archives => {
+                event_type.starts_with("Archive") || event_type == "SegmentStored"
+            }
             Projection::Audit => false,
             Projection::Layout => {
                 event_type.starts_with("Layout") || event_type == "SourceSelected"
@@ -107,6 +115,7 @@ impl Projection {
     /// An empty state for [`Projection::load`] and [`Projection::fold`].
     pub fn new_state(self) -> State {
         match self {
+            Projection::Archives => State::Archives(archives::State::default()),
             Projection::Audit => State::Audit,
             Projection::Layout => State::Layout(layout::State::default()),
             Projection::Presence => State::Presence(presence::State::default()),
@@ -125,6 +134,7 @@ impl Projection {
         state: &mut State,
     ) -> Result<(), ProjectionError> {
         match state {
+            State::Archives(s) => archives::load(conn, dialect, suffix, items, s).await,
             State::Audit => Ok(()),
             State::Layout(s) => layout::load(conn, dialect, suffix, items, s).await,
             State::Presence(s) => presence::load(conn, dialect, suffix, items, s).await,
@@ -136,6 +146,7 @@ impl Projection {
     /// Folds `items` over `state` in memory; returns the rows to write. Pure: no I/O.
     pub fn fold(self, state: &mut State, items: &[Parsed<'_>]) -> Vec<Write> {
         match state {
+            State::Archives(s) => archives::fold(s, items),
             State::Audit => audit::fold(items),
             State::Layout(s) => layout::fold(s, items),
             State::Presence(s) => presence::fold(s, items),
@@ -168,6 +179,7 @@ impl Projection {
 /// (it is the only writer of its tables), so it never reads back what it wrote.
 #[derive(Debug)]
 pub(crate) enum State {
+    Archives(archives::State),
     Audit,
     Layout(layout::State),
     Presence(presence::State),
@@ -178,8 +190,10 @@ pub(crate) enum State {
 impl State {
     /// Forgets rows that can no longer change, between the batches of a rebuild.
     pub fn compact(&mut self) {
-        if let State::Presence(s) = self {
-            presence::compact(s);
+        match self {
+            State::Presence(s) => presence::compact(s),
+            State::Archives(s) => archives::compact(s),
+            _ => {}
         }
     }
 }

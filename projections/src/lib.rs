@@ -7,11 +7,14 @@
 //!   re-delivered events (at or below the checkpoint) are skipped.
 //! - [`ReadModels::rebuild`] refolds a projection from position 0 into fresh tables beside the
 //!   live ones and swaps them in, so reads keep working meanwhile.
-//! - The query functions (`list_sessions`, `audit`, …) serve the REST reads from the live tables.
+//! - The query functions (`list_sessions`, `audit`, `list_archives`, …) serve the REST reads
+//!   from the live tables; `archives_due_for_expiry` and `archives_with_status` serve the
+//!   recorder's lifecycle task and its restart recovery.
 //!
 //! Each batch is folded in memory (load the rows it touches, fold, write each changed row once
 //! with multi-row statements): per-event statements would be far too slow for rebuilds.
 
+mod archives;
 mod audit;
 mod db;
 mod error;
@@ -28,6 +31,7 @@ use livesurgery_domain::envelope::RecordedEvent;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
+pub use archives::{ArchiveFilter, ArchiveRow, SegmentRow};
 pub use audit::{AuditFilter, AuditRow, audit_outcome, audit_session_id};
 pub use db::Dialect;
 pub use error::{BoxError, ProjectionError};

@@ -91,7 +91,7 @@ async fn projection_list(state: &ApiState) -> Result<ProjectionList, ApiError> {
 /// Rebuild one projection from the log into fresh tables, then swap them in (admins). Returns
 /// at once; `GET /v1/admin/projections` shows the progress.
 #[utoipa::path(post, path = "/v1/admin/projections/{name}:rebuild", tag = "operations",
-    params(("name" = String, Path, description = "audit, layout, presence, sessions or users")),
+    params(("name" = String, Path, description = "archives, audit, layout, presence, sessions or users")),
     responses((status = 202, description = "Started", body = ProjectionList),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "No projection of this name", body = ErrorBody),

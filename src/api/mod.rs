@@ -6,6 +6,7 @@
 //! [`state::ApiState::guard_session`].
 
 pub mod admin;
+pub mod archives;
 pub mod audit;
 pub mod dto;
 pub mod error;
@@ -42,6 +43,18 @@ pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
             "invalid_limit",
             "limit must be between 1 and 1000",
         )),
+    }
+}
+
+/// The server's public base URL (`--public-url`, else the request's scheme and host), for the
+/// URLs the API hands out.
+pub fn public_base(settings: &ApiSettings, req: &HttpRequest) -> String {
+    match &settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
     }
 }
 
@@ -147,6 +160,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .service(web::resource("/v1/sessions/{id}/state").route(web::get().to(audit::replay)))
     .service(web::resource("/v1/sessions/{id}/audit:verify").route(web::post().to(audit::verify)))
     .service(web::resource("/v1/audit").route(web::get().to(audit::all_events)))
+    .service(
+        web::resource("/v1/sessions/{id}/recordings:start")
+            .route(web::post().to(archives::start_recording)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/recordings:stop")
+            .route(web::post().to(archives::stop_recording)),
+    )
+    .service(
+        web::resource("/v1/sessions/{id}/archives").route(web::get().to(archives::list_archives)),
+    )
+    .service(
+        web::resource("/v1/archives/{id}")
+            .route(web::get().to(archives::get_archive))
+            .route(web::patch().to(archives::update_archive)),
+    )
+    .service(web::resource("/v1/archives/{id}/playback").route(web::get().to(archives::playback)))
+    .service(web::resource("/v1/archives/{id}/media").route(web::get().to(archives::media)))
     .service(web::resource("/v1/admin/projections").route(web::get().to(admin::projections)))
     .service(
         web::resource("/v1/admin/projections/{name}:rebuild").route(web::post().to(admin::rebuild)),
@@ -290,6 +321,8 @@ impl Modify for BearerAuth {
         admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
         realtime_upgrade, crate::telemetry::metrics,
         media::whip, media::delete_whip, media::whep, media::delete_whep, media::subscribe, media::media,
+        archives::start_recording, archives::stop_recording, archives::list_archives,
+        archives::get_archive, archives::playback, archives::update_archive, archives::media,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth, &StandardErrors),
@@ -303,6 +336,7 @@ impl Modify for BearerAuth {
         (name = "layout", description = "The shared multi-panel workspace"),
         (name = "audit", description = "Audit trail, replay and tamper evidence (reviewers, admins)"),
         (name = "media", description = "Live media through the SFU: WHIP, WHEP, subscription selection (SFU token of participants:join)"),
+        (name = "archives", description = "Recording control, and the recorded archives: list, play, retention"),
         (name = "operations", description = "Health, readiness, projections"),
     )
 )]

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::dto::{
     CancelQuery, CreateSessionRequest, JoinRequest, JoinResponse, ListSessionsQuery, Member,
-    MemberList, Participant, ParticipantList, PutMemberRequest, Session, SessionPage, SfuAccess,
-    UpdateSessionRequest, WsAccess, cursor_position,
+    MemberList, Participant, ParticipantList, PutMemberRequest, RecordingFlag, Session,
+    SessionPage, SfuAccess, UpdateSessionRequest, WsAccess, cursor_position,
 };
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
@@ -331,16 +331,6 @@ pub async fn remove_member(
         .finish())
 }
 
-fn public_base(state: &ApiState, req: &HttpRequest) -> String {
-    match &state.settings.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    }
-}
-
 /// Join a live session as a new participant; returns the WebSocket and SFU tokens.
 #[utoipa::path(post, path = "/v1/sessions/{id}/participants:join", tag = "participants",
     request_body(content = Option<JoinRequest>, description = "Optional"),
@@ -401,11 +391,16 @@ pub async fn join(
             ttl,
         )
     });
-    let base = public_base(&state, &req);
+    let base = super::public_base(&state.settings, &req);
     let ws_base = base
         .replacen("https://", "wss://", 1)
         .replacen("http://", "ws://", 1);
     let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    // As of the join: the read models have reached it.
+    let session = state
+        .session_row(session_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a joined session is missing from the read model"))?;
     Ok(HttpResponse::Created()
         .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
         .json(JoinResponse {
@@ -423,6 +418,7 @@ pub async fn join(
             },
             ice_servers: crate::sfu::turn::ice_servers(&state.settings, participant_id),
             expires_at,
+            recording: RecordingFlag::of(&session),
         }))
 }
 

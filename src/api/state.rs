@@ -10,12 +10,13 @@ use std::sync::Arc;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use livesurgery_domain::session::SessionCommand;
 use livesurgery_domain::user::UserCommand;
+use livesurgery_projections::ArchiveRow;
 use uuid::Uuid;
 
 use super::error::{ApiError, RequestId};
 use crate::app::access::SessionAccess;
 use crate::app::commands::Accepted;
-use crate::app::{App, Operation};
+use crate::app::{App, Operation, RecordingChange};
 
 pub use crate::app::Caller;
 
@@ -101,6 +102,49 @@ impl ApiState {
         Ok(self
             .app
             .session_command(&operation(req), caller, session_id, command)
+            .await?)
+    }
+
+    /// Checks an archive endpoint against the archive's session (404 hides an archive the
+    /// caller may not know of); returns the archive.
+    pub async fn guard_archive(
+        &self,
+        req: &HttpRequest,
+        caller: &Caller,
+        archive_id: Uuid,
+    ) -> Result<ArchiveRow, ApiError> {
+        Ok(self
+            .app
+            .guard_archive(&operation(req), caller, archive_id)
+            .await?)
+    }
+
+    /// Starts or stops the session's recording for the caller; returns the recording's id.
+    pub async fn recording_command(
+        &self,
+        req: &HttpRequest,
+        caller: &Caller,
+        session_id: Uuid,
+        change: RecordingChange,
+    ) -> Result<(Uuid, Accepted), ApiError> {
+        Ok(self
+            .app
+            .recording_command(&operation(req), caller, session_id, change)
+            .await?)
+    }
+
+    /// Changes an archive's expiry, legal hold or both for the caller (admins).
+    pub async fn set_archive_retention(
+        &self,
+        req: &HttpRequest,
+        caller: &Caller,
+        archive: &ArchiveRow,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        legal_hold: Option<bool>,
+    ) -> Result<Accepted, ApiError> {
+        Ok(self
+            .app
+            .set_archive_retention(&operation(req), caller, archive, expires_at, legal_hold)
             .await?)
     }
 

@@ -233,13 +233,14 @@ impl App {
         self.after_command(op, caller, None, result).await
     }
 
-    async fn after_command(
+    /// The answer to a command's result; a refusal by the domain is recorded like a guard's.
+    pub(super) async fn after_command<T>(
         &self,
         op: &Operation,
         caller: &Caller,
         session_id: Option<Uuid>,
-        result: Result<Accepted, CommandError>,
-    ) -> Result<Accepted, AppError> {
+        result: Result<T, CommandError>,
+    ) -> Result<T, AppError> {
         match result {
             Ok(accepted) => Ok(accepted),
             // Refused by the domain (joining needs membership, admins included): recorded like
@@ -261,7 +262,9 @@ impl App {
 }
 
 /// The endpoint-table row of an operation and the action it guards, if any.
-fn endpoint_action(op: &Operation) -> Result<(&'static Endpoint, Option<Action>), AppError> {
+pub(super) fn endpoint_action(
+    op: &Operation,
+) -> Result<(&'static Endpoint, Option<Action>), AppError> {
     let endpoint = endpoints::endpoint(&op.method, &op.route).ok_or_else(|| {
         AppError::internal(format!(
             "route {} {} is missing from the endpoint table",
@@ -270,7 +273,11 @@ fn endpoint_action(op: &Operation) -> Result<(&'static Endpoint, Option<Action>)
     })?;
     let action = match endpoint.guard {
         Guard::Action(action) => Some(action),
-        Guard::Public | Guard::Authenticated | Guard::JoinToken | Guard::SfuToken(_) => None,
+        Guard::Public
+        | Guard::Authenticated
+        | Guard::JoinToken
+        | Guard::SfuToken(_)
+        | Guard::PlaybackToken => None,
     };
     Ok((endpoint, action))
 }

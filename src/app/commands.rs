@@ -2,6 +2,7 @@
 //! decided on; on a concurrent write, reload and decide again, a bounded number of times.
 
 use std::any::Any;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -73,7 +74,8 @@ const MAX_CACHED_STREAMS: usize = 10_000;
 /// The write path of a server process: like [`execute`], but commands on one stream run one at
 /// a time in this process (so they do not race each other into version conflicts), and each
 /// stream's folded state is kept, so a command reads no events unless another process wrote
-/// in between (its append then fails the version check, and the stream's new tail is read).
+/// in between (its append then fails the version check, and the stream's new tail is read) or
+/// the kept state refuses it (the refusal stands only if the stream's tail adds nothing).
 #[derive(Default)]
 pub struct Executor {
     streams: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Folded>>>>>,
@@ -102,6 +104,26 @@ impl Executor {
         A: Aggregate,
         A::State: Send + Sync + 'static,
     {
+        self.execute_with::<A, _>(store, id, |_| Ok(command), ctx, correlation_id)
+            .await
+    }
+
+    /// Executes the command that `command_for` makes of the aggregate's folded state (e.g.
+    /// "stop the recording running now"), made again with the state of every retry, so the
+    /// command and the state it was decided on are never apart.
+    pub async fn execute_with<A, C>(
+        &self,
+        store: &dyn EventStore,
+        id: Uuid,
+        command_for: impl Fn(&A::State) -> Result<C, DomainError>,
+        ctx: &CommandContext,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, CommandError>
+    where
+        A: Aggregate,
+        A::State: Send + Sync + 'static,
+        C: Borrow<A::Command>,
+    {
         let stream = A::stream(id);
         let slot = self.slot(&stream);
         let mut cached = slot.lock().await;
@@ -113,15 +135,24 @@ impl Executor {
             None => (A::State::default(), 0),
         };
         // A fresh slot starts from the whole stream; a kept one trusts its version until an
-        // append says otherwise.
+        // append says otherwise, or until it refuses: a refusal appends nothing, so no version
+        // check would catch a kept state that another process (a second server, the recorder's
+        // own store) has overtaken, and the command would be refused on a stale state.
         let mut must_catch_up = version == 0;
         let mut current = version;
         for _ in 0..MAX_ATTEMPTS {
+            let fresh = must_catch_up;
             if must_catch_up {
                 (state, version) = catch_up::<A>(store, &stream, state, version).await?;
             }
-            let events = match A::decide(&state, command, ctx) {
+            let decided =
+                command_for(&state).and_then(|command| A::decide(&state, command.borrow(), ctx));
+            let events = match decided {
                 Ok(events) => events,
+                Err(_) if !fresh => {
+                    must_catch_up = true;
+                    continue;
+                }
                 Err(e) => {
                     *cached = Some(Folded {
                         version,

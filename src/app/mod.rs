@@ -2,12 +2,14 @@
 //! `realtime/`, WHIP/WHEP media in `sfu/`): who is calling ([`identity`]), may they
 //! ([`access`]), carry out their command through the domain ([`commands`]), record what they
 //! were refused and what media did ([`App::record_session_facts`]), and let a read wait for a
-//! write ([`App::wait_until_visible`]).
+//! write ([`App::wait_until_visible`]). Recordings and archives (who may play what, and the
+//! playback URLs) are in [`archives`].
 //!
 //! It knows no transport: no actix, tungstenite or str0m type appears here. Its errors are
 //! [`AppError`]s, which each transport turns into its own answer.
 
 pub mod access;
+pub mod archives;
 mod cache;
 pub mod commands;
 pub mod dispatch;
@@ -36,6 +38,7 @@ use cache::EpochCache;
 use commands::{Accepted, CommandError, Executor};
 
 pub use access::{Caller, Operation};
+pub use archives::{ArchiveProgress, PlaybackSigner, PlaybackTarget, RecordingChange};
 pub use error::{AppError, ErrorKind};
 pub use identity::{JoinChannel, Participant};
 
@@ -50,6 +53,11 @@ pub struct App {
     pub login_limiter: LoginLimiter,
     /// Projections being rebuilt now.
     pub rebuilding: Arc<Mutex<HashSet<String>>>,
+    /// The progress of archives being made playable (see [`App::archive_progress`]); the
+    /// recorder's processing jobs write it.
+    pub processing_progress: ArchiveProgress,
+    /// Where archives are played from; `None` until an archive store is wired in.
+    playback: Option<Arc<dyn PlaybackSigner>>,
     executor: Executor,
     users: EpochCache<Uuid, Option<UserRow>>,
     /// Read-model rows of sessions and memberships, valid while their session's change
@@ -81,6 +89,8 @@ impl App {
             settings,
             login_limiter,
             rebuilding: Arc::new(Mutex::new(HashSet::new())),
+            processing_progress: ArchiveProgress::default(),
+            playback: None,
             executor: Executor::default(),
             users: EpochCache::default(),
             session_rows: EpochCache::default(),

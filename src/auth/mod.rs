@@ -1,5 +1,6 @@
 //! Who the caller is: password hashes (argon2, kept outside the log), signed tokens (HS256
-//! JWTs for access, WebSocket and SFU), refresh tokens, and the login rate limits.
+//! JWTs for access, WebSocket, SFU and archive playback), refresh tokens, and the login rate
+//! limits.
 
 mod credentials;
 mod rate_limit;
@@ -7,4 +8,6 @@ pub mod tokens;
 
 pub use credentials::{Credentials, CredentialsError, dummy_hash, hash_password, verify_password};
 pub use rate_limit::LoginLimiter;
-pub use tokens::{AccessClaims, JoinClaims, Keys, MediaPermission, TokenError, load_or_create_key};
+pub use tokens::{
+    AccessClaims, JoinClaims, Keys, MediaPermission, PlaybackClaims, TokenError, load_or_create_key,
+};

@@ -16,6 +16,8 @@ pub const AUDIENCE_API: &str = "livesurgery-api";
 pub const AUDIENCE_WS: &str = "livesurgery-ws";
 /// The audience of SFU (WHIP/WHEP) tokens.
 pub const AUDIENCE_SFU: &str = "livesurgery-sfu";
+/// The audience of archive playback tokens (in the media URLs of `GET .../playback`).
+pub const AUDIENCE_PLAYBACK: &str = "livesurgery-playback";
 const ISSUER: &str = "livesurgery";
 
 /// What a participant may do with media and the layout; carried in join tokens.
@@ -65,6 +67,20 @@ pub struct JoinClaims {
     /// SFU's join-to-first-frame measure (`iat` has only seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jat: Option<i64>,
+}
+
+/// Claims of a playback token: one user may fetch one archive's media until `exp`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlaybackClaims {
+    /// The user the playback URL was handed to.
+    pub sub: Uuid,
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    /// The archive.
+    pub aid: Uuid,
 }
 
 /// Why a token was refused.
@@ -218,6 +234,31 @@ impl Keys {
         self.check(token, audience)
     }
 
+    /// A playback token of `archive_id` for `user_id`, valid for `ttl_secs`.
+    pub fn issue_playback(
+        &self,
+        user_id: Uuid,
+        archive_id: Uuid,
+        ttl_secs: u64,
+    ) -> (String, PlaybackClaims) {
+        let iat = now();
+        let claims = PlaybackClaims {
+            sub: user_id,
+            aud: AUDIENCE_PLAYBACK.to_owned(),
+            iss: ISSUER.to_owned(),
+            iat,
+            exp: iat + ttl_secs as i64,
+            jti: Uuid::new_v4(),
+            aid: archive_id,
+        };
+        (self.sign(&claims), claims)
+    }
+
+    /// Checks a playback token's signature, audience and expiry.
+    pub fn verify_playback(&self, token: &str) -> Result<PlaybackClaims, TokenError> {
+        self.check(token, AUDIENCE_PLAYBACK)
+    }
+
     /// The subject of an access token whose signature checks, expired or not: the scope of
     /// idempotency keys (an expired token still gets 401 from the handler).
     pub fn subject_unverified_expiry(&self, token: &str) -> Option<Uuid> {
@@ -249,5 +290,30 @@ mod tests {
         // A join token is not an access token.
         let (join, _) = keys.issue_join(AUDIENCE_WS, user, user, user, "host", vec![], 60);
         assert_eq!(keys.verify_access(&join).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn a_playback_token_opens_only_playback_and_no_other_token_opens_playback() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let (user, archive) = (Uuid::new_v4(), Uuid::new_v4());
+        let (token, _) = keys.issue_playback(user, archive, 60);
+        let claims = keys.verify_playback(&token).unwrap();
+        assert_eq!((claims.sub, claims.aid), (user, archive));
+        assert_eq!(keys.verify_access(&token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys.verify_join(&token, AUDIENCE_WS).unwrap_err(),
+            TokenError::Invalid
+        );
+        let (access, _) = keys.issue_access(user, 60);
+        assert_eq!(
+            keys.verify_playback(&access).unwrap_err(),
+            TokenError::Invalid
+        );
+        let (expired, _) = keys.issue_playback(user, archive, 0);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(
+            keys.verify_playback(&expired).unwrap_err(),
+            TokenError::Expired
+        );
     }
 }

@@ -92,6 +92,20 @@ pub enum ClientMessage {
         source_id: Option<String>,
         join_to_first_frame_ms: u64,
     },
+    /// Start recording the session (a new recording); answered with `ack` (with the
+    /// `recording_id`) or `error`.
+    #[serde(rename = "recording.start")]
+    RecordingStart {
+        #[serde(rename = "ref")]
+        reference: Ref,
+    },
+    /// Stop the session's running recording; answered with `ack` (with the `recording_id`) or
+    /// `error`.
+    #[serde(rename = "recording.stop")]
+    RecordingStop {
+        #[serde(rename = "ref")]
+        reference: Ref,
+    },
     /// Liveness; answered with `pong`.
     #[serde(rename = "ping")]
     Ping {
@@ -109,18 +123,22 @@ impl ClientMessage {
             ClientMessage::SourceSelect { .. } => "source.select",
             ClientMessage::MediaSubscribe { .. } => "media.subscribe",
             ClientMessage::MediaFirstFrame { .. } => "media.first_frame",
+            ClientMessage::RecordingStart { .. } => "recording.start",
+            ClientMessage::RecordingStop { .. } => "recording.stop",
             ClientMessage::Ping { .. } => "ping",
         }
     }
 }
 
 /// The client message types, for metric labels (anything else counts as `invalid`).
-pub const CLIENT_TYPES: [&str; 6] = [
+pub const CLIENT_TYPES: [&str; 8] = [
     "resume",
     "layout.update",
     "source.select",
     "media.subscribe",
     "media.first_frame",
+    "recording.start",
+    "recording.stop",
     "ping",
 ];
 
@@ -143,6 +161,9 @@ pub enum ServerMessage {
         /// Present when the write changed the layout.
         #[serde(skip_serializing_if = "Option::is_none")]
         layout_version: Option<u64>,
+        /// Present for `recording.start` (the new recording) and `recording.stop`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recording_id: Option<Uuid>,
         position: u64,
     },
     /// The answer to `media.subscribe`: the participant's subscriptions as they now are.
@@ -226,6 +247,27 @@ pub struct Welcome {
     pub heartbeat_interval_ms: u64,
     pub heartbeat_timeout_ms: u64,
     pub session: SessionSnapshot,
+    /// Whether the session is being recorded as of `position` (people must know).
+    pub recording: RecordingFlag,
+}
+
+/// Whether a session is being recorded, and the recording running.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingFlag {
+    pub active: bool,
+    /// `None` when no recording is running.
+    pub recording_id: Option<Uuid>,
+}
+
+impl RecordingFlag {
+    /// The flag of a folded session.
+    pub fn of(state: &SessionState) -> RecordingFlag {
+        let active = state.recording.status == RecordingStatus::Recording;
+        RecordingFlag {
+            active,
+            recording_id: state.recording.recording_id.filter(|_| active),
+        }
+    }
 }
 
 /// The session as the log has it at a position.

@@ -27,6 +27,8 @@ pub const CLIENT_TO_SERVER: &[&str] = &[
     "source.select",
     "media.subscribe",
     "media.first_frame",
+    "recording.start",
+    "recording.stop",
     "ping",
 ];
 
@@ -198,6 +200,7 @@ fn examples() -> BTreeMap<&'static str, Value> {
                     "sources": [{"panel_id": "p1", "source_id": "endoscope"}],
                     "recording": {"status": "idle", "recording_id": null},
                 },
+                "recording": {"active": false, "recording_id": null},
             }),
         ),
         (
@@ -273,6 +276,14 @@ fn examples() -> BTreeMap<&'static str, Value> {
                  "user_id": CORRELATION, "slots": ["room-cam", null]}]}),
         ),
         ("ping", json!({"type": "ping", "ref": "k-1"})),
+        (
+            "recording.start",
+            json!({"type": "recording.start", "ref": "r1"}),
+        ),
+        (
+            "recording.stop",
+            json!({"type": "recording.stop", "ref": "r2"}),
+        ),
     ])
 }
 
@@ -372,6 +383,13 @@ fn the_protocol_examples_are_valid() {
             m["permissions"] = json!(["subscribe"]);
             m["session"]["participants"][0]["device"] = json!("OR-3 tablet");
             m["session"]["recording"] = json!({"status": "recording", "recording_id": CORRELATION});
+            m["recording"] = json!({"active": true, "recording_id": CORRELATION});
+        }),
+        json!({"type": "ack", "ref": "r1", "recording_id": CORRELATION, "position": 13}),
+        edited("event", |m| {
+            m["event_type"] = json!("ArchiveAccessed");
+            m["data"] = json!({"session_id": SESSION, "archive_id": CORRELATION, "user_id": USER,
+                               "url_expires_at": "2026-11-25T12:05:00Z"});
         }),
         edited("event", |m| {
             m["event_type"] = json!("SourceSelected");
@@ -542,6 +560,28 @@ fn malformed_messages_are_refused() {
         (
             "ack with a null ref",
             edited("ack", |m| m["ref"] = json!(null)),
+        ),
+        (
+            "ack with a malformed recording_id",
+            edited("ack", |m| m["recording_id"] = json!("rec-1")),
+        ),
+        (
+            "recording.start without ref",
+            json!({"type": "recording.start"}),
+        ),
+        (
+            "recording.stop naming a recording",
+            edited("recording.stop", |m| m["recording_id"] = json!(CORRELATION)),
+        ),
+        (
+            "welcome without the recording flag",
+            edited("welcome", |m| {
+                m.as_object_mut().unwrap().remove("recording");
+            }),
+        ),
+        (
+            "welcome with a recording flag that is not a boolean",
+            edited("welcome", |m| m["recording"]["active"] = json!("yes")),
         ),
         (
             "pong with a malformed time",

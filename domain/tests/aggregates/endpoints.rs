@@ -16,7 +16,7 @@ const SESSION_ROLES: [Option<SessionRole>; 4] = [
 /// Whether a caller with these roles passes the endpoint's guard (signed in, for all but public).
 fn allowed(e: &Endpoint, org_role: OrgRole, session_role: Option<SessionRole>) -> bool {
     match e.guard {
-        Guard::Public | Guard::Authenticated | Guard::JoinToken => true,
+        Guard::Public | Guard::Authenticated | Guard::JoinToken | Guard::PlaybackToken => true,
         Guard::Action(action) | Guard::SfuToken(action) => {
             authorize(org_role, session_role, action).is_ok()
         }
@@ -62,17 +62,32 @@ fn the_table_guards_the_api_as_specified() {
         get("DELETE", "/v1/sessions/{id}/members/{user_id}").guard,
         Guard::Action(Action::RemoveMember)
     );
+    let playback = get("GET", "/v1/archives/{id}/playback");
+    assert_eq!(playback.guard, Guard::Action(Action::ReadArchives));
+    assert!(
+        playback.writes,
+        "a playback URL handed out is an ArchiveAccessed event"
+    );
+    assert_eq!(
+        get("PATCH", "/v1/archives/{id}").guard,
+        Guard::Action(Action::ManageArchives)
+    );
+    assert_eq!(
+        get("GET", "/v1/archives/{id}/media").guard,
+        Guard::PlaybackToken
+    );
 }
 
 #[test]
 fn every_endpoint_of_one_session_requires_an_action() {
     // The WebSocket is guarded by its join token instead: the token names its session, and each
-    // write over it is decided by the domain like any other.
+    // write over it is decided by the domain like any other. An archive's media is guarded by
+    // the playback token that `GET /v1/archives/{id}/playback` (an action) handed out.
     for e in ENDPOINTS.iter().filter(|e| e.path.contains("{id}")) {
         assert!(
             matches!(
                 e.guard,
-                Guard::Action(_) | Guard::JoinToken | Guard::SfuToken(_)
+                Guard::Action(_) | Guard::JoinToken | Guard::SfuToken(_) | Guard::PlaybackToken
             ),
             "{} {} decides nothing about the session",
             e.method,
@@ -90,14 +105,16 @@ fn every_endpoint_of_one_session_requires_an_action() {
 }
 
 #[test]
-fn an_org_observer_may_call_no_writing_endpoint_but_join_whatever_their_session_role() {
+fn an_org_observer_may_call_no_writing_endpoint_but_join_and_play_archives_as_a_member() {
     for e in ENDPOINTS.iter().filter(|e| e.writes) {
-        // Joining appends the observer's own `ParticipantJoined`: the one write they make.
-        let join = e.path == "/v1/sessions/{id}/participants:join";
+        // Joining appends the observer's own `ParticipantJoined`, and playing an archive their
+        // own `ArchiveAccessed`: the writes they make.
+        let own_record = e.path == "/v1/sessions/{id}/participants:join"
+            || e.path == "/v1/archives/{id}/playback";
         for s in SESSION_ROLES {
             assert_eq!(
                 allowed(e, OrgRole::Observer, s),
-                join && s.is_some(),
+                own_record && s.is_some(),
                 "{} {} as {s:?}",
                 e.method,
                 e.path
@@ -143,6 +160,8 @@ fn the_markdown_table_has_a_row_per_endpoint_phrased_like_the_permission_table()
         "| `GET /v1/sessions` | any signed-in user |",
         "| `PATCH /v1/sessions/{id}/layout` | admin; surgeon as session host/surgeon |",
         "| `GET /v1/audit` | admin; reviewer |",
+        "| `POST /v1/sessions/{id}/recordings:start` | admin; surgeon as session host/surgeon |",
+        "| `PATCH /v1/archives/{id}` | admin |",
     ] {
         assert!(md.contains(row), "{row} missing from\n{md}");
     }

@@ -12,6 +12,7 @@ const JOIN: JoinResponse = {
   sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, token: "sfu-token" },
   ice_servers: [{ urls: ["stun:stun.example:3478"], username: null, credential: null }],
   expires_at: "2030-01-01T00:00:00Z",
+  recording: { active: false, recording_id: null },
 };
 
 interface Sent {

@@ -14,6 +14,7 @@ const join = (token: string): JoinResponse => ({
   sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, token },
   ice_servers: [],
   expires_at: "2030-01-01T00:00:00Z",
+  recording: { active: false, recording_id: null },
 });
 
 afterEach(() => vi.unstubAllGlobals());

@@ -22,6 +22,7 @@ export function welcome(over: Partial<WelcomeMessage> = {}, session: Partial<Wel
     position: 10,
     heartbeat_interval_ms: 10_000,
     heartbeat_timeout_ms: 30_000,
+    recording: { active: false, recording_id: null },
     ...over,
     session: {
       session_id: SESSION_ID,

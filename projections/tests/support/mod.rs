@@ -812,6 +812,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("rm_layout_versions", "session_id, version"),
     ("rm_source_selections", "session_id, panel_id"),
     ("rm_audit", "position"),
+    ("rm_archives", "archive_id"),
+    ("rm_archive_segments", "object_key"),
 ];
 
 /// Every row of every read-model table, as text, for comparing two databases.

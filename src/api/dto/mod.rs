@@ -5,6 +5,7 @@
 //! shape by. What several resources share (pages, cursors, the 202 answer) lives in this file.
 
 mod admin;
+mod archives;
 mod audit;
 mod auth;
 mod layout;
@@ -14,6 +15,7 @@ mod sessions;
 mod users;
 
 pub use admin::*;
+pub use archives::*;
 pub use audit::*;
 pub use auth::*;
 pub use layout::*;

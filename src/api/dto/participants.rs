@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::MemberRole;
+use super::{MemberRole, RecordingFlag};
 use crate::auth::MediaPermission;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -29,6 +29,8 @@ pub struct JoinResponse {
     pub ice_servers: Vec<IceServer>,
     /// When the WS and SFU tokens expire; join again for new ones.
     pub expires_at: DateTime<Utc>,
+    /// Whether the session is being recorded as the participant joins.
+    pub recording: RecordingFlag,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -110,8 +110,13 @@ impl Connection {
                     base_version,
                     changes,
                 };
-                self.command(reference, command, Action::UpdateLayout, "layout.update")
-                    .await
+                self.command(
+                    reference,
+                    Write::Command(command),
+                    Action::UpdateLayout,
+                    "layout.update",
+                )
+                .await
             }
             ClientMessage::SourceSelect {
                 reference,
@@ -122,7 +127,22 @@ impl Connection {
                     panel_id,
                     source_id,
                 };
-                self.command(reference, command, Action::SelectSource, "source.select")
+                self.command(
+                    reference,
+                    Write::Command(command),
+                    Action::SelectSource,
+                    "source.select",
+                )
+                .await
+            }
+            ClientMessage::RecordingStart { reference } => {
+                let write = Write::Recording(RecordingChange::Start);
+                self.command(reference, write, Action::StartRecording, "recording.start")
+                    .await
+            }
+            ClientMessage::RecordingStop { reference } => {
+                let write = Write::Recording(RecordingChange::Stop);
+                self.command(reference, write, Action::StopRecording, "recording.stop")
                     .await
             }
         }
@@ -165,6 +185,7 @@ impl Connection {
             Ok(append) => ServerMessage::Ack {
                 reference,
                 layout_version: None,
+                recording_id: None,
                 position: append.last_position,
             },
             Err(error) => {
@@ -184,13 +205,13 @@ impl Connection {
     pub(super) async fn command(
         &mut self,
         reference: Ref,
-        command: SessionCommand,
+        write: Write,
         action: Action,
         kind: &'static str,
     ) -> Flow {
         let job = Job {
             reference: reference.clone(),
-            command,
+            write,
             action,
             kind,
         };

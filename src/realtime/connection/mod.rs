@@ -22,11 +22,11 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::protocol::{
-    self, CLIENT_TYPES, ClientMessage, Ref, ServerMessage, SessionSnapshot, Welcome, WelcomeReason,
-    close,
+    self, CLIENT_TYPES, ClientMessage, RecordingFlag, Ref, ServerMessage, SessionSnapshot, Welcome,
+    WelcomeReason, close,
 };
 use super::{Gateway, Push, Resume, Signal, SnapshotAt};
-use writes::{Job, WRITES_IN_FLIGHT, Writer, run_writes};
+use writes::{Job, WRITES_IN_FLIGHT, Write, Writer, run_writes};
 
 mod messages;
 mod presence;
@@ -34,7 +34,7 @@ mod writes;
 use crate::app::commands::CommandError;
 use crate::app::identity::participant_context;
 use crate::app::media::{media_permissions, valid_label};
-use crate::app::{App, AppError, ErrorKind, JoinChannel};
+use crate::app::{App, AppError, ErrorKind, JoinChannel, RecordingChange};
 use crate::auth::JoinClaims;
 use crate::sfu::Sfu;
 

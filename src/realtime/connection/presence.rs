@@ -80,6 +80,7 @@ impl Connection {
             heartbeat_interval_ms: self.heartbeat_interval().as_millis() as u64,
             heartbeat_timeout_ms: self.heartbeat_timeout().as_millis() as u64,
             session,
+            recording: RecordingFlag::of(&snapshot.state),
         };
         self.last_sent = snapshot.position;
         self.send(&ServerMessage::Welcome(Box::new(welcome))).await

@@ -1,14 +1,24 @@
-//! A connection's writes (layout and source changes): run one at a time by the connection's
-//! writer task, so pushes keep flowing while a write waits for its turn on the stream.
+//! A connection's writes (layout and source changes, starting and stopping the recording): run
+//! one at a time by the connection's writer task, so pushes keep flowing while a write waits for
+//! its turn on the stream.
 
 use super::*;
 use crate::app::Operation;
 use crate::app::access::Refusal;
+use crate::app::commands::Accepted;
+
+/// What a client's write asks of the session.
+pub(super) enum Write {
+    /// A command as the client sent it (layout, source).
+    Command(SessionCommand),
+    /// Start or stop the recording: the command depends on the session's state.
+    Recording(RecordingChange),
+}
 
 /// Writes from one connection, run one at a time by the connection's writer task.
 pub(super) struct Job {
     pub(super) reference: Ref,
-    pub(super) command: SessionCommand,
+    pub(super) write: Write,
     pub(super) action: Action,
     pub(super) kind: &'static str,
 }
@@ -54,31 +64,35 @@ impl Writer {
     pub(super) async fn command(&self, job: Job) -> Flow<ServerMessage> {
         let Job {
             reference,
-            command,
+            write,
             action,
             kind,
         } = job;
         let ctx = self.context().await?;
         let correlation_id = Uuid::now_v7();
-        let result = self
-            .app
-            .execute_session_command(&ctx, self.session_id, &command, correlation_id)
-            .await;
+        let result: Result<(Option<Uuid>, Accepted), CommandError> = match write {
+            Write::Command(command) => self
+                .app
+                .execute_session_command(&ctx, self.session_id, &command, correlation_id)
+                .await
+                .map(|accepted| (None, accepted)),
+            Write::Recording(change) => self
+                .app
+                .change_recording(&ctx, self.session_id, change, correlation_id)
+                .await
+                .map(|(recording_id, accepted)| (Some(recording_id), accepted)),
+        };
         let answer = match result {
-            Ok(accepted) => {
-                let layout_version = accepted
-                    .events
-                    .iter()
-                    .find_map(|e| match e {
-                        Event::LayoutUpdated(u) => Some(u.version),
-                        Event::SourceSelected(s) => Some(s.layout_version),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                let layout_version = Some(layout_version);
+            Ok((recording_id, accepted)) => {
+                let layout_version = accepted.events.iter().find_map(|e| match e {
+                    Event::LayoutUpdated(u) => Some(u.version),
+                    Event::SourceSelected(s) => Some(s.layout_version),
+                    _ => None,
+                });
                 ServerMessage::Ack {
                     reference,
                     layout_version,
+                    recording_id,
                     position: accepted.append.last_position,
                 }
             }

@@ -8,16 +8,19 @@
 //! session endpoints, 4 on the others.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use livesurgery_domain::endpoints::{ENDPOINTS, Endpoint, Guard, can_see_session};
+use livesurgery_domain::events::ArchiveStatus;
 use livesurgery_domain::permissions::{Action, authorize};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::spawn::{Answer, TestApp, TestUser, spawn_app};
+use super::recorder::{PresigningStore, Recorder};
+use super::spawn::{Answer, TestApp, TestUser, spawn_app_playing};
 use crate::helpers::all_backends;
 
 const MEMBERSHIPS: [Option<SessionRole>; 4] = [
@@ -36,6 +39,8 @@ struct Cast {
     callers: BTreeMap<OrgRole, TestUser>,
     creator: TestUser,
     victim: TestUser,
+    /// Appends every session's archive, as the recorder will.
+    recorder: Recorder,
 }
 
 /// What the table says a caller gets.
@@ -74,12 +79,21 @@ struct Cell {
 fn action_of(endpoint: &Endpoint) -> Option<Action> {
     match endpoint.guard {
         Guard::Action(action) => Some(action),
-        Guard::Public | Guard::Authenticated | Guard::JoinToken | Guard::SfuToken(_) => None,
+        Guard::Public
+        | Guard::Authenticated
+        | Guard::JoinToken
+        | Guard::SfuToken(_)
+        | Guard::PlaybackToken => None,
     }
 }
 
+/// An endpoint on one session: the session's own, or one of its archives'.
 fn is_session_endpoint(endpoint: &Endpoint) -> bool {
-    endpoint.path.starts_with("/v1/sessions/{id}")
+    endpoint.path.starts_with("/v1/sessions/{id}") || is_archive_endpoint(endpoint)
+}
+
+fn is_archive_endpoint(endpoint: &Endpoint) -> bool {
+    endpoint.path.starts_with("/v1/archives/{id}")
 }
 
 fn is_audit_read(endpoint: &Endpoint) -> bool {
@@ -118,25 +132,38 @@ fn expected(endpoint: &Endpoint, org: OrgRole, membership: Option<SessionRole>) 
 }
 
 /// The state a call needs to be valid when allowed: a session of its own (writes change it),
-/// live (`:end`, `participants:join`), with the victim as a member (`DELETE` member).
+/// live (`:end`, `participants:join`, `recordings:…`), with the victim as a member (`DELETE`
+/// member), being recorded (`recordings:stop`). Every session has a playable archive.
 struct Needs {
     own_session: bool,
     live: bool,
     victim_member: bool,
+    recording: bool,
 }
 
 fn needs(endpoint: &Endpoint) -> Needs {
+    let path = endpoint.path;
     Needs {
         own_session: endpoint.writes,
-        live: endpoint.path.ends_with(":end") || endpoint.path.ends_with("participants:join"),
-        victim_member: endpoint.method == "DELETE" && endpoint.path.ends_with("{user_id}"),
+        live: path.ends_with(":end")
+            || path.ends_with("participants:join")
+            || path.contains("/recordings:"),
+        victim_member: endpoint.method == "DELETE" && path.ends_with("{user_id}"),
+        recording: path.ends_with("recordings:stop"),
     }
+}
+
+/// A session of the table and its archive.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    session: Uuid,
+    archive: Uuid,
 }
 
 /// The concrete request for a cell: the route filled in, and a body that is valid.
 fn request_for(
     endpoint: &Endpoint,
-    session: Option<Uuid>,
+    setup: Option<Setup>,
     cast: &Cast,
     org: OrgRole,
 ) -> (Method, String, Option<Value>) {
@@ -145,8 +172,12 @@ fn request_for(
         .path
         .replace("{user_id}", &cast.victim.id.to_string())
         .replace("{name}", "presence");
-    if let Some(session) = session {
-        path = path.replace("{id}", &session.to_string());
+    if let Some(setup) = setup {
+        let id = match is_archive_endpoint(endpoint) {
+            true => setup.archive,
+            false => setup.session,
+        };
+        path = path.replace("{id}", &id.to_string());
     } else {
         path = path.replace("{id}", &cast.victim.id.to_string());
     }
@@ -165,9 +196,12 @@ fn request_for(
             "base_version": 1,
             "changes": {"panels": {"p1": {"x": 3}}},
         })),
+        ("PATCH", "/v1/archives/{id}") => Some(json!({"legal_hold": true})),
         ("GET" | "DELETE", _)
         | ("POST", "/v1/sessions/{id}:start")
         | ("POST", "/v1/sessions/{id}:end")
+        | ("POST", "/v1/sessions/{id}/recordings:start")
+        | ("POST", "/v1/sessions/{id}/recordings:stop")
         | ("POST", "/v1/sessions/{id}/participants:join")
         | ("POST", "/v1/sessions/{id}/audit:verify")
         | ("POST", "/v1/admin/projections/{name}:rebuild") => None,
@@ -177,14 +211,15 @@ fn request_for(
 }
 
 /// A scheduled session created by the creator, with the caller (and the victim) as members as
-/// the cell needs, started when it must be live.
+/// the cell needs, started when it must be live, recorded when it must be, and with a playable
+/// archive (appended as the recorder will), in the read models before the cell runs.
 async fn session_for(
     app: &TestApp,
     cast: &Cast,
     caller: &TestUser,
     membership: Option<SessionRole>,
     needs: &Needs,
-) -> Uuid {
+) -> Setup {
     let session = app.create_session(&cast.creator.token).await;
     if let Some(role) = membership {
         app.add_member(session, caller.id, role.as_str()).await;
@@ -195,27 +230,39 @@ async fn session_for(
     if needs.live {
         app.start(session).await;
     }
-    session
+    if needs.recording {
+        let path = format!("/v1/sessions/{session}/recordings:start");
+        app.call(Method::POST, &path, Some(&app.admin_token), None)
+            .await
+            .assert_status(200);
+    }
+    let (archive, position) = cast
+        .recorder
+        .archive(session, Uuid::now_v7(), "endoscope", ArchiveStatus::Ready)
+        .await;
+    app.wait_until_projected(position).await;
+    Setup { session, archive }
 }
 
 async fn run_cell(
     app: &TestApp,
     cast: &Cast,
-    shared: &HashMap<(OrgRole, Option<SessionRole>), Uuid>,
+    shared: &HashMap<(OrgRole, Option<SessionRole>), Setup>,
     endpoint: &'static Endpoint,
     org: OrgRole,
     membership: Option<SessionRole>,
 ) -> Cell {
     let caller = &cast.callers[&org];
     let needs = needs(endpoint);
-    let session = if !is_session_endpoint(endpoint) {
+    let setup = if !is_session_endpoint(endpoint) {
         None
     } else if needs.own_session {
         Some(session_for(app, cast, caller, membership, &needs).await)
     } else {
         Some(shared[&(org, membership)])
     };
-    let (method, path, body) = request_for(endpoint, session, cast, org);
+    let session = setup.map(|s| s.session);
+    let (method, path, body) = request_for(endpoint, setup, cast, org);
     let request_id = Uuid::now_v7();
     let mut request = app
         .request(method, &path, Some(&caller.token))
@@ -377,6 +424,46 @@ const SPOT_CHECKS: &[(&str, &str, OrgRole, Option<SessionRole>, u16)] = {
         ("GET", "/v1/audit", Reviewer, None, 200),
         (
             "POST",
+            "/v1/sessions/{id}/recordings:start",
+            Surgeon,
+            Some(S::Surgeon),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/sessions/{id}/recordings:start",
+            Observer,
+            Some(S::Host),
+            403,
+        ),
+        (
+            "POST",
+            "/v1/sessions/{id}/recordings:stop",
+            Surgeon,
+            Some(S::Observer),
+            403,
+        ),
+        (
+            "POST",
+            "/v1/sessions/{id}/recordings:stop",
+            Surgeon,
+            None,
+            404,
+        ),
+        ("GET", "/v1/archives/{id}", Reviewer, None, 200),
+        ("GET", "/v1/archives/{id}", Surgeon, None, 404),
+        (
+            "GET",
+            "/v1/archives/{id}/playback",
+            Observer,
+            Some(S::Observer),
+            200,
+        ),
+        ("GET", "/v1/archives/{id}/playback", Observer, None, 404),
+        ("PATCH", "/v1/archives/{id}", Surgeon, Some(S::Host), 403),
+        ("PATCH", "/v1/archives/{id}", Admin, None, 200),
+        (
+            "POST",
             "/v1/admin/projections/{name}:rebuild",
             Surgeon,
             None,
@@ -402,7 +489,8 @@ async fn events_by_request(app: &TestApp, event_type: &str) -> HashMap<String, V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_guarded_endpoint_answers_every_kind_of_caller_as_the_endpoint_table_says() {
     for db in all_backends().await {
-        let app = spawn_app(db).await;
+        // Archives play from presigned URLs: an allowed playback answers 200.
+        let app = spawn_app_playing(db, |_| {}, Some(Arc::new(PresigningStore))).await;
         let started = std::time::Instant::now();
         let roles = [
             "admin", "surgeon", "observer", "reviewer", "surgeon", "surgeon",
@@ -413,6 +501,7 @@ async fn every_guarded_endpoint_answers_every_kind_of_caller_as_the_endpoint_tab
             callers: OrgRole::ALL.into_iter().zip(users).collect(),
             creator,
             victim,
+            recorder: Recorder::open(&app).await,
         };
 
         // One session per caller kind for the reads; every write gets a session of its own.
@@ -424,6 +513,7 @@ async fn every_guarded_endpoint_answers_every_kind_of_caller_as_the_endpoint_tab
             own_session: false,
             live: false,
             victim_member: false,
+            recording: false,
         };
         let shared: HashMap<_, _> = futures::stream::iter(kinds.iter().copied())
             .map(|(org, membership)| {

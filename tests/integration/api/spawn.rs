@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use livesurgery::app::PlaybackSigner;
 use livesurgery::app::users::NewUser;
 use livesurgery::auth::Credentials;
 use livesurgery::settings::{ApiSettings, DatabaseUrl, Settings};
@@ -197,11 +198,12 @@ pub(super) async fn register_first_admin(database_url: &str) -> Uuid {
 async fn start_server(
     database_url: &str,
     tweak: impl FnOnce(&mut ApiSettings),
+    playback: Option<Arc<dyn PlaybackSigner>>,
 ) -> (String, tempfile::TempDir) {
     let data_dir = tempfile::tempdir().expect("a data folder");
     let mut settings = test_settings(database_url, data_dir.path());
     tweak(&mut settings.api);
-    let app = Application::build(&settings)
+    let app = Application::build_with_playback(&settings, playback)
         .await
         .expect("the server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -231,8 +233,18 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 
 /// A server over `db`, its settings changed by `tweak` (small limits, short lifetimes).
 pub async fn spawn_app_with(db: TestDb, tweak: impl FnOnce(&mut ApiSettings)) -> TestApp {
+    spawn_app_playing(db, tweak, None).await
+}
+
+/// A server over `db` that plays archives through `playback` (a stand-in for the archive
+/// store), its settings changed by `tweak`.
+pub async fn spawn_app_playing(
+    db: TestDb,
+    tweak: impl FnOnce(&mut ApiSettings),
+    playback: Option<Arc<dyn PlaybackSigner>>,
+) -> TestApp {
     let admin_id = register_first_admin(&db.url).await;
-    let (base, data_dir) = start_server(&db.url, tweak).await;
+    let (base, data_dir) = start_server(&db.url, tweak, playback).await;
     let mut app = TestApp {
         backend: db.backend,
         base,
@@ -254,7 +266,7 @@ impl TestApp {
     /// A second server process over the same database and signing key (the admin's token works
     /// on both).
     pub async fn sibling(&self, tweak: impl FnOnce(&mut ApiSettings)) -> TestApp {
-        let (base, data_dir) = start_server(&self.db_url, tweak).await;
+        let (base, data_dir) = start_server(&self.db_url, tweak, None).await;
         TestApp {
             backend: self.backend,
             base,
@@ -376,6 +388,24 @@ impl TestApp {
         let ready = self.call(Method::GET, "/readyz", None, None).await;
         ready.assert_status(200);
         ready.body["head"].as_u64().expect("a head position")
+    }
+
+    /// Waits until the server's read models reach `position` (an event appended by another
+    /// process, e.g. the stand-in recorder, that no request of the tests waited for).
+    pub async fn wait_until_projected(&self, position: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let health = self.call(Method::GET, "/healthz", None, None).await;
+            if health.body["projections_position"].as_u64() >= Some(position) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not at {position}: {}",
+                health.text
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Every item of a paged list (`items` + `next_cursor`), read after the log head of now.

@@ -9,6 +9,7 @@ mod limits;
 mod metrics;
 mod multinode;
 mod presence;
+mod recording;
 mod resume;
 
 use std::collections::BTreeMap;

@@ -584,10 +584,194 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/recordings:start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start recording a live session, as a new recording (hosts, session surgeons, admins).
+         *     Every participant sees it at once: `RecordingStarted` is pushed over the WebSocket.
+         */
+        post: operations["start_recording"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/recordings:stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the session's running recording (hosts, session surgeons, admins). */
+        post: operations["stop_recording"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/archives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session's archives (one per recorded source per recording), in recording order
+         *     (members, reviewers, admins).
+         */
+        get: operations["list_archives"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/archives/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One archive (members of its session, reviewers, admins). */
+        get: operations["get_archive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change an archive's expiry or legal hold (admins). A new `expires_at` must be in the
+         *     future (422 otherwise); an archive on legal hold is never deleted.
+         */
+        patch: operations["update_archive"];
+        trace?: never;
+    };
+    "/v1/archives/{id}/playback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A short-lived URL to play the archive (members of its session, reviewers, admins). Each
+         *     URL handed out is first recorded as `ArchiveAccessed` (who, which archive, until when).
+         */
+        get: operations["playback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/archives/{id}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An archive's playable media, for the holder of a playback URL: no other header needed,
+         *     HTTP Range supported (206). Only archives this server stores itself are served here.
+         */
+        get: operations["archive_media"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One recorded source (its video and audio) of one recording of a session. */
+        Archive: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            session_id: string;
+            /** @description The source label (`endoscope`, `room-cam`). */
+            source: string;
+            status: components["schemas"]["ArchiveStatus"];
+            /**
+             * Format: date-time
+             * @description When the recorder began storing the source.
+             */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description When the recording of the source ended; `null` while recording.
+             */
+            ended_at?: string | null;
+            /**
+             * Format: int64
+             * @description Media time: what is stored so far, then the playable form's duration.
+             */
+            duration_ms: number;
+            /**
+             * Format: int64
+             * @description The segments' bytes so far, then the playable form's size.
+             */
+            bytes: number;
+            /** @description The playable form's media type (`video/mp4`), once there is one. */
+            content_type?: string | null;
+            /**
+             * Format: date-time
+             * @description When the archive is deleted, unless on legal hold.
+             */
+            expires_at: string;
+            /** @description Set by an admin: never deleted while set. */
+            legal_hold: boolean;
+            /**
+             * Format: uuid
+             * @description The recording it belongs to (one per start of recording).
+             */
+            recording_id: string;
+            /**
+             * Format: int64
+             * @description Segments stored.
+             */
+            segments: number;
+            /**
+             * Format: double
+             * @description How far the playable form is, 0 to 1, while `processing` (when the server making it
+             *     reports); otherwise `null`.
+             */
+            progress?: number | null;
+        };
+        /** @description A session's archives, in recording order. */
+        ArchivePage: {
+            items: components["schemas"]["Archive"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
+        /**
+         * @description Where an archive is in its life.
+         * @enum {string}
+         */
+        ArchiveStatus: "recording" | "processing" | "ready" | "incomplete" | "failed" | "expired";
         /** @description One event of the audit trail. */
         AuditEvent: {
             /**
@@ -712,6 +896,8 @@ export interface components {
              * @description When the WS and SFU tokens expire; join again for new ones.
              */
             expires_at: string;
+            /** @description Whether the session is being recorded as the participant joins. */
+            recording: components["schemas"]["RecordingFlag"];
         };
         /** @description The shared layout. */
         Layout: {
@@ -777,6 +963,11 @@ export interface components {
             username: string;
             password: string;
         };
+        /**
+         * Format: binary
+         * @description An archive's media bytes (the whole object, or the range asked for).
+         */
+        MediaBytes: string;
         /**
          * @description What a participant may do with media and the layout; carried in join tokens.
          * @enum {string}
@@ -857,6 +1048,18 @@ export interface components {
             base_version: number;
             changes: components["schemas"]["LayoutChanges"];
         };
+        /** @description Where to play an archive. */
+        PlaybackUrl: {
+            /** @description Opens without any other header (a `<video>` element, hls.js, ffprobe); HTTP Range works. */
+            url: string;
+            /** @description The media type of what `url` serves. */
+            content_type: string;
+            /**
+             * Format: date-time
+             * @description When `url` stops working; ask again for a new one.
+             */
+            expires_at: string;
+        };
         /** @description A projection's progress. */
         Projection: {
             name: string;
@@ -911,6 +1114,28 @@ export interface components {
          * @enum {string}
          */
         Recording: "idle" | "requested" | "recording" | "stopped";
+        /** @description Whether the session is being recorded now (people must know they are recorded). */
+        RecordingFlag: {
+            active: boolean;
+            /**
+             * Format: uuid
+             * @description The recording running now; `null` when none is.
+             */
+            recording_id?: string | null;
+        };
+        /** @description A recording started or stopped. */
+        RecordingResult: {
+            /**
+             * Format: uuid
+             * @description The recording started, or the one stopped.
+             */
+            recording_id: string;
+            /**
+             * Format: int64
+             * @description The log position of the write (also in `X-Position`).
+             */
+            position: number;
+        };
         RefreshRequest: {
             /** @description The refresh token from the last login or refresh (each can be used once). */
             refresh_token: string;
@@ -1131,6 +1356,16 @@ export interface components {
             /** @description `vp8`, `h264`, `opus`, …; absent until the first media arrives. */
             codec?: string | null;
             mid: string;
+        };
+        /** @description Absent fields stay as they are; at least one must be given. */
+        UpdateArchiveRequest: {
+            /**
+             * Format: date-time
+             * @description The new expiry: in the future.
+             */
+            expires_at?: string | null;
+            /** @description Hold (or release) the archive: held archives never expire. */
+            legal_hold?: boolean | null;
         };
         /** @description Absent fields stay as they are; `null` clears `procedure` or `scheduled_start`. */
         UpdateSessionRequest: {
@@ -3244,7 +3479,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description audit, layout, presence, sessions or users */
+                /** @description archives, audit, layout, presence, sessions or users */
                 name: string;
             };
             cookie?: never;
@@ -3967,6 +4202,561 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_recording: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Recording */
+            200: {
+                headers: {
+                    "X-Position"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingResult"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Observers may not */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such session, or the caller may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_transition`: the session is not live, or is being recorded already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop_recording: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stopped */
+            200: {
+                headers: {
+                    "X-Position"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingResult"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Observers may not */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such session, or the caller may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_transition`: the session is not live, or not being recorded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_archives: {
+        parameters: {
+            query?: {
+                /** @description From the previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1-1000 (default 50). */
+                limit?: number;
+                /**
+                 * @description Wait until the read models reach this log position (503 `not_caught_up` if they do not
+                 *     in time).
+                 */
+                min_position?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArchivePage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such session, or the caller may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_archive: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Wait until the read models reach this log position (503 `not_caught_up` if they do not
+                 *     in time).
+                 */
+                min_position?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Archive"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such archive, or the caller may not see its session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_archive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateArchiveRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-Position"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Archive"];
+                };
+            };
+            /** @description In the log, not yet in the read models: read it with X-Min-Position */
+            202: {
+                headers: {
+                    "X-Position"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteAccepted"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such archive, or the caller may not see its session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `no_change`, or `invalid_transition` for an expired archive */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing given, or an `expires_at` not in the future */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    playback: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Wait until the read models reach this log position (503 `not_caught_up` if they do not
+                 *     in time).
+                 */
+                min_position?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    /** @description Log position of the ArchiveAccessed event */
+                    "X-Position"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlaybackUrl"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such archive, or the caller may not see its session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `archive_not_playable`: recording, processing, failed or expired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `playback_unavailable`: no archive store; or `not_caught_up` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    archive_media: {
+        parameters: {
+            query: {
+                /** @description The playback token of the URL that `GET /v1/archives/{id}/playback` handed out */
+                token: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole object */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": components["schemas"]["MediaBytes"];
+                    "video/webm": components["schemas"]["MediaBytes"];
+                    "application/octet-stream": components["schemas"]["MediaBytes"];
+                };
+            };
+            /** @description The range asked for */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/mp4": components["schemas"]["MediaBytes"];
+                    "video/webm": components["schemas"]["MediaBytes"];
+                    "application/octet-stream": components["schemas"]["MediaBytes"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `missing_token`, `invalid_token`, `token_expired`, `user_deactivated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `wrong_archive`: the token is for another archive */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing to play any more, or not served by this server */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The range is outside the object */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `playback_unavailable` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,7 @@ const joinAs = (token: string): JoinResponse => ({
   sfu: { whip_url: "/whip", whep_url: "/whep", token: `sfu-${token}` },
   ice_servers: [],
   expires_at: "2099-01-01T00:00:00Z",
+  recording: { active: false, recording_id: null },
 });
 
 afterEach(() => vi.unstubAllGlobals());
