@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canEditLayout, initialSessionState, sessionReducer, sourcesInUse, type SessionState } from "./sessionState";
-import { ALICE, ME, aliceActor, event, meActor, panel, welcome } from "./testFixtures";
+import { canEditLayout, canRecord, initialSessionState, isRecording, sessionReducer, sourcesInUse, type SessionState } from "./sessionState";
+import { ALICE, ME, aliceActor, event, meActor, panel, welcome, welcomeRecording } from "./testFixtures";
 import type { ServerMessage } from "../api/generated/ws";
 
 function fold(...msgs: ServerMessage[]): SessionState {
@@ -141,6 +141,22 @@ describe("sessionReducer", () => {
     expect(s.recording.status).toBe("recording");
     s = sessionReducer(s, event(13, "RecordingStopped", { recording_id: "rec1" }));
     expect(s.recording.status).toBe("stopped");
+  });
+
+  it("takes the recording from the welcome's flag, which wins over the session's own", () => {
+    expect(isRecording(fold(welcome()))).toBe(false);
+    expect(isRecording(fold(welcome({}, { recording: { status: "recording", recording_id: "rec1" } })))).toBe(true);
+    const flagged = fold(welcomeRecording(true, "rec2"));
+    expect(flagged.recording).toEqual({ status: "recording", recording_id: "rec2" });
+    const stopped = fold(welcomeRecording(false, null, { recording: { status: "recording", recording_id: "rec1" } }));
+    expect(stopped.recording).toEqual({ status: "stopped", recording_id: "rec1" });
+    expect(isRecording(initialSessionState)).toBe(false);
+  });
+
+  it("lets those who edit the layout of a live session record, nobody else", () => {
+    expect(canRecord(fold(welcome()))).toBe(true);
+    expect(canRecord(fold(welcome({ role: "observer", permissions: ["subscribe"] })))).toBe(false);
+    expect(canRecord(fold(welcome({}, { status: "ended" })))).toBe(false);
   });
 
   it("moves the position on media events without other changes", () => {

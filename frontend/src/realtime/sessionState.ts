@@ -1,6 +1,7 @@
 // The session as one client sees it: the `welcome` snapshot, then every `event` folded in.
 // Pure, so every participant that applies the same messages holds the same state (the
 // server's promise), and so it can be tested without a socket.
+import { recordingFlagOf } from "../api/archives";
 import type { EventDataByType, LayoutUpdatedData } from "../api/generated/events";
 import type { EventMessage, Panel, ServerMessage, Session, WelcomeMessage } from "../api/generated/ws";
 
@@ -82,9 +83,26 @@ function fromWelcome(w: WelcomeMessage): SessionState {
     members: s.members.map((m) => ({ ...m })),
     participants: s.participants.map((p) => ({ ...p })),
     layout: { version: s.layout.version, panels: s.layout.panels.map((p) => ({ ...p })) },
-    recording: { ...s.recording },
+    recording: recordingOfWelcome(w),
     lastConflicts: null,
   };
+}
+
+/**
+ * The recording state of a `welcome`: the session's own, unless the welcome's `recording`
+ * flag (issue 14: `{active, recording_id}`) says otherwise, which then wins.
+ */
+function recordingOfWelcome(w: WelcomeMessage): Session["recording"] {
+  const own = w.session.recording;
+  const flag = recordingFlagOf(w);
+  if (!flag) return { ...own };
+  if (flag.active) return { status: "recording", recording_id: flag.recording_id ?? own.recording_id };
+  return own.status === "recording" ? { status: "stopped", recording_id: own.recording_id } : { ...own };
+}
+
+/** True while the session is being recorded (everyone is shown so). */
+export function isRecording(state: SessionState): boolean {
+  return state.ready && state.recording.status === "recording";
 }
 
 /** The typed `data` of an event of a known type. */
@@ -217,4 +235,13 @@ export function sourcesInUse(panels: readonly Panel[]): string[] {
 
 export function canEditLayout(state: SessionState): boolean {
   return state.ready && state.permissions.includes("edit_layout");
+}
+
+/**
+ * Whether this participant may start and stop recording: the domain grants it exactly where it
+ * grants editing the layout (hosts and surgeons of the session, never org observers; admins),
+ * and the token's `edit_layout` permission is that grant.
+ */
+export function canRecord(state: SessionState): boolean {
+  return canEditLayout(state) && state.status === "live";
 }

@@ -66,3 +66,8 @@ export function event<T extends EventType>(
 
 export const aliceActor = { user_id: ALICE.user_id, role: "surgeon", participant_id: ALICE.participant_id };
 export const meActor = { user_id: ME.user_id, role: "surgeon", participant_id: ME.participant_id };
+
+/** A welcome with issue 14's `recording: {active, recording_id}` (not in the generated type yet). */
+export function welcomeRecording(active: boolean, recording_id: string | null, session: Partial<WelcomeMessage["session"]> = {}, over: Partial<WelcomeMessage> = {}): WelcomeMessage {
+  return Object.assign(welcome(over, session), { recording: { active, recording_id } });
+}

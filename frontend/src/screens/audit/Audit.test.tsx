@@ -56,6 +56,7 @@ function serve(overrides: Record<string, Handler> = {}) {
       json({ id: SESSION, title: "Lap chole", status: "live", created_by: ALICE, created_at: "2026-12-02T05:41:13Z", recording: "idle", member_count: 1, updated_at: "2026-12-02T05:41:13Z" }),
     [`GET /v1/sessions/${SESSION}/events`]: () => json({ items: trail, next_cursor: null }),
     [`GET /v1/sessions/${SESSION}/state`]: () => json(replayed),
+    [`GET /v1/sessions/${SESSION}/archives`]: () => json({ items: [], next_cursor: null }),
     ...overrides,
   };
   const fetch = vi.fn(async (request: Request) => {

@@ -10,6 +10,7 @@ import { nameOf as directoryName, useDirectory } from "../../api/directory";
 import { Alert, Button, PageTitle, SelectField, messageOf } from "../../components/ui";
 import { FiltersForm } from "./FiltersForm";
 import { Replay } from "./Replay";
+import { ReplayPicture } from "./ReplayPicture";
 import { Timeline } from "./Timeline";
 import { Verify } from "./Verify";
 import { SYSTEM_USER, formatTime, type NameOf } from "./format";
@@ -174,6 +175,7 @@ function AuditScreen({ sessionId }: { sessionId: string | undefined }) {
               }}
               nameOf={nameOf}
             />
+            <ReplayPicture sessionId={sessionId} point={shown} />
           </aside>
         )}
       </div>

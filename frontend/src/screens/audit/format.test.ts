@@ -34,7 +34,8 @@ describe("EVENT_TYPES", () => {
     expect(EVENT_TYPES).toContain("MediaQualitySampled");
     expect(new Set(EVENT_TYPES).size).toBe(EVENT_TYPES.length);
     expect([...EVENT_TYPES].sort()).toEqual(EVENT_TYPES);
-    expect(EVENT_TYPES.length).toBe(34);
+    expect(EVENT_TYPES).toContain("ArchiveAccessed");
+    expect(EVENT_TYPES.length).toBe(42);
   });
 });
 
@@ -84,6 +85,31 @@ describe("summarize", () => {
     expect(summarize(event("MemberAdded", { session_id: "s1", user_id: BOB, role: "surgeon" }), nameOf)).toBe(
       "added Bob as surgeon",
     );
+  });
+
+  it("says what became of each archive and who was given a playback link", () => {
+    const a = { session_id: "s1", archive_id: "0aa11bb2-0000-7000-8000-000000000001" };
+    expect(summarize(event("ArchiveOpened", { ...a, recording_id: "r", source: "endoscope", expires_at: "2027-01-01T00:00:00Z" }), nameOf)).toBe(
+      "began recording endoscope (archive 0aa11bb2)",
+    );
+    expect(
+      summarize(event("SegmentStored", { ...a, seq: 3, object_key: "k", bytes: 1_200_000, sha256: "ab", start_ms: 12_000, duration_ms: 4000 }), nameOf),
+    ).toBe("stored segment 3 of archive 0aa11bb2 (1.2 MB, 0:04)");
+    expect(summarize(event("RecordingOverrun", { ...a, source: "endoscope", dropped_frames: 12 }), nameOf)).toBe(
+      "recorder fell behind on endoscope: 12 frames dropped",
+    );
+    expect(summarize(event("ArchiveClosed", { ...a, reason: "interrupted" }), nameOf)).toContain("interrupted");
+    expect(
+      summarize(
+        event("ArchiveFinalised", { ...a, status: "ready", object_key: "k", content_type: "video/mp4", bytes: 5_000_000, duration_ms: 10_000, sha256: "ab", reason: null }),
+        nameOf,
+      ),
+    ).toBe("archive 0aa11bb2 ready: 0:10, 5.0 MB");
+    expect(summarize(event("ArchiveAccessed", { ...a, user_id: BOB, url_expires_at: "2026-12-03T08:05:00Z" }), nameOf)).toMatch(
+      /^Bob was given a playback link to archive 0aa11bb2/,
+    );
+    expect(summarize(event("ArchiveRetentionChanged", { ...a, expires_at: "2027-01-01T00:00:00Z", legal_hold: true }), nameOf)).toContain("on legal hold");
+    expect(summarize(event("ArchiveExpired", { ...a, objects_deleted: 4 }), nameOf)).toBe("archive 0aa11bb2 expired: 4 objects deleted");
   });
 
   it("names media events by their source", () => {

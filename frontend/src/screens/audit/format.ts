@@ -2,6 +2,7 @@
 // data. Pure, so the wording is unit-tested apart from the screen.
 import type { AuditEvent } from "../../api/client";
 import type { EventDataByType, EventType } from "../../api/generated/events";
+import { formatBytes, formatDuration, shortId } from "../archives/format";
 
 /**
  * Every event type, for the "Event type" filter. A Record over the generated union makes `tsc`
@@ -9,6 +10,12 @@ import type { EventDataByType, EventType } from "../../api/generated/events";
  */
 const TYPES: Record<EventType, true> = {
   AccessDenied: true,
+  ArchiveAccessed: true,
+  ArchiveClosed: true,
+  ArchiveExpired: true,
+  ArchiveFinalised: true,
+  ArchiveOpened: true,
+  ArchiveRetentionChanged: true,
   AuditTrailRead: true,
   FirstFrameDecoded: true,
   FirstFrameDelivered: true,
@@ -23,9 +30,11 @@ const TYPES: Record<EventType, true> = {
   ParticipantLeft: true,
   PublisherConnected: true,
   PublisherDisconnected: true,
+  RecordingOverrun: true,
   RecordingRequested: true,
   RecordingStarted: true,
   RecordingStopped: true,
+  SegmentStored: true,
   SessionCancelled: true,
   SessionCreated: true,
   SessionDetailsChanged: true,
@@ -229,6 +238,27 @@ export function summarize(event: AuditEvent, nameOf: NameOf): string {
       return "recording started";
     case "RecordingStopped":
       return "recording stopped";
+    case "ArchiveOpened":
+      return `began recording ${e.data.source} (archive ${shortId(e.data.archive_id)})`;
+    case "SegmentStored":
+      return `stored segment ${e.data.seq} of archive ${shortId(e.data.archive_id)} (${formatBytes(e.data.bytes)}, ${formatDuration(e.data.duration_ms)})`;
+    case "RecordingOverrun":
+      return `recorder fell behind on ${e.data.source}: ${e.data.dropped_frames} frame${e.data.dropped_frames === 1 ? "" : "s"} dropped`;
+    case "ArchiveClosed":
+      return e.data.reason === "stopped"
+        ? `recording of archive ${shortId(e.data.archive_id)} ended`
+        : `recording of archive ${shortId(e.data.archive_id)} interrupted (the server stopped while recording)`;
+    case "ArchiveFinalised": {
+      const what = `archive ${shortId(e.data.archive_id)} ${e.data.status}`;
+      const facts = e.data.status === "failed" ? "" : `: ${formatDuration(e.data.duration_ms)}, ${formatBytes(e.data.bytes)}`;
+      return `${what}${facts}${e.data.reason ? ` (${e.data.reason})` : ""}`;
+    }
+    case "ArchiveAccessed":
+      return `${nameOf(e.data.user_id)} was given a playback link to archive ${shortId(e.data.archive_id)} (valid until ${formatTime(e.data.url_expires_at)})`;
+    case "ArchiveRetentionChanged":
+      return `archive ${shortId(e.data.archive_id)} now expires ${formatTime(e.data.expires_at)}, ${e.data.legal_hold ? "on legal hold" : "not on legal hold"}`;
+    case "ArchiveExpired":
+      return `archive ${shortId(e.data.archive_id)} expired: ${e.data.objects_deleted} object${e.data.objects_deleted === 1 ? "" : "s"} deleted`;
     case "PublisherConnected":
       return `published ${e.data.source}`;
     case "PublisherDisconnected":

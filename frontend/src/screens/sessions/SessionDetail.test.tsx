@@ -24,6 +24,7 @@ function fakeServer(opts: { session?: Partial<Session>; members?: Member[]; refu
     if (r.path === "/v1/users/directory") return json({ items: directory, next_cursor: null });
     if (r.method === "GET" && r.path === api) return json(session);
     if (r.method === "GET" && r.path === `${api}/members`) return json({ items: members });
+    if (r.method === "GET" && r.path === `${api}/archives`) return json({ items: [], next_cursor: null });
     const written = { "X-Position": String(++position) };
     if (r.method === "POST" && r.path === `${api}:start`) {
       session = { ...session, status: "live", started_at: "2026-12-03T07:05:00Z" };

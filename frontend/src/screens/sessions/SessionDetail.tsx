@@ -8,6 +8,9 @@ import { useDirectory } from "../../api/directory";
 import { useAuth } from "../../auth/AuthContext";
 import { Alert, Button, TextField, messageOf } from "../../components/ui";
 import { useToasts } from "../../components/Toasts";
+import { RecordingControl } from "../../components/RecordingControl";
+import { RecordingIndicator } from "../../components/RecordingIndicator";
+import { ArchivesSection } from "../archives/ArchivesSection";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { EditSessionForm } from "./EditSessionForm";
 import { Members } from "./Members";
@@ -16,6 +19,9 @@ import { memberRoleLabel, readAfter, sessionActions, sessionRoleOf } from "./rul
 import { formatDateTime } from "./time";
 
 type Dialog = "end" | "cancel" | null;
+
+/** How often a live session is re-read (its recording state may change from the workspace). */
+export const SESSION_REFRESH_MS = 5000;
 
 export function SessionDetail() {
   const { id = "" } = useParams();
@@ -59,6 +65,20 @@ export function SessionDetail() {
     setLoadError(null);
     void load();
   }, [load]);
+
+  // While live, the session is re-read now and then: recording started or stopped elsewhere
+  // shows here too (this page has no event stream).
+  const live = session?.status === "live";
+  useEffect(() => {
+    if (!live) return;
+    const timer = setInterval(() => {
+      const mine = latest.current; // a load started meanwhile (after a write) knows better
+      call(() => http.GET("/v1/sessions/{id}", { params: { path: { id } } }))
+        .then(({ data }) => mine === latest.current && setSession((s) => (s && s.id === data.id ? data : s)))
+        .catch(() => {}); // the next tick tries again; the page keeps what it showed
+    }, SESSION_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [id, live]);
 
   /** Runs a session write; on success shows the new state (re-reading after a 202). */
   async function write<T>(
@@ -132,6 +152,7 @@ export function SessionDetail() {
         <div className="mt-2 flex flex-wrap items-center gap-3">
           <h1 className="text-xl font-semibold">{session.title}</h1>
           <StatusBadge status={session.status} />
+          <RecordingIndicator active={session.recording === "recording"} />
           {myRole && <span className="text-sm text-slate-300">You are {memberRoleLabel(myRole).toLowerCase()} of this session</span>}
         </div>
       </div>
@@ -170,6 +191,14 @@ export function SessionDetail() {
             <Button disabled={busy} onClick={() => void write(startRequest, "The session is live.")}>
               Start session
             </Button>
+          )}
+          {may.record && (
+            <RecordingControl
+              sessionId={session.id}
+              active={session.recording === "recording"}
+              disabled={busy}
+              onDone={(answer) => void load(answer.position)}
+            />
           )}
           {may.end && (
             <Button variant="danger" disabled={busy} onClick={() => setDialog("end")}>
@@ -224,6 +253,8 @@ export function SessionDetail() {
         canManage={may.manageMembers}
         onChanged={(position) => void load(position)}
       />
+
+      <ArchivesSection sessionId={session.id} watch={session.recording === "recording"} canManage={user?.role === "admin"} />
 
       {dialog === "end" && (
         <ConfirmDialog

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { canCreateSession, readAfter, sessionActions, sessionRoleOf } from "./rules";
 
-const none = { start: false, end: false, cancel: false, edit: false, manageMembers: false, openWorkspace: false, audit: false };
+const none = { start: false, end: false, cancel: false, edit: false, manageMembers: false, openWorkspace: false, audit: false, record: false };
 
 describe("canCreateSession", () => {
   it("is for admins and surgeons", () => {
@@ -30,18 +30,20 @@ describe("sessionActions", () => {
       edit: true,
       manageMembers: true,
       openWorkspace: true,
+      record: true,
     });
   });
-  it("gives a surgeon who is not host only the workspace", () => {
-    expect(sessionActions("surgeon", "surgeon", "live")).toEqual({ ...none, openWorkspace: true });
+  it("gives a surgeon who is not host only the workspace and recording", () => {
+    expect(sessionActions("surgeon", "surgeon", "live")).toEqual({ ...none, openWorkspace: true, record: true });
     expect(sessionActions("surgeon", "surgeon", "scheduled")).toEqual(none);
   });
-  it("never lets an observer manage, even as host", () => {
+  it("never lets an observer manage or record, even as host", () => {
     expect(sessionActions("observer", "host", "scheduled")).toEqual(none);
+    expect(sessionActions("observer", "host", "live")).toEqual({ ...none, openWorkspace: true });
     expect(sessionActions("observer", "observer", "live")).toEqual({ ...none, openWorkspace: true });
   });
   it("lets an admin manage without being a member, but join only as one", () => {
-    expect(sessionActions("admin", null, "live")).toEqual({ ...none, end: true, edit: true, manageMembers: true, audit: true });
+    expect(sessionActions("admin", null, "live")).toEqual({ ...none, end: true, edit: true, manageMembers: true, audit: true, record: true });
     expect(sessionActions("admin", "observer", "live").openWorkspace).toBe(true);
   });
   it("gives a reviewer the audit trail only, never the workspace", () => {
@@ -50,6 +52,14 @@ describe("sessionActions", () => {
   it("offers nothing but the audit trail on an ended or cancelled session", () => {
     expect(sessionActions("admin", "host", "ended")).toEqual({ ...none, audit: true });
     expect(sessionActions("surgeon", "host", "cancelled")).toEqual(none);
+  });
+});
+
+describe("recording control", () => {
+  it("is for live sessions only", () => {
+    expect(sessionActions("surgeon", "host", "scheduled").record).toBe(false);
+    expect(sessionActions("surgeon", "host", "ended").record).toBe(false);
+    expect(sessionActions("surgeon", "observer", "live").record).toBe(false);
   });
 });
 

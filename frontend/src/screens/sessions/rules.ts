@@ -29,6 +29,8 @@ export interface SessionActions {
   manageMembers: boolean;
   openWorkspace: boolean;
   audit: boolean;
+  /** Start and stop recording (issue 14): hosts and session surgeons, and admins; live sessions. */
+  record: boolean;
 }
 
 export function sessionActions(orgRole: OrgRole | undefined, myRole: MemberRole | null, status: Status): SessionActions {
@@ -44,6 +46,8 @@ export function sessionActions(orgRole: OrgRole | undefined, myRole: MemberRole 
     // Joining needs membership, admins included; reviewers never join.
     openWorkspace: status === "live" && myRole !== null && orgRole !== "reviewer" && orgRole !== undefined,
     audit: orgRole === "admin" || orgRole === "reviewer",
+    // "host and surgeons of the session" (org observers never), and admins.
+    record: status === "live" && (orgRole === "admin" || (orgRole === "surgeon" && (myRole === "host" || myRole === "surgeon"))),
   };
 }
 

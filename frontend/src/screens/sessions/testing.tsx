@@ -35,10 +35,16 @@ export function stubApi(route: Route_): Sent[] {
         body: text ? JSON.parse(text) : undefined,
       };
       sent.push(request);
-      return route(request) ?? apiError(404, "not_found", `unexpected ${request.method} ${request.path}`);
+      return route(request) ?? fallback(request) ?? apiError(404, "not_found", `unexpected ${request.method} ${request.path}`);
     }),
   );
   return sent;
+}
+
+/** Answers the screens' side reads a test did not route: a session without archives. */
+function fallback(request: Sent): Response | undefined {
+  if (request.method === "GET" && /^\/v1\/sessions\/[^/]+\/archives$/.test(request.path)) return json({ items: [], next_cursor: null });
+  return undefined;
 }
 
 export const ids = {

@@ -7,7 +7,7 @@ import type { ServerMessage } from "../../api/generated/ws";
 import { ToastProvider } from "../../components/Toasts";
 import type { SessionMedia } from "../../media/types";
 import type { ConnectionOptions, OutgoingMessage } from "../../realtime/connection";
-import { ALICE, ME, SESSION_ID, aliceActor, event, meActor, panel, welcome } from "../../realtime/testFixtures";
+import { ALICE, ME, SESSION_ID, aliceActor, event, meActor, panel, welcome, welcomeRecording } from "../../realtime/testFixtures";
 import { Workspace, type Connect } from "./Workspace";
 import { json } from "../../test/http";
 
@@ -299,5 +299,81 @@ describe("Workspace", () => {
     expect(screen.getByText(/You are offline/)).toBeInTheDocument();
     c.status("closed", "removed");
     expect(screen.getByRole("alert")).toHaveTextContent("You were removed from this session.");
+  });
+});
+
+describe("Workspace recording", () => {
+  const indicator = () => screen.queryByRole("status", { name: "Recording" });
+
+  it("shows every participant the indicator from the welcome, an observer too, without the button", async () => {
+    await open(welcomeRecording(true, "rec-1", {}, { role: "observer", permissions: ["subscribe"] }));
+    expect(indicator()).toHaveTextContent("Recording");
+    expect(indicator()).toHaveAttribute("aria-live", "polite");
+    expect(screen.queryByRole("button", { name: /recording/i })).toBeNull();
+  });
+
+  it("shows the indicator the moment a RecordingStarted is pushed, and takes it away on RecordingStopped", async () => {
+    const c = await open();
+    expect(indicator()).toBeNull();
+    expect(screen.getByTestId("recording-indicator")).toHaveAttribute("role", "status"); // the live region waits
+    c.push(event(11, "RecordingStarted", { recording_id: "rec-1" }));
+    expect(indicator()).toBeInTheDocument();
+    expect(screen.getByText("Alice Host started recording")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Stop recording" })).toBeEnabled();
+    c.push(event(12, "RecordingStopped", { recording_id: "rec-1" }, meActor));
+    expect(indicator()).toBeNull();
+    expect(screen.getByText("You stopped recording")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Start recording" })).toBeInTheDocument();
+  });
+
+  it("gives a surgeon the button: it posts recordings:start and waits for the server's event", async () => {
+    const c = await open();
+    const base = vi.mocked(globalThis.fetch).getMockImplementation()!;
+    const posted: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (req: Request) => {
+        const url = new URL(req.url);
+        if (req.method === "POST" && url.pathname.includes("/recordings:")) {
+          posted.push(url.pathname);
+          return json({ recording_id: "rec-1", position: 11 });
+        }
+        return base(req);
+      }),
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Start recording" }));
+    expect(posted).toEqual([`/v1/sessions/${SESSION_ID}/recordings:start`]);
+    expect(await screen.findByRole("button", { name: "Starting recording…" })).toBeDisabled();
+    c.push(event(11, "RecordingStarted", { recording_id: "rec-1" }, meActor));
+    expect(indicator()).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Stop recording" }));
+    expect(posted.at(-1)).toBe(`/v1/sessions/${SESSION_ID}/recordings:stop`);
+  });
+
+  it("shows the server's refusal as a toast, and the button as it was", async () => {
+    await open();
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => json({ error: { code: "invalid_transition", message: "the session is being recorded already", request_id: "rq7" } }, 409)),
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Start recording" }));
+    expect(await screen.findByText("Recording not started: the session is being recorded already (request req-1)")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Start recording" })).toBeEnabled();
+    expect(indicator()).toBeNull();
+  });
+
+  it("shows the indicator from the join answer before the welcome arrives", async () => {
+    joinAnswer = () => json({ ...join, recording: { active: true, recording_id: "rec-1" } }, 201);
+    render(
+      <ToastProvider>
+        <MemoryRouter initialEntries={[`/sessions/${SESSION_ID}/workspace`]}>
+          <Routes>
+            <Route path="/sessions/:id/workspace" element={<Workspace connect={connect} />} />
+          </Routes>
+        </MemoryRouter>
+      </ToastProvider>,
+    );
+    await waitFor(() => expect(indicator()).toBeInTheDocument());
+    expect(screen.getByText("Connecting to the session…")).toBeInTheDocument();
   });
 });

@@ -9,7 +9,10 @@ import { ApiError } from "../../api/client";
 import { useDirectory } from "../../api/directory";
 import { Alert, Badge, Button, messageOf } from "../../components/ui";
 import type { MediaOptions, SessionMedia } from "../../media/types";
-import { canEditLayout, sourcesInUse } from "../../realtime/sessionState";
+import { recordingFlagOf } from "../../api/archives";
+import { RecordingControl } from "../../components/RecordingControl";
+import { RecordingIndicator } from "../../components/RecordingIndicator";
+import { canEditLayout, canRecord, isRecording, sourcesInUse } from "../../realtime/sessionState";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { keyboardRect, MAX_PANELS } from "./grid";
 import { PanelVideo, useSessionMedia } from "../../media";
@@ -116,6 +119,9 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
   }, [wantedKey]);
 
   const editable = canEditLayout(state) && status !== "closed" && state.status === "live";
+  // Until the welcome, the join answer says whether the session is being recorded.
+  const recording = state.ready ? isRecording(state) : (recordingFlagOf(joined.join)?.active ?? false);
+
   const ended = state.status === "ended" || state.status === "cancelled" || closeReason === "ended";
 
   const onKey = (id: string) => (e: KeyboardEvent<HTMLButtonElement>) => {
@@ -189,9 +195,10 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
         {state.ready && (
           <Badge tone={state.status === "live" ? "emerald" : "slate"}>{state.status}</Badge>
         )}
-        {state.recording.status === "recording" && <Badge tone="rose">recording</Badge>}
+        <RecordingIndicator active={recording} />
         {state.ready && state.role && <span className="text-sm text-slate-400">You: {state.role}</span>}
         <div className="ml-auto flex flex-wrap items-center gap-2">
+          {canRecord(state) && <RecordingControl sessionId={sessionId} active={recording} disabled={status !== "connected"} />}
           {editable && (
             <Button onClick={addPanel} disabled={panels.length >= MAX_PANELS || status !== "connected"}>
               Add panel

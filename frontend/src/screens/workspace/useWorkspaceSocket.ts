@@ -199,6 +199,10 @@ export function useWorkspaceSocket({
                 push(panelId ? `${text} on panel ${panelId}` : text, "warning");
               }
             }
+          } else if (msg.event_type === "RecordingStarted" || msg.event_type === "RecordingStopped") {
+            const who = msg.actor.user_id === next.userId ? "You" : name(msg.actor.user_id);
+            const started = msg.event_type === "RecordingStarted";
+            push(`${who} ${started ? "started" : "stopped"} recording`, started ? "warning" : "info");
           } else if (msg.event_type === "SessionEnded" || msg.event_type === "SessionCancelled") {
             connRef.current?.stop();
           }
