@@ -122,6 +122,11 @@ impl SourceFeed {
         self.frames.recv().await
     }
 
+    /// The next frame if one is waiting; `None` when the queue is empty or ended.
+    pub fn try_recv(&mut self) -> Option<RecordedFrame> {
+        self.frames.try_recv().ok()
+    }
+
     /// Frames dropped so far because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
