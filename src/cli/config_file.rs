@@ -162,7 +162,9 @@ fn checked(arg: &Arg, value: &toml::Value) -> Result<Vec<String>, String> {
             .map(|item| scalar(item).ok_or_else(|| "expected an array of strings".to_owned()))
             .collect::<Result<Vec<_>, _>>()?,
         toml::Value::Array(_) => return Err("expected one value, not an array".to_owned()),
-        other => vec![scalar(other).ok_or_else(|| "expected a string, an integer or a boolean".to_owned())?],
+        other => vec![
+            scalar(other).ok_or_else(|| "expected a string, an integer or a boolean".to_owned())?,
+        ],
     };
     let long = arg.get_long().unwrap_or_default();
     // A `--flag=value` for each value, through the argument itself: the same parser, the same
