@@ -195,7 +195,11 @@ pub async fn finalise(
         .ok_or(FinaliseError::NoSegments(segments.len()))?;
     let (content_type, extension, format_args): (_, _, &[&str]) = match codec.as_str() {
         "vp8" => ("video/webm", "webm", &["-f", "webm", "-cues_to_front", "1"]),
-        "h264" => ("video/mp4", "mp4", &["-f", "mp4", "-movflags", "+faststart"]),
+        "h264" => (
+            "video/mp4",
+            "mp4",
+            &["-f", "mp4", "-movflags", "+faststart"],
+        ),
         _ => return Err(FinaliseError::UnsupportedCodec(codec)),
     };
     let mut used = Vec::new();

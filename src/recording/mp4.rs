@@ -287,7 +287,9 @@ fn audio_samples(media: &SegmentMedia) -> Vec<MuxSample> {
                 step
             }
             // The last packet lasts as long as the one before, within the segment.
-            None => last_step.min(ticks(start_us, media.end_us, AUDIO_TIMESCALE).saturating_sub(at)),
+            None => {
+                last_step.min(ticks(start_us, media.end_us, AUDIO_TIMESCALE).saturating_sub(at))
+            }
         };
         samples.push(MuxSample {
             kind: TrackKind::Audio,

@@ -6,6 +6,7 @@ mod docs;
 mod helpers;
 mod realtime;
 mod realtime_schemas;
+mod recording;
 mod sfu;
 mod store_conformance;
 mod web;

@@ -82,7 +82,10 @@ fn the_recorders_keyframe_request_reaches_the_publisher_and_stays_out_of_the_log
     sim.run(Duration::from_millis(300));
     let mut feed = feeds.try_recv().expect("a feed");
     let seen: Vec<_> = std::iter::from_fn(|| feed.try_recv()).collect();
-    assert!(seen.len() >= 5 && seen.iter().all(|f| !f.keyframe), "{seen:?}");
+    assert!(
+        seen.len() >= 5 && seen.iter().all(|f| !f.keyframe),
+        "{seen:?}"
+    );
     let mark = sim.mark();
 
     feed.request_keyframe();
