@@ -36,6 +36,8 @@ enum Suite {
     Ws(ws::WsArgs),
     /// Media forwarding against a plain UDP relay (a server process of its own).
     Sfu(sfu::SfuArgs),
+    /// Media forwarding while 0, 1, 4, 8 sessions are recorded (server in this process).
+    SfuRecording(sfu::RecordingArgs),
 }
 
 #[tokio::main]
@@ -68,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Suite::Api(args) => api::run(&db.url, args).await,
             Suite::Ws(args) => ws::run(&db.url, args).await,
             Suite::Sfu(args) => sfu::run(&db.url, args).await,
+            Suite::SfuRecording(args) => sfu::run_recording(&db.url, args).await,
         };
         db.drop_database().await?;
         result?;
