@@ -11,7 +11,7 @@
 //! to back. [`ProcessingJobs`] bounds how many run at once; [`probe`] reads a file's duration
 //! and streams with `ffprobe`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -181,17 +181,20 @@ pub async fn finalise(
             }
         }
     }
-    // The codec most segments have (the first one's on a tie) is the archive's.
-    let mut counts: HashMap<String, usize> = HashMap::new();
+    // The video codec most segments have (the earliest on a tie) is the archive's.
+    let mut counts: Vec<(&str, usize)> = Vec::new();
     for (_, info) in &readable {
-        *counts
-            .entry(info.codec("video").unwrap_or_default().to_owned())
-            .or_default() += 1;
+        let codec = info.codec("video").unwrap_or_default();
+        match counts.iter_mut().find(|(c, _)| *c == codec) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((codec, 1)),
+        }
     }
-    let codec = readable
+    let codec = counts
         .iter()
-        .map(|(_, info)| info.codec("video").unwrap_or_default().to_owned())
-        .max_by_key(|c| (counts[c], std::cmp::Reverse(first_index(&readable, c))))
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map(|(c, _)| (*c).to_owned())
         .ok_or(FinaliseError::NoSegments(segments.len()))?;
     let (content_type, extension, format_args): (_, _, &[&str]) = match codec.as_str() {
         "vp8" => ("video/webm", "webm", &["-f", "webm", "-cues_to_front", "1"]),
@@ -235,13 +238,6 @@ pub async fn finalise(
         duration_ms,
         skipped,
     })
-}
-
-fn first_index(readable: &[(PathBuf, ProbeInfo)], codec: &str) -> usize {
-    readable
-        .iter()
-        .position(|(_, info)| info.codec("video").unwrap_or_default() == codec)
-        .unwrap_or(usize::MAX)
 }
 
 /// The concat demuxer's list: absolute paths, quoted.

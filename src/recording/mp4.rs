@@ -6,7 +6,8 @@
 //! follows the previous one. A segment's video starts with its keyframe at the segment's
 //! start; audio that starts later (a silent microphone, a sender that started late) is
 //! preceded by empty Opus packets, which a decoder plays as silence, so that it does not slip
-//! forward onto the picture.
+//! forward onto the picture. A segment without any audio is all such packets: every segment
+//! has the same two tracks, as concatenating them needs.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
