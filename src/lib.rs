@@ -1,5 +1,5 @@
 //! LiveSurgery server: event log backends, projections runner, REST API, realtime gateway,
-//! SFU, archive storage, the web app's files, auth and CLI.
+//! SFU, recorder, archive storage, the web app's files, auth and CLI.
 
 pub mod api;
 pub mod app;
@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod projector;
 pub mod realtime;
+pub mod recording;
 pub mod settings;
 pub mod sfu;
 pub mod startup;

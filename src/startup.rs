@@ -142,6 +142,11 @@ impl Application {
         self.port
     }
 
+    /// The media server (for whatever drives it besides HTTP: the recorder, a benchmark).
+    pub fn sfu(&self) -> Arc<Sfu> {
+        self.sfu.clone()
+    }
+
     /// Serves until SIGTERM or SIGINT, then drains: in-flight requests finish, queued appends
     /// commit, the projections stop after their current batch.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {

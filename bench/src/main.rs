@@ -40,6 +40,8 @@ enum Suite {
     /// Segment uploads through the spool to S3 (an s3s-fs of its own) against a plain
     /// `put_object` loop; needs no database.
     Upload(upload::UploadArgs),
+    /// Media forwarding while 0, 1, 4, 8 sessions are recorded (server in this process).
+    SfuRecording(sfu::RecordingArgs),
 }
 
 #[tokio::main]
@@ -77,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Suite::Ws(args) => ws::run(&db.url, args).await,
             Suite::Sfu(args) => sfu::run(&db.url, args).await,
             Suite::Upload(_) => unreachable!("run above, without a database"),
+            Suite::SfuRecording(args) => sfu::run_recording(&db.url, args).await,
         };
         db.drop_database().await?;
         result?;

@@ -189,7 +189,7 @@ pub fn stat_cpu_seconds(stat: &str) -> anyhow::Result<f64> {
 }
 
 /// CPU seconds of a process's threads, summed by thread name.
-fn threads_cpu_seconds(pid: u32) -> BTreeMap<String, f64> {
+pub fn threads_cpu_seconds(pid: u32) -> BTreeMap<String, f64> {
     let mut threads = BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return threads;

@@ -3,6 +3,7 @@
 //! own. The bench's uses of the server's internals, besides the store suite's, are here.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -10,6 +11,7 @@ use chrono::Utc;
 use clap::Args;
 use livesurgery::app::users::{NewUser, register_user};
 use livesurgery::settings::{ApiSettings, DatabaseUrl, Settings};
+use livesurgery::sfu::Sfu;
 use livesurgery_domain::CommandContext;
 use livesurgery_domain::roles::OrgRole;
 use uuid::Uuid;
@@ -22,6 +24,19 @@ pub async fn start_in_process(
     database_url: &str,
     data_dir: &Path,
 ) -> anyhow::Result<(String, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+    let (base, _, task) = start_in_process_with_sfu(database_url, data_dir).await?;
+    Ok((base, task))
+}
+
+/// [`start_in_process`], and the server's SFU handle (to record sessions from the bench).
+pub async fn start_in_process_with_sfu(
+    database_url: &str,
+    data_dir: &Path,
+) -> anyhow::Result<(
+    String,
+    Arc<Sfu>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+)> {
     let settings = Settings {
         database_url: DatabaseUrl::new(database_url),
         http_addr: "127.0.0.1:0".into(),
@@ -35,7 +50,8 @@ pub async fn start_in_process(
     };
     let app = livesurgery::startup::Application::build(&settings).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
-    Ok((base, tokio::spawn(app.run_until_stopped())))
+    let sfu = app.sfu();
+    Ok((base, sfu, tokio::spawn(app.run_until_stopped())))
 }
 
 /// Registers the bench's administrator straight into the log and the credentials, as

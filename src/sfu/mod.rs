@@ -9,7 +9,9 @@
 //! - `turn`: ICE servers and time-limited TURN credentials for `participants:join`.
 //!
 //! Media facts leave the loop through a bounded queue to an appender task: a full queue loses
-//! the fact (counted in `livesurgery_sfu_event_drops_total`), it never stalls media.
+//! the fact (counted in `livesurgery_sfu_event_drops_total`), it never stalls media. Frames of
+//! a session being recorded go the same way to the recorder (`Sfu::record`): a bounded queue
+//! per source, a full one drops (`livesurgery_recording_dropped_frames_total`).
 
 mod engine;
 pub mod forward;
@@ -33,6 +35,7 @@ use crate::app::dispatch::{Dispatched, LogListener};
 use crate::app::identity::participant_context;
 use crate::app::media::check_slots;
 use crate::app::{App, AppError, ErrorKind, lock};
+use crate::recording::SessionTap;
 use crate::settings::ApiSettings;
 use crate::telemetry::Metrics;
 
@@ -203,6 +206,11 @@ enum Command {
     Select {
         resource_id: Uuid,
         slots: Vec<Option<String>>,
+    },
+    /// Turns the recording tee of a session on (`Some`) or off.
+    Record {
+        session_id: Uuid,
+        tap: Option<SessionTap>,
     },
     Shutdown,
 }
@@ -454,6 +462,13 @@ impl Sfu {
             Scope::Resource(resource_id),
             MediaEndReason::Deleted,
         ));
+    }
+
+    /// Starts offering every frame the session's publishers send to `tap` (`Some`), or stops
+    /// (`None`, which ends the recorder's source queues once they are drained). A new tap
+    /// replaces the session's previous one.
+    pub fn record(&self, session_id: Uuid, tap: Option<SessionTap>) -> Result<(), SfuError> {
+        self.send(Command::Record { session_id, tap })
     }
 
     fn remove(&self, scope: Scope, reason: MediaEndReason) {

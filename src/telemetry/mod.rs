@@ -26,6 +26,31 @@ pub struct Metrics {
     pub ws_presence_timeouts: IntCounter,
     /// The SFU's media plane.
     pub sfu: SfuMetrics,
+    /// The recorder.
+    pub recording: RecordingMetrics,
+}
+
+/// The recorder's metrics (`livesurgery_recording_*`).
+pub struct RecordingMetrics {
+    /// Frames the SFU did not hand to the recorder because its queue was full (forwarding
+    /// never waits for the recorder).
+    pub dropped_frames: IntCounter,
+}
+
+impl RecordingMetrics {
+    fn new() -> RecordingMetrics {
+        RecordingMetrics {
+            dropped_frames: IntCounter::new(
+                "livesurgery_recording_dropped_frames_total",
+                "Frames of recorded sources dropped because the recorder's queue was full",
+            )
+            .expect("a valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![Box::new(self.dropped_frames.clone())]
+    }
 }
 
 /// The SFU's metrics (`livesurgery_sfu_*`).
@@ -140,6 +165,7 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let sfu = SfuMetrics::new();
+        let recording = RecordingMetrics::new();
         let ws_connected = IntGauge::new(
             "livesurgery_ws_connected_clients",
             "WebSocket connections open now",
@@ -191,6 +217,7 @@ impl Metrics {
         ]
         .into_iter()
         .chain(sfu.collectors())
+        .chain(recording.collectors())
         {
             registry
                 .register(collector)
@@ -205,6 +232,7 @@ impl Metrics {
             ws_slow_consumers,
             ws_presence_timeouts,
             sfu,
+            recording,
         }
     }
 

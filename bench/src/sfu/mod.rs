@@ -27,6 +27,7 @@ use crate::server::{ChildServer, ServerArgs, register_admin};
 use meter::{Meter, Source};
 use peers::{Peer, Publisher, Subscriber, direct_latency, subscriber_offer};
 use probes::{Figures, Probe, print_comparison, print_header, print_row, window_figures};
+pub use recording::{RecordingArgs, run as run_recording};
 use relay::{Relay, RelayShape, relay_step};
 use stage::{Stage, post_offer};
 
@@ -34,6 +35,7 @@ mod frames;
 mod meter;
 mod peers;
 mod probes;
+mod recording;
 mod relay;
 mod stage;
 
@@ -156,32 +158,8 @@ async fn measure(server: &mut ChildServer, relay: &Relay, args: &SfuArgs) -> any
     let mut tasks = Vec::new();
 
     // The publisher: a surgeon's participant, over WHIP.
-    let source = Arc::new(Source::default());
-    let access = stage
-        .join(&http, &stage.surgeon_token, "bench-publisher")
-        .await?;
-    let mut peer = Peer::bind().await?;
-    let mut sdp = peer.rtc.sdp_api();
-    let mid = sdp.add_media(
-        MediaKind::Video,
-        Direction::SendOnly,
-        Some("bench".into()),
-        Some(SOURCE.into()),
-        None,
-    );
-    let (offer, pending) = sdp
-        .apply()
-        .context("the publisher's offer has no changes")?;
-    let whip_url = format!("{}?source={SOURCE}", access.whip_url);
-    let answer = post_offer(&http, &whip_url, &access.token, &offer).await?;
-    peer.accept(pending, answer)?;
-    let publisher = Publisher::new(source.clone(), Some(mid), shape);
-    tasks.push(tokio::spawn(peer.drive(publisher, stop.clone())));
-    wait_for(Duration::from_secs(15), || {
-        source.connected.load(Ordering::Relaxed)
-    })
-    .await
-    .context("the publisher did not connect (ICE + DTLS) within 15 s")?;
+    let (source, publishing) = publish(&http, &stage, shape, stop.clone()).await?;
+    tasks.push(publishing);
     source.sending.store(true, Ordering::Relaxed);
 
     println!(
@@ -294,6 +272,43 @@ async fn measure(server: &mut ChildServer, relay: &Relay, args: &SfuArgs) -> any
     println!();
     summarize(&rows, args, &why_stopped, &source);
     Ok(())
+}
+
+/// Publishes `SOURCE` in the stage's session as its surgeon (WHIP) and drives the peer until
+/// `stop`, writing frames of `shape` once `sending` is set; returns once it is connected.
+async fn publish(
+    http: &reqwest::Client,
+    stage: &Stage,
+    shape: Shape,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(Arc<Source>, tokio::task::JoinHandle<Result<(), String>>)> {
+    let source = Arc::new(Source::default());
+    let access = stage
+        .join(http, &stage.surgeon_token, "bench-publisher")
+        .await?;
+    let mut peer = Peer::bind().await?;
+    let mut sdp = peer.rtc.sdp_api();
+    let mid = sdp.add_media(
+        MediaKind::Video,
+        Direction::SendOnly,
+        Some("bench".into()),
+        Some(SOURCE.into()),
+        None,
+    );
+    let (offer, pending) = sdp
+        .apply()
+        .context("the publisher's offer has no changes")?;
+    let whip_url = format!("{}?source={SOURCE}", access.whip_url);
+    let answer = post_offer(http, &whip_url, &access.token, &offer).await?;
+    peer.accept(pending, answer)?;
+    let publisher = Publisher::new(source.clone(), Some(mid), shape);
+    let task = tokio::spawn(peer.drive(publisher, stop));
+    wait_for(Duration::from_secs(15), || {
+        source.connected.load(Ordering::Relaxed)
+    })
+    .await
+    .context("the publisher did not connect (ICE + DTLS) within 15 s")?;
+    Ok((source, task))
 }
 
 /// Joins as the observer, offers a recvonly video m-line over WHEP and drives the peer.

@@ -16,6 +16,9 @@ pub(super) struct Stage {
     session_id: String,
     pub surgeon_token: String,
     pub observer_token: String,
+    admin_token: String,
+    /// The surgeon's and the observer's user ids.
+    members: [String; 2],
 }
 
 /// What `participants:join` hands out for the SFU.
@@ -31,6 +34,7 @@ impl Stage {
         let admin = sign_in(http, base, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
         let session_id = create_session(http, base, &admin, "SFU bench session").await?;
         let mut tokens = Vec::new();
+        let mut ids = Vec::new();
         for (name, role) in [
             ("bench-sfu-surgeon", "surgeon"),
             ("bench-sfu-observer", "observer"),
@@ -38,16 +42,44 @@ impl Stage {
             let id = create_user(http, base, &admin, name, role).await?;
             add_member(http, base, &admin, &session_id, &id, role).await?;
             tokens.push(sign_in(http, base, name, ADMIN_PASSWORD).await?);
+            ids.push(id);
         }
         start_session(http, base, &admin, &session_id).await?;
         let observer_token = tokens.pop().context("no observer")?;
         let surgeon_token = tokens.pop().context("no surgeon")?;
+        let observer_id = ids.pop().context("no observer")?;
+        let surgeon_id = ids.pop().context("no surgeon")?;
         Ok(Stage {
             base: base.to_owned(),
             session_id,
             surgeon_token,
             observer_token,
+            admin_token: admin,
+            members: [surgeon_id, observer_id],
         })
+    }
+
+    /// Another live session with the same surgeon and observer.
+    pub(super) async fn another(&self, http: &reqwest::Client) -> anyhow::Result<Stage> {
+        let (base, admin) = (&self.base, &self.admin_token);
+        let session_id = create_session(http, base, admin, "SFU bench session").await?;
+        for (id, role) in self.members.iter().zip(["surgeon", "observer"]) {
+            add_member(http, base, admin, &session_id, id, role).await?;
+        }
+        start_session(http, base, admin, &session_id).await?;
+        Ok(Stage {
+            base: base.clone(),
+            session_id,
+            surgeon_token: self.surgeon_token.clone(),
+            observer_token: self.observer_token.clone(),
+            admin_token: admin.clone(),
+            members: self.members.clone(),
+        })
+    }
+
+    /// The session's id.
+    pub(super) fn session_id(&self) -> &str {
+        &self.session_id
     }
 
     /// Joins as a participant (with `token`, the surgeon's or the observer's) on `device`.

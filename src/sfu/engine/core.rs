@@ -24,7 +24,10 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Input, Output as RtcOutput};
 use uuid::Uuid;
 
+mod tee;
+
 use super::peer::{Action, Effects, NewPeer, Peer, Publisher, Role};
+use crate::recording::tap::Tee;
 use crate::sfu::forward::{self, Kind, Verdict};
 use crate::sfu::{Command, PeerInfo, TrackView};
 use crate::telemetry::Metrics;
@@ -81,6 +84,8 @@ pub(super) struct Core {
     now: Instant,
     /// Input came since the peers were last drained and reaped.
     unsettled: bool,
+    /// The recording tee of each session being recorded.
+    taps: HashMap<Uuid, Tee>,
 }
 
 impl Core {
@@ -95,6 +100,7 @@ impl Core {
             outputs: VecDeque::new(),
             now,
             unsettled: false,
+            taps: HashMap::new(),
         }
     }
 
@@ -118,6 +124,19 @@ impl Core {
                 }
             }
             Command::Select { resource_id, slots } => self.select(resource_id, &slots),
+            // Dropping a session's tee ends its source queues: the recorder's writers finish.
+            Command::Record {
+                session_id,
+                tap: Some(tap),
+            } => {
+                self.taps.insert(session_id, Tee::new(tap));
+            }
+            Command::Record {
+                session_id,
+                tap: None,
+            } => {
+                self.taps.remove(&session_id);
+            }
             Command::Shutdown => self.end_all(MediaEndReason::Shutdown),
         }
     }
@@ -248,7 +267,10 @@ impl Core {
                         source,
                         kind,
                         data,
-                    } => self.forward(from, session_id, &source, kind, &data),
+                    } => {
+                        self.forward(from, session_id, &source, kind, &data);
+                        self.tee(from, session_id, source, kind, &data);
+                    }
                     Action::Keyframe {
                         session_id,
                         source,

@@ -4,6 +4,7 @@
 
 mod forwarding;
 mod lifecycle;
+mod recording;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -122,6 +123,7 @@ fn received(data: &MediaData) -> Received {
 /// The core, its peers' counterparts, and what came out of it.
 struct Sim {
     core: Core,
+    metrics: Arc<Metrics>,
     now: Instant,
     started: Instant,
     session_id: Uuid,
@@ -134,8 +136,10 @@ struct Sim {
 impl Sim {
     fn new() -> Sim {
         let now = Instant::now();
+        let metrics = Arc::new(Metrics::new());
         Sim {
-            core: Core::new(Arc::new(Metrics::new()), now),
+            core: Core::new(metrics.clone(), now),
+            metrics,
             now,
             started: now,
             session_id: Uuid::now_v7(),
