@@ -17,6 +17,7 @@ use crate::app::{App, PlaybackSigner};
 use crate::auth::{Keys, load_or_create_key};
 use crate::projector::Projector;
 use crate::realtime::Gateway;
+use crate::recording::lifecycle::{Recorder, TapControl};
 use crate::settings::Settings;
 use crate::sfu::Sfu;
 use crate::store::{self, EventStore};
@@ -30,6 +31,29 @@ pub struct Application {
     projector: Projector,
     gateway: Arc<Gateway>,
     sfu: Arc<Sfu>,
+    /// Kept for the server's life (the dispatcher holds it weakly).
+    _recorder: Arc<Recorder>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// The archive store as the signer of playback URLs.
+struct StoreSigner(Arc<dyn crate::storage::BlobStore>);
+
+#[async_trait::async_trait]
+impl PlaybackSigner for StoreSigner {
+    async fn playback(
+        &self,
+        object_key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<crate::app::PlaybackTarget, crate::app::error::AppError> {
+        use crate::app::PlaybackTarget;
+        use crate::storage::Playback;
+        match self.0.playback(object_key, ttl).await {
+            Ok(Playback::Url(url)) => Ok(PlaybackTarget::Url(url)),
+            Ok(Playback::Local(path)) => Ok(PlaybackTarget::Local(path)),
+            Err(error) => Err(crate::app::error::AppError::internal(error)),
+        }
+    }
 }
 
 impl Application {
@@ -70,9 +94,12 @@ impl Application {
             Keys::new(key.as_bytes()),
             settings.api.clone(),
         );
-        if let Some(signer) = playback {
-            app = app.with_playback(signer);
-        }
+        // Archives: the configured object store, which also signs playback URLs unless the
+        // caller brought its own signer.
+        let blobs = crate::storage::open(&settings.api).context("opening the archive store")?;
+        let signer = playback
+            .unwrap_or_else(|| Arc::new(StoreSigner(blobs.clone())) as Arc<dyn PlaybackSigner>);
+        app = app.with_playback(signer);
         let app = Arc::new(app);
         let metrics = Arc::new(Metrics::new());
         let gateway = Gateway::new(
@@ -87,6 +114,30 @@ impl Application {
         let sfu_listener: Arc<dyn LogListener> = sfu.clone();
         dispatcher.listen(Arc::downgrade(&gateway_listener));
         dispatcher.listen(Arc::downgrade(&sfu_listener));
+        // The recorder follows the log too: it taps the SFU for the sessions being recorded.
+        let taps: Arc<dyn TapControl> = sfu.clone();
+        let recorder = Recorder::start(app.clone(), blobs.clone(), taps)
+            .await
+            .context("starting the recorder")?;
+        let recorder_listener: Arc<dyn LogListener> = recorder.clone();
+        dispatcher.listen(Arc::downgrade(&recorder_listener));
+        {
+            let recorder = recorder.clone();
+            tokio::spawn(async move {
+                if let Err(error) = recorder.recover().await {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "recovering archives left by a previous run failed"
+                    );
+                }
+            });
+        }
+        let sweeper = crate::recording::retention::spawn_sweeper(
+            store.clone(),
+            app.read_models.clone(),
+            blobs.clone(),
+            std::time::Duration::from_secs(settings.api.archive_gc_interval_secs.max(1)),
+        );
         let state = web::Data::new(ApiState::new(app.clone()));
         let app_data = web::Data::from(app);
         // Decided once: what start-up says is what every worker serves.
@@ -134,6 +185,8 @@ impl Application {
             projector,
             gateway,
             sfu,
+            _recorder: recorder,
+            sweeper,
         })
     }
 
@@ -163,6 +216,7 @@ impl Application {
         tracing::info!("HTTP server stopped; draining");
         // Peer connections end (recorded as `shutdown`) while the log is still open.
         self.sfu.stop().await;
+        self.sweeper.abort();
         self.projector.stop().await;
         self.store.close().await;
         tracing::info!("stopped cleanly");

@@ -206,6 +206,24 @@ impl App {
             .await
     }
 
+    /// Appends facts of the server itself (the recorder's archive events) to a session's
+    /// stream, with the system actor, in turn with the stream's commands.
+    pub async fn record_system_facts(
+        &self,
+        session_id: Uuid,
+        facts: Vec<Event>,
+    ) -> Result<AppendResult, CommandError> {
+        let facts: Vec<(Event, Actor)> = facts.into_iter().map(|e| (e, Actor::system())).collect();
+        self.executor
+            .record::<livesurgery_domain::aggregate::Session>(
+                &*self.store,
+                session_id,
+                &facts,
+                Uuid::now_v7(),
+            )
+            .await
+    }
+
     /// Waits, bounded by the read wait, until the read models reach `position`; false when
     /// they did not in time.
     pub async fn wait_for(&self, position: u64) -> bool {

@@ -14,7 +14,9 @@
 
 mod clock;
 pub mod finalise;
+pub mod lifecycle;
 mod mp4;
+pub mod retention;
 pub mod segmenter;
 pub mod tap;
 

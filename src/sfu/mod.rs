@@ -626,6 +626,14 @@ fn removal(event: &Event) -> Option<(Scope, MediaEndReason)> {
     }
 }
 
+impl crate::recording::lifecycle::TapControl for Sfu {
+    fn record(&self, session_id: Uuid, tap: Option<SessionTap>) {
+        if let Err(error) = Sfu::record(self, session_id, tap) {
+            tracing::warn!(%error, session = %session_id, "the SFU did not take the recording tap");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

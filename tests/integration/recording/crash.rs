@@ -17,13 +17,22 @@ async fn a_server_killed_mid_recording_leaves_an_incomplete_archive_that_plays()
     if !webrtc_ready("recording::crash") {
         return;
     }
-    let env = [("LIVESURGERY_RECORDING_SEGMENT_SECS", SEGMENT_SECS.to_owned())];
+    let env = [(
+        "LIVESURGERY_RECORDING_SEGMENT_SECS",
+        SEGMENT_SECS.to_owned(),
+    )];
     let (app, server) = TestApp::spawn_process(fresh_sqlite(), &env).await;
     let (host, session) = live_session(&app).await;
     let joined = join(&app, session, &host).await;
     recording(&app, session, &host, "start").await;
-    let publisher =
-        Peer::publish_with("endoscope", &Sfu::of(&joined), "endoscope", 20, &["--audio"]).await;
+    let publisher = Peer::publish_with(
+        "endoscope",
+        &Sfu::of(&joined),
+        "endoscope",
+        20,
+        &["--audio"],
+    )
+    .await;
     let tag = publisher.tag.expect("a tag");
 
     // Wait until at least two segments are stored, then kill the server mid-segment.
@@ -93,7 +102,9 @@ async fn a_server_killed_mid_recording_leaves_an_incomplete_archive_that_plays()
     );
     let read = inspect(&url).await;
     assert_eq!(
-        read["tags"].as_object().map(|t| t.keys().cloned().collect::<Vec<_>>()),
+        read["tags"]
+            .as_object()
+            .map(|t| t.keys().cloned().collect::<Vec<_>>()),
         Some(vec![tag.to_string()]),
         "{read}"
     );

@@ -28,10 +28,15 @@ fn root() -> PathBuf {
 
 /// Whether ffmpeg's tools and the browser are here (or the test must fail, in CI).
 fn media_tools_ready(test: &str) -> bool {
-    let ffprobe = std::process::Command::new("ffprobe").arg("-version").output();
+    let ffprobe = std::process::Command::new("ffprobe")
+        .arg("-version")
+        .output();
     let missing = if !ffprobe.is_ok_and(|o| o.status.success()) {
         Some("no ffprobe (apt-get install ffmpeg)".to_owned())
-    } else if !root().join("tests/browser/node_modules/playwright-core").is_dir() {
+    } else if !root()
+        .join("tests/browser/node_modules/playwright-core")
+        .is_dir()
+    {
         Some("no tests/browser/node_modules (bash .ci/install-browser.sh)".to_owned())
     } else {
         None
@@ -44,10 +49,10 @@ fn media_tools_ready(test: &str) -> bool {
     )
 }
 
-/// Plays `url` in headless Chromium for a few seconds (`tests/browser/play.mjs`).
+/// Plays `url` in headless Chromium for a few seconds (`tests/browser/play-url.mjs`).
 async fn chromium_plays(url: &str) -> Value {
     let out = Command::new("node")
-        .arg(root().join("tests/browser/play.mjs"))
+        .arg(root().join("tests/browser/play-url.mjs"))
         .arg(url)
         .args(["--seconds", "3"])
         .current_dir(root())
@@ -84,8 +89,14 @@ async fn a_recorded_source_plays_back_as_published() {
     );
 
     let recording_id = recording(&app, session, &host, "start").await;
-    let publisher =
-        Peer::publish_with("endoscope", &Sfu::of(&joined), "endoscope", FPS, &["--audio"]).await;
+    let publisher = Peer::publish_with(
+        "endoscope",
+        &Sfu::of(&joined),
+        "endoscope",
+        FPS,
+        &["--audio"],
+    )
+    .await;
     let tag = publisher.tag.expect("the publisher's tag");
     let published_at = Instant::now();
     tokio::time::sleep(RECORDED).await;
@@ -143,7 +154,9 @@ async fn a_recorded_source_plays_back_as_published() {
         "{missing} of {counters} frame counters are missing: {read}"
     );
     assert_eq!(
-        read["tags"].as_object().map(|t| t.keys().cloned().collect::<Vec<_>>()),
+        read["tags"]
+            .as_object()
+            .map(|t| t.keys().cloned().collect::<Vec<_>>()),
         Some(vec![tag.to_string()]),
         "the frames show another source: {read}"
     );
@@ -161,16 +174,25 @@ async fn a_recorded_source_plays_back_as_published() {
             ("ArchiveOpened", opened),
             ("SegmentStored", json!({"archive_id": id, "seq": 0})),
             ("RecordingStopped", json!({"recording_id": recording_id})),
-            ("ArchiveClosed", json!({"archive_id": id, "reason": "stopped"})),
-            ("ArchiveFinalised", json!({"archive_id": id, "status": "ready"})),
-            ("ArchiveAccessed", json!({"archive_id": id, "user_id": watcher.id})),
+            (
+                "ArchiveClosed",
+                json!({"archive_id": id, "reason": "stopped"}),
+            ),
+            (
+                "ArchiveFinalised",
+                json!({"archive_id": id, "status": "ready"}),
+            ),
+            (
+                "ArchiveAccessed",
+                json!({"archive_id": id, "user_id": watcher.id}),
+            ),
         ],
     );
     let started = events
         .iter()
         .find(|e| e["type"] == "RecordingStarted")
         .expect("RecordingStarted");
-    assert_eq!(started["actor"]["user_id"], host.id.to_string(), "{started}");
+    assert_eq!(started["actor_user_id"], host.id.to_string(), "{started}");
     let segments: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "SegmentStored" && e["data"]["archive_id"] == id.as_str())
@@ -184,7 +206,10 @@ async fn a_recorded_source_plays_back_as_published() {
             "{segment}"
         );
         assert!(
-            !data["object_key"].as_str().unwrap_or("").contains("endoscope"),
+            !data["object_key"]
+                .as_str()
+                .unwrap_or("")
+                .contains("endoscope"),
             "object keys carry ids only: {segment}"
         );
         // The last segment may be short: it ends where the recording stopped.

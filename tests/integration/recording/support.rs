@@ -43,9 +43,10 @@ pub async fn wait_for_archive(
     let deadline = Instant::now() + within;
     loop {
         let seen = archives(app, session, &app.admin_token).await;
-        if let Some(found) = seen.iter().find(|a| {
-            a["source"] == source && statuses.iter().any(|s| a["status"] == *s)
-        }) {
+        if let Some(found) = seen
+            .iter()
+            .find(|a| a["source"] == source && statuses.iter().any(|s| a["status"] == *s))
+        {
             return found.clone();
         }
         assert!(
@@ -74,7 +75,15 @@ pub async fn playback(app: &TestApp, archive: &str, token: &str) -> Value {
 /// error ffprobe reports.
 pub async fn ffprobe(url: &str) -> Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", url])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            url,
+        ])
         .output()
         .await
         .expect("ffprobe runs (apt-get install ffmpeg)");

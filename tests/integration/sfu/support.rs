@@ -163,17 +163,8 @@ impl Peer {
         let url = format!("{}?source={source}", sfu.whip_url);
         let fps = fps.to_string();
         let mut args = vec![
-            "publish",
-            "--url",
-            &url,
-            "--token",
-            &sfu.token,
-            "--width",
-            "320",
-            "--height",
-            "240",
-            "--fps",
-            &fps,
+            "publish", "--url", &url, "--token", &sfu.token, "--width", "320", "--height", "240",
+            "--fps", &fps,
         ];
         args.extend_from_slice(extra);
         let args: Vec<String> = args.into_iter().map(String::from).collect();
