@@ -51,6 +51,12 @@ impl PlaybackSigner for StoreSigner {
         match self.0.playback(object_key, ttl).await {
             Ok(Playback::Url(url)) => Ok(PlaybackTarget::Url(url)),
             Ok(Playback::Local(path)) => Ok(PlaybackTarget::Local(path)),
+            Err(crate::storage::StorageError::NotFound { .. }) => {
+                Err(crate::app::error::AppError::unavailable(
+                    "playback_unavailable",
+                    "the archive's playable object is not in the archive store",
+                ))
+            }
             Err(error) => Err(crate::app::error::AppError::internal(error)),
         }
     }

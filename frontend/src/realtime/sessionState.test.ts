@@ -145,7 +145,7 @@ describe("sessionReducer", () => {
 
   it("takes the recording from the welcome's flag, which wins over the session's own", () => {
     expect(isRecording(fold(welcome()))).toBe(false);
-    expect(isRecording(fold(welcome({}, { recording: { status: "recording", recording_id: "rec1" } })))).toBe(true);
+    expect(isRecording(fold(welcomeRecording(true, "rec1", { recording: { status: "idle", recording_id: null } })))).toBe(true);
     const flagged = fold(welcomeRecording(true, "rec2"));
     expect(flagged.recording).toEqual({ status: "recording", recording_id: "rec2" });
     const stopped = fold(welcomeRecording(false, null, { recording: { status: "recording", recording_id: "rec1" } }));

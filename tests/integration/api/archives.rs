@@ -438,7 +438,7 @@ async fn only_ready_and_incomplete_archives_play_and_nothing_is_recorded_otherwi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_an_archive_store_playback_is_unavailable_and_unrecorded() {
+async fn without_its_object_in_the_archive_store_playback_is_unavailable_and_unrecorded() {
     for db in all_backends().await {
         let app = spawn_app(db).await;
         let c = cast(&app).await;

@@ -720,7 +720,7 @@ async fn a_member_removed_from_the_session_loses_its_media_at_once() {
         // The host watches the session over the realtime WebSocket: media events are pushed.
         let host_joined = join(&app, session, &host).await;
         let mut watcher =
-            WsClient::connect(&host_joined.ws_url, &host_joined.ws_token, "host-ws").await;
+            WsClient::welcomed(&host_joined.ws_url, &host_joined.ws_token, "host-ws").await;
         let publisher = Peer::publish("host", &Sfu::of(&host_joined), "endoscope", FPS).await;
         for pushed in ["PublisherConnected", "TrackPublished"] {
             let event = watcher
