@@ -39,7 +39,7 @@ fn the_store_suite_prints_its_figures_and_leaves_no_database_behind() {
         "subscriber end-to-end latency (append call to delivery, 8 appends by 4 writers): p50",
         "baseline: reading the log =",
         "rebuild users",
-        "projection rebuild, all 5 projections in one pass",
+        "projection rebuild, all 6 projections in one pass",
     ] {
         assert!(stdout.contains(figure), "no {figure:?} in:\n{stdout}");
     }
