@@ -220,8 +220,8 @@ impl Recorder {
     async fn finalise(&self, session_id: Uuid, archive_id: Uuid, outcome: ArchiveStatus) -> Event {
         let prefix = archive_prefix(archive_id);
         self.spool.flushed(&prefix).await;
-        let jobs = self.jobs.clone();
-        jobs.run(self.finalise_now(session_id, archive_id, outcome, &prefix))
+        self.jobs
+            .run(self.finalise_now(session_id, archive_id, outcome, &prefix))
             .await
     }
 
