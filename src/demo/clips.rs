@@ -58,7 +58,8 @@ impl Clip {
                 .find(|t| t.track_type() == kind && t.codec_id() == codec_id)
                 .map(|t| t.track_number().get())
         };
-        let video_track = track_of("V_VP8", TrackType::Video).context("the clip has no VP8 track")?;
+        let video_track =
+            track_of("V_VP8", TrackType::Video).context("the clip has no VP8 track")?;
         let audio_track = track_of("A_OPUS", TrackType::Audio);
         let mut video = Vec::new();
         let mut audio = Vec::new();
@@ -183,7 +184,10 @@ mod tests {
             );
             assert_eq!(frames[0].at, Duration::ZERO, "{name}");
             let fps = frames.len() as f64 / clip.length.as_secs_f64();
-            assert!((14.0..=31.0).contains(&fps), "{name}: {fps} frames a second");
+            assert!(
+                (14.0..=31.0).contains(&fps),
+                "{name}: {fps} frames a second"
+            );
             let keys: Vec<Duration> = frames.iter().filter(|f| f.keyframe).map(|f| f.at).collect();
             assert!(keys[0] == Duration::ZERO, "{name}");
             let mut gaps: Vec<Duration> = keys.windows(2).map(|w| w[1] - w[0]).collect();
@@ -192,7 +196,11 @@ mod tests {
                 gaps.iter().all(|g| *g <= Duration::from_millis(1001)),
                 "{name}: keyframes {keys:?}"
             );
-            assert!(frames.iter().all(|f| vp8_is_keyframe(&f.data) == f.keyframe));
+            assert!(
+                frames
+                    .iter()
+                    .all(|f| vp8_is_keyframe(&f.data) == f.keyframe)
+            );
         }
     }
 
@@ -224,7 +232,10 @@ mod tests {
         // CELT 20 ms, one frame; SILK 60 ms, two frames; CELT 2.5 ms, code 3 with 4 frames.
         assert_eq!(opus_duration(&[0xf8]), Some(Duration::from_millis(20)));
         assert_eq!(opus_duration(&[0x19]), Some(Duration::from_millis(120)));
-        assert_eq!(opus_duration(&[0x83, 0x04]), Some(Duration::from_millis(10)));
+        assert_eq!(
+            opus_duration(&[0x83, 0x04]),
+            Some(Duration::from_millis(10))
+        );
         assert_eq!(opus_duration(&[0x83]), None);
         assert_eq!(opus_duration(&[]), None);
     }

@@ -240,7 +240,9 @@ impl Feed {
             socket,
             local,
             video: Sender::new(video, &clip.video),
-            audio: audio.zip(clip.audio.as_ref()).map(|(m, t)| Sender::new(m, t)),
+            audio: audio
+                .zip(clip.audio.as_ref())
+                .map(|(m, t)| Sender::new(m, t)),
             clip,
             schedule: None,
             keyframe_requests: 0,
@@ -526,10 +528,7 @@ mod tests {
             .map(|(_, at)| *at)
             .collect();
         assert_eq!(video.len(), clip.video.frames.len() * 2);
-        assert_eq!(
-            audio.len(),
-            clip.audio.as_ref().unwrap().frames.len() * 2
-        );
+        assert_eq!(audio.len(), clip.audio.as_ref().unwrap().frames.len() * 2);
         for times in [&video, &audio] {
             assert!(times.windows(2).all(|w| w[0] < w[1]), "time goes back");
             // No gap at the seam larger than a frame or two.
@@ -537,7 +536,10 @@ mod tests {
             assert!(largest <= Duration::from_millis(80), "{largest:?}");
         }
         let n = clip.video.frames.len();
-        assert_eq!(video[n], clip.length, "the second loop starts one length on");
+        assert_eq!(
+            video[n], clip.length,
+            "the second loop starts one length on"
+        );
         // Interleaved by time: never a whole track before the other.
         assert!(frames.windows(2).all(|w| w[0].1 <= w[1].1));
     }
@@ -554,7 +556,10 @@ mod tests {
         let now = base + second + Duration::from_secs(1);
         schedule.slip_if_late(now);
         assert!(schedule.take_due(now).is_some());
-        assert!(schedule.take_due(now).is_none(), "no burst of the missed second");
+        assert!(
+            schedule.take_due(now).is_none(),
+            "no burst of the missed second"
+        );
         let interval = clip.video.frames[2].at - second;
         assert_eq!(schedule.next_due(), now + interval);
     }

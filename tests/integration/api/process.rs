@@ -53,6 +53,7 @@ impl TestApp {
             db: Arc::new(db),
             _data_dir: data_dir,
             next_user: Arc::new(AtomicU64::new(1)),
+            sfu: None,
         };
         let process = app.restart_process(env).await;
         let login = app.login(ADMIN, PASSWORD).await;
