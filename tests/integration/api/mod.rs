@@ -11,5 +11,5 @@ mod rbac;
 pub(crate) mod recorder;
 mod replay;
 mod sessions;
-mod setup;
+pub(crate) mod setup;
 pub(crate) mod spawn;

@@ -16,8 +16,8 @@ use super::spawn::{ADMIN, Answer, JWT_SECRET, PASSWORD, register_first_admin};
 use crate::helpers::{TestDb, all_backends, fresh_sqlite};
 
 /// A `livesurgery serve` child process and everything it printed so far.
-struct Server {
-    base: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
     client: reqwest::Client,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -40,7 +40,7 @@ fn collect(
 impl Server {
     /// Starts `livesurgery serve --addr <addr>` over `db` and `data_dir` with `env`, and waits
     /// until it says it is serving (start-up has decided on the setup link by then).
-    async fn start(
+    pub(crate) async fn start(
         db: &TestDb,
         data_dir: &std::path::Path,
         addr: &str,
@@ -95,7 +95,7 @@ impl Server {
     }
 
     /// The setup link printed on standard output, if any; it is in the log line too.
-    fn setup_link(&self) -> Option<String> {
+    pub(crate) fn setup_link(&self) -> Option<String> {
         let printed = self.printed();
         let start = printed.find("http://")?;
         let link: String = printed[start..]
@@ -139,7 +139,7 @@ impl Server {
         self.call(Method::POST, "/v1/auth/login", Some(body)).await
     }
 
-    async fn kill(mut self) {
+    pub(crate) async fn kill(mut self) {
         self.child.kill().await.expect("SIGKILL the server");
     }
 }
