@@ -150,6 +150,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 api: *api,
             };
             let app = crate::startup::Application::build(&settings).await?;
+            // After anything that creates an admin at start-up: then there is no setup link.
+            app.offer_setup().await?;
             tracing::info!(
                 database = %settings.database_url,
                 addr = %settings.http_addr,

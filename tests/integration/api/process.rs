@@ -14,7 +14,7 @@ use super::spawn::{
 };
 use crate::helpers::TestDb;
 
-const BIN: &str = env!("CARGO_BIN_EXE_livesurgery");
+pub(super) const BIN: &str = env!("CARGO_BIN_EXE_livesurgery");
 
 /// A `livesurgery serve` child process; killed (SIGKILL) when dropped.
 pub struct ServerProcess {
@@ -28,7 +28,7 @@ impl ServerProcess {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
         .local_addr()

@@ -24,13 +24,13 @@ const REQUIRE_WEBAPP: &str = "LIVESURGERY_REQUIRE_WEBAPP";
 /// The E2E script's own limit (it shares two cores with the rest of the suite).
 const E2E_TIMEOUT_MS: u64 = 150_000;
 /// Past this a step hangs (each should have given up by itself before).
-const STEP_LIMIT: Duration = Duration::from_secs(240);
+pub(super) const STEP_LIMIT: Duration = Duration::from_secs(240);
 
-fn root() -> PathBuf {
+pub(super) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn frontend() -> PathBuf {
+pub(super) fn frontend() -> PathBuf {
     root().join("frontend")
 }
 
@@ -51,7 +51,7 @@ fn missing_prerequisite(browser: bool) -> Option<String> {
 }
 
 /// True when the test should go on; prints a loud SKIPPED line (or fails, in CI) otherwise.
-fn ready(test: &str, browser: bool) -> bool {
+pub(super) fn ready(test: &str, browser: bool) -> bool {
     prerequisites_met(
         &format!("web::{test}"),
         missing_prerequisite(browser),
@@ -61,7 +61,7 @@ fn ready(test: &str, browser: bool) -> bool {
 }
 
 /// Runs `npm <args>` in `frontend/`; its output, after asserting it succeeded.
-async fn npm(args: &[&str], env: &[(&str, &str)]) -> String {
+pub(super) async fn npm(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = Command::new("npm");
     command
         .args(args)
