@@ -81,14 +81,16 @@ pub fn summary(skips: &[Skip]) -> String {
     if skips.is_empty() {
         return "skipped in this run: none\n".to_owned();
     }
+    let tests = if skips.len() == 1 { "test" } else { "tests" };
     let mut out = format!(
-        "skipped in this run: {} tests, as something they need is missing here (CI requires it):\n",
+        "skipped in this run: {} {tests}, as something they need is missing here (CI requires it):\n",
         skips.len()
     );
     for group in skips.chunk_by(|a, b| (&a.missing, &a.install) == (&b.missing, &b.install)) {
         let first = &group[0];
+        let tests = if group.len() == 1 { "test" } else { "tests" };
         out += &format!(
-            "  {} ({}): {} tests\n",
+            "  {} ({}): {} {tests}\n",
             first.missing,
             first.install,
             group.len()
@@ -304,7 +306,7 @@ mod tests {
             "skipped in this run: 3 tests, as something they need is missing here (CI requires it):\n\
              \x20 aiortc not installed (bash .ci/install-x.sh): 2 tests\n\
              \x20   integration: sfu::aiortc::a, sfu::aiortc::b\n\
-             \x20 no PostgreSQL (bash .ci/install-x.sh): 1 tests\n\
+             \x20 no PostgreSQL (bash .ci/install-x.sh): 1 test\n\
              \x20   integration: api::a\n"
         );
     }

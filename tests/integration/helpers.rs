@@ -44,9 +44,12 @@ pub async fn fresh_postgres() -> Option<TestDb> {
         return None;
     }
     let admin_url = admin_url?;
+    // Set but unreachable is a failure, not a skip: whoever set it means to test PostgreSQL.
     let (_, url) = store::postgres::create_scratch_database(&admin_url, "ls_test")
         .await
-        .expect("creating a test database");
+        .unwrap_or_else(|error| {
+            panic!("creating a test database ({error:#}): start the server, or unset {PG_ENV}")
+        });
     Some(TestDb {
         backend: "postgres",
         url,

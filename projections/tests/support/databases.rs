@@ -69,7 +69,10 @@ pub async fn postgres_db() -> Option<TestDb> {
     }
     let base = base?;
     let name = format!("ls_test_{}", Uuid::new_v4().simple());
-    let admin = ReadModels::connect(&base).await.unwrap();
+    // Set but unreachable is a failure, not a skip: whoever set it means to test PostgreSQL.
+    let admin = ReadModels::connect(&base).await.unwrap_or_else(|error| {
+        panic!("connecting to {PG_ENV}'s server ({error}): start it, or unset {PG_ENV}")
+    });
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())
         .await
