@@ -37,7 +37,7 @@ pub async fn fresh_postgres() -> Option<TestDb> {
         "its PostgreSQL part",
         admin_url
             .is_none()
-            .then(|| format!("no PostgreSQL ({PG_ENV} not set)")),
+            .then(|| format!("no PostgreSQL ({PG_ENV} not set): tested on SQLite only")),
         "LIVESURGERY_REQUIRE_POSTGRES",
         &format!("export {PG_ENV}=postgres://postgres@127.0.0.1:5432/test"),
     ) {

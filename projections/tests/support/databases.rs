@@ -61,7 +61,7 @@ pub async fn postgres_db() -> Option<TestDb> {
     if !livesurgery_testkit::prerequisites_met(
         "its PostgreSQL part",
         base.is_none()
-            .then(|| format!("no PostgreSQL ({PG_ENV} not set)")),
+            .then(|| format!("no PostgreSQL ({PG_ENV} not set): tested on SQLite only")),
         "LIVESURGERY_REQUIRE_POSTGRES",
         &format!("export {PG_ENV}=postgres://postgres@127.0.0.1:5432/test"),
     ) {
