@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use livesurgery::store::{self, EventStore};
 use livesurgery_domain::envelope::{Actor, NewEvent};
+/// Whether a test can run; a missing prerequisite skips it (recorded for the run's closing list),
+/// or fails it under `LIVESURGERY_REQUIRE_…=1`.
+pub use livesurgery_testkit::prerequisites_met;
 use uuid::Uuid;
 
 /// The environment variable naming an administrative PostgreSQL URL for tests.
@@ -27,15 +30,26 @@ pub fn fresh_sqlite() -> TestDb {
     }
 }
 
-/// A fresh PostgreSQL database, or `None` (with a printed line) when no server is configured.
+/// A fresh PostgreSQL database, or `None` (a recorded skip) when no server is configured.
 pub async fn fresh_postgres() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var(PG_ENV) else {
-        println!("skipping PostgreSQL: {PG_ENV} not set");
+    let admin_url = std::env::var(PG_ENV).ok();
+    if !prerequisites_met(
+        "its PostgreSQL part",
+        admin_url
+            .is_none()
+            .then(|| format!("no PostgreSQL ({PG_ENV} not set): tested on SQLite only")),
+        "LIVESURGERY_REQUIRE_POSTGRES",
+        &format!("export {PG_ENV}=postgres://postgres@127.0.0.1:5432/test"),
+    ) {
         return None;
-    };
+    }
+    let admin_url = admin_url?;
+    // Set but unreachable is a failure, not a skip: whoever set it means to test PostgreSQL.
     let (_, url) = store::postgres::create_scratch_database(&admin_url, "ls_test")
         .await
-        .expect("creating a test database");
+        .unwrap_or_else(|error| {
+            panic!("creating a test database ({error:#}): start the server, or unset {PG_ENV}")
+        });
     Some(TestDb {
         backend: "postgres",
         url,
@@ -66,25 +80,4 @@ pub fn event(n: u64) -> NewEvent {
         correlation_id: Uuid::now_v7(),
         causation_id: None,
     }
-}
-
-/// Whether `test` can run, given what is `missing` on this machine (`None`: nothing). When
-/// something is, the test fails if the environment variable `require` is `1` (as CI sets it), and
-/// otherwise says SKIPPED loudly, with the command that installs it, and should return.
-pub fn prerequisites_met(
-    test: &str,
-    missing: Option<String>,
-    require: &str,
-    install: &str,
-) -> bool {
-    let Some(missing) = missing else {
-        return true;
-    };
-    let required = std::env::var(require).is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{test}: {missing}, and {require}=1: run `{install}`"
-    );
-    println!("\n!!!!!!!! {test}: SKIPPED: {missing} ({install}) !!!!!!!!\n");
-    false
 }
