@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod demo;
 pub mod projector;
 pub mod realtime;
 pub mod recording;

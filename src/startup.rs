@@ -15,6 +15,7 @@ use crate::api::{self, state::ApiState};
 use crate::app::dispatch::{Dispatcher, LogListener};
 use crate::app::{App, PlaybackSigner};
 use crate::auth::{Keys, load_or_create_key};
+use crate::demo::seed::Demo;
 use crate::projector::Projector;
 use crate::realtime::Gateway;
 use crate::recording::lifecycle::{Recorder, TapControl};
@@ -34,6 +35,8 @@ pub struct Application {
     /// Kept for the server's life (the dispatcher holds it weakly).
     _recorder: Arc<Recorder>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Demo mode's feeds and banner (`serve --demo`).
+    demo: Option<Demo>,
 }
 
 /// The archive store as the signer of playback URLs.
@@ -144,6 +147,16 @@ impl Application {
             blobs.clone(),
             std::time::Duration::from_secs(settings.api.archive_gc_interval_secs.max(1)),
         );
+        let demo = if settings.api.demo {
+            let url = crate::demo::seed::browse_url(
+                &settings.http_addr,
+                port,
+                settings.api.public_url.as_deref(),
+            );
+            Some(Demo::start(app.clone(), sfu.clone(), &url).await?)
+        } else {
+            None
+        };
         let state = web::Data::new(ApiState::new(app.clone()));
         let app_data = web::Data::from(app);
         // Decided once: what start-up says is what every worker serves.
@@ -193,12 +206,19 @@ impl Application {
             sfu,
             _recorder: recorder,
             sweeper,
+            demo,
         })
     }
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Demo mode's banner for standard output, once: the URL, the personas (with their
+    /// passwords on the start that created them), and that everything is synthetic.
+    pub fn take_demo_banner(&mut self) -> Option<String> {
+        self.demo.as_mut().and_then(Demo::take_banner)
     }
 
     /// The media server (for whatever drives it besides HTTP: the recorder, a benchmark).
@@ -220,6 +240,10 @@ impl Application {
         closer.abort();
         served.context("HTTP server")?;
         tracing::info!("HTTP server stopped; draining");
+        // The synthetic feeds stop first, as a publisher that leaves would.
+        if let Some(demo) = self.demo {
+            demo.stop().await;
+        }
         // Peer connections end (recorded as `shutdown`) while the log is still open.
         self.sfu.stop().await;
         self.sweeper.abort();
