@@ -1,5 +1,5 @@
 //! The web app: served by the server at `/` (single-page app beside the API), and the app
 //! itself: its generated types, its unit/component tests and the end-to-end run in Chromium.
 
-mod app;
+pub(crate) mod app;
 mod serving;
