@@ -439,7 +439,23 @@ async fn a_restart_finds_the_same_demo_without_a_second_seed_or_printed_password
     // A clean stop, then a third start: still the one demo.
     let third = place.start(&[]).await;
     assert_eq!(third.session_id(), session);
-    assert_seeded(&third, &passwords).await;
+    let feeds = assert_seeded(&third, &passwords).await;
+    // The killed start's participant left as disconnected, the cleanly stopped one as left.
+    let reviewer = third.sign_in("demo-reviewer", &passwords[3].1).await;
+    let events = items(
+        &third
+            .get(
+                &format!("/v1/sessions/{session}/events?limit=500"),
+                &reviewer,
+            )
+            .await,
+    );
+    let leaves: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "ParticipantLeft" && e["actor_user_id"] == feeds.as_str())
+        .filter_map(|e| e["data"]["reason"].as_str())
+        .collect();
+    assert_eq!(leaves, ["disconnected", "left"], "{events:?}");
     let (status, log) = third.stop().await;
     assert!(status.success(), "exit {status}:\n{log}");
 }
