@@ -3,7 +3,7 @@
 //! it (REST in `api/`, the WebSocket gateway in `realtime/`, media in `sfu/`), which meet only
 //! here; then graceful shutdown.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
@@ -26,7 +26,9 @@ use crate::telemetry::Metrics;
 
 /// A built, not yet running, server.
 pub struct Application {
-    port: u16,
+    addr: SocketAddr,
+    public_url: Option<String>,
+    app: Arc<App>,
     server: Server,
     store: Arc<dyn EventStore>,
     projector: Projector,
@@ -95,7 +97,7 @@ impl Application {
             .context("connecting the read models")?;
         let listener = TcpListener::bind(&settings.http_addr)
             .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
-        let port = listener.local_addr()?.port();
+        let addr = listener.local_addr()?;
         let mut app = App::new(
             store.clone(),
             projector.handle(),
@@ -110,6 +112,7 @@ impl Application {
             .unwrap_or_else(|| Arc::new(StoreSigner(blobs.clone())) as Arc<dyn PlaybackSigner>);
         app = app.with_playback(signer);
         let app = Arc::new(app);
+        let app_handle = app.clone();
         let metrics = Arc::new(Metrics::new());
         let gateway = Gateway::new(
             store.clone(),
@@ -148,11 +151,7 @@ impl Application {
             std::time::Duration::from_secs(settings.api.archive_gc_interval_secs.max(1)),
         );
         let demo = if settings.api.demo {
-            let url = crate::demo::seed::browse_url(
-                &settings.http_addr,
-                port,
-                settings.api.public_url.as_deref(),
-            );
+            let url = browser_base(addr, settings.api.public_url.as_deref());
             Some(Demo::start(app.clone(), sfu.clone(), &url).await?)
         } else {
             None
@@ -198,7 +197,9 @@ impl Application {
         .shutdown_timeout(10)
         .run();
         Ok(Application {
-            port,
+            addr,
+            public_url: settings.api.public_url.clone(),
+            app: app_handle,
             server,
             store,
             projector,
@@ -212,7 +213,46 @@ impl Application {
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
+    }
+
+    /// First start: when no active admin exists, makes the one-time setup token and shows the
+    /// setup link once, on standard output and in the log; returns the link. Start-up calls it
+    /// after anything that may create an admin (the demo's seed), so then there is no link.
+    pub async fn offer_setup(&self) -> anyhow::Result<Option<String>> {
+        let Some(token) = self
+            .app
+            .offer_setup()
+            .await
+            .context("checking whether an admin exists")?
+        else {
+            return Ok(None);
+        };
+        let base = browser_base(self.addr, self.public_url.as_deref());
+        let link = format!("{base}/setup?token={token}");
+        let everywhere = self.addr.ip().is_unspecified().then(|| {
+            format!(
+                "the server listens on all interfaces ({}): from another machine, put this \
+                 machine's address in place of {}",
+                self.addr.ip(),
+                reachable(self.addr).ip()
+            )
+        });
+        println!(
+            "First start: no admin exists yet. Create the first admin at\n\n    {link}\n\n\
+             The link works once, until this server stops.{}\n\
+             (`livesurgery users create` still works for scripts.)",
+            everywhere
+                .as_deref()
+                .map(|e| format!(" Note: {e}."))
+                .unwrap_or_default()
+        );
+        tracing::info!(
+            %link,
+            note = everywhere.as_deref().unwrap_or(""),
+            "first start: no admin exists; open the setup link to create the first admin (valid once, until restart)"
+        );
+        Ok(Some(link))
     }
 
     /// Demo mode's banner for standard output, once: the URL, the personas (with their
@@ -251,6 +291,26 @@ impl Application {
         self.store.close().await;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// Where a browser on this machine reaches the server listening on `addr`: the public URL when
+/// one is configured, else `http://` and the [`reachable`] address (for the setup link and the
+/// demo's banner).
+fn browser_base(addr: SocketAddr, public_url: Option<&str>) -> String {
+    match public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", reachable(addr)),
+    }
+}
+
+/// The listen address as a browser on this machine reaches it: a wildcard address (`0.0.0.0`,
+/// `::`) becomes loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if !ip.is_unspecified() => addr,
+        std::net::IpAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        std::net::IpAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
     }
 }
 

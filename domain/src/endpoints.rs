@@ -23,6 +23,9 @@ pub enum Guard {
     /// /v1/archives/{id}/playback` hands out) instead of an access token: a `<video>` element
     /// or ffprobe sends no other header.
     PlaybackToken,
+    /// The one-time setup token of the link printed at first start, while no admin exists
+    /// (creating the first admin; a refusal appends nothing: there is no user to name).
+    SetupToken,
 }
 
 /// One REST endpoint.
@@ -86,6 +89,13 @@ const fn write(method: &'static str, path: &'static str, action: Action) -> Endp
 pub const ENDPOINTS: &[Endpoint] = &[
     public("POST", "/v1/auth/login"),
     public("POST", "/v1/auth/refresh"),
+    public("GET", "/v1/setup"),
+    Endpoint {
+        method: "POST",
+        path: "/v1/setup",
+        guard: Guard::SetupToken,
+        writes: false,
+    },
     signed_in("GET", "/v1/users/me"),
     signed_in("GET", "/v1/users/directory"),
     write("POST", "/v1/users", Action::RegisterUser),
@@ -223,6 +233,10 @@ pub fn markdown_table() -> String {
             }
             Guard::PlaybackToken => {
                 "holder of the archive's playback URL from `GET /v1/archives/{id}/playback`"
+                    .to_owned()
+            }
+            Guard::SetupToken => {
+                "holder of the one-time setup link printed at first start, while no admin exists"
                     .to_owned()
             }
             Guard::SfuToken(action) => format!(

@@ -4,6 +4,7 @@ import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { ToastProvider } from "./components/Toasts";
 import { Button } from "./components/ui";
 import { SignIn } from "./screens/SignIn";
+import { Setup } from "./screens/Setup";
 import { SessionList } from "./screens/sessions/SessionList";
 import { SessionDetail } from "./screens/sessions/SessionDetail";
 import { Workspace } from "./screens/workspace/Workspace";
@@ -76,6 +77,7 @@ export function AppRoutes() {
   return (
     <Routes>
       <Route path="/login" element={<SignIn />} />
+      <Route path="/setup" element={<Setup />} />
       <Route element={<RequireAuth />}>
         <Route element={<Shell />}>
           <Route path="/" element={<Navigate to="/sessions" replace />} />

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod layout;
 pub mod media;
 pub mod sessions;
+pub mod setup;
 pub mod state;
 pub mod users;
 
@@ -108,6 +109,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .service(web::resource("/v1/openapi.json").route(web::get().to(admin::openapi_json)))
     .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
     .service(web::resource("/v1/auth/refresh").route(web::post().to(users::refresh)))
+    .service(
+        web::resource("/v1/setup")
+            .route(web::get().to(setup::setup_status))
+            .route(web::post().to(setup::complete_setup)),
+    )
     .service(web::resource("/v1/users/me").route(web::get().to(users::me)))
     .service(web::resource("/v1/users/directory").route(web::get().to(users::directory)))
     .service(
@@ -311,7 +317,7 @@ impl Modify for BearerAuth {
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
-        users::login, users::refresh, users::me, users::directory, users::create_user, users::list_users, users::update_user,
+        users::login, users::refresh, setup::setup_status, setup::complete_setup, users::me, users::directory, users::create_user, users::list_users, users::update_user,
         sessions::create_session, sessions::list_sessions, sessions::get_session, sessions::update_session,
         sessions::start_session, sessions::end_session, sessions::cancel_session,
         sessions::list_members, sessions::put_member, sessions::remove_member,
@@ -328,7 +334,7 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth, &StandardErrors),
     security(("bearer" = [])),
     tags(
-        (name = "auth", description = "Sign in and stay signed in"),
+        (name = "auth", description = "Sign in and stay signed in; the first admin at first start"),
         (name = "users", description = "The organisation's users (admins)"),
         (name = "sessions", description = "Live surgery sessions"),
         (name = "members", description = "Who belongs to a session, in which role"),

@@ -172,6 +172,16 @@ pub async fn create_user(
         &NewUser::from(&*body),
     )
     .await?;
+    registered(&state, user_id, &accepted).await
+}
+
+/// The answer to a registration: 201 with the user once the read models show them (202 if
+/// they do not in time).
+pub(super) async fn registered(
+    state: &ApiState,
+    user_id: Uuid,
+    accepted: &crate::app::commands::Accepted,
+) -> Result<HttpResponse, ApiError> {
     let position = accepted.append.last_position;
     if !state.wait_for(position).await {
         return Ok(accepted_not_visible(position));

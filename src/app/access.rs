@@ -277,7 +277,8 @@ pub(super) fn endpoint_action(
         | Guard::Authenticated
         | Guard::JoinToken
         | Guard::SfuToken(_)
-        | Guard::PlaybackToken => None,
+        | Guard::PlaybackToken
+        | Guard::SetupToken => None,
     };
     Ok((endpoint, action))
 }

@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod error;
 pub mod identity;
 pub mod media;
+pub mod setup;
 pub mod users;
 
 use std::collections::HashSet;
@@ -51,6 +52,8 @@ pub struct App {
     pub keys: Keys,
     pub settings: ApiSettings,
     pub login_limiter: LoginLimiter,
+    /// The first-start setup token, while no admin exists (see [`setup`]).
+    first_start: setup::FirstStart,
     /// Projections being rebuilt now.
     pub rebuilding: Arc<Mutex<HashSet<String>>>,
     /// The progress of archives being made playable (see [`App::archive_progress`]); the
@@ -80,6 +83,10 @@ impl App {
             settings.login_per_username_per_minute,
             settings.login_per_address_per_minute,
         );
+        let first_start = setup::FirstStart::new(
+            settings.login_per_username_per_minute,
+            settings.login_per_address_per_minute,
+        );
         App {
             store,
             projector,
@@ -88,6 +95,7 @@ impl App {
             keys,
             settings,
             login_limiter,
+            first_start,
             rebuilding: Arc::new(Mutex::new(HashSet::new())),
             processing_progress: ArchiveProgress::default(),
             playback: None,

@@ -56,8 +56,28 @@ pub async fn register_user(
     correlation_id: Uuid,
     user: &NewUser,
 ) -> Result<(Uuid, Accepted), AppError> {
+    register_user_with_id(
+        store,
+        credentials,
+        Uuid::now_v7(),
+        ctx,
+        correlation_id,
+        user,
+    )
+    .await
+}
+
+/// [`register_user`] under an id chosen by the caller: the first-start setup registers the
+/// first admin as the actor of their own registration.
+pub async fn register_user_with_id(
+    store: &dyn EventStore,
+    credentials: &Credentials,
+    user_id: Uuid,
+    ctx: &CommandContext,
+    correlation_id: Uuid,
+    user: &NewUser,
+) -> Result<(Uuid, Accepted), AppError> {
     validate(user)?;
-    let user_id = Uuid::now_v7();
     let password = user.password.clone();
     // Hashing is slow on purpose: off the async workers.
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))

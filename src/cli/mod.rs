@@ -154,6 +154,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(banner) = app.take_demo_banner() {
                 println!("{banner}");
             }
+            // After anything that creates an admin at start-up: then there is no setup link.
+            app.offer_setup().await?;
             tracing::info!(
                 database = %settings.database_url,
                 addr = %settings.http_addr,

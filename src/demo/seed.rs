@@ -418,25 +418,6 @@ impl Demo {
     }
 }
 
-/// Where a browser on this machine reaches a server bound to `http_addr` on `port`: the
-/// public URL when one is configured, else `http://HOST:PORT` (an unspecified address, such as
-/// `0.0.0.0`, as `127.0.0.1`).
-pub fn browse_url(http_addr: &str, port: u16, public_url: Option<&str>) -> String {
-    if let Some(url) = public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = match http_addr.parse::<std::net::SocketAddr>() {
-        Ok(addr) if addr.ip().is_unspecified() => "127.0.0.1".to_owned(),
-        Ok(std::net::SocketAddr::V6(addr)) => format!("[{}]", addr.ip()),
-        Ok(addr) => addr.ip().to_string(),
-        Err(_) => http_addr
-            .rsplit_once(':')
-            .map_or(http_addr, |(host, _)| host)
-            .to_owned(),
-    };
-    format!("http://{host}:{port}")
-}
-
 /// The banner `serve --demo` prints: where to go, who to be, that it is all synthetic.
 fn banner(data: &DemoData, url: &str) -> String {
     let rule = "=".repeat(78);
@@ -488,27 +469,6 @@ fn status_name(status: SessionStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_browse_url_names_a_host_a_browser_can_reach() {
-        assert_eq!(
-            browse_url("0.0.0.0:8080", 8080, None),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(
-            browse_url("127.0.0.1:0", 41234, None),
-            "http://127.0.0.1:41234"
-        );
-        assert_eq!(browse_url("[::1]:0", 9, None), "http://[::1]:9");
-        assert_eq!(
-            browse_url("localhost:8080", 8080, None),
-            "http://localhost:8080"
-        );
-        assert_eq!(
-            browse_url("0.0.0.0:8080", 8080, Some("https://or.example.org/")),
-            "https://or.example.org"
-        );
-    }
 
     #[test]
     fn the_first_banner_gives_every_password_and_says_synthetic_and_a_later_one_none() {

@@ -16,7 +16,11 @@ const SESSION_ROLES: [Option<SessionRole>; 4] = [
 /// Whether a caller with these roles passes the endpoint's guard (signed in, for all but public).
 fn allowed(e: &Endpoint, org_role: OrgRole, session_role: Option<SessionRole>) -> bool {
     match e.guard {
-        Guard::Public | Guard::Authenticated | Guard::JoinToken | Guard::PlaybackToken => true,
+        Guard::Public
+        | Guard::Authenticated
+        | Guard::JoinToken
+        | Guard::PlaybackToken
+        | Guard::SetupToken => true,
         Guard::Action(action) | Guard::SfuToken(action) => {
             authorize(org_role, session_role, action).is_ok()
         }
@@ -75,6 +79,13 @@ fn the_table_guards_the_api_as_specified() {
     assert_eq!(
         get("GET", "/v1/archives/{id}/media").guard,
         Guard::PlaybackToken
+    );
+    assert_eq!(get("GET", "/v1/setup").guard, Guard::Public);
+    let setup = get("POST", "/v1/setup");
+    assert_eq!(setup.guard, Guard::SetupToken);
+    assert!(
+        !setup.writes,
+        "a refused setup names no user, so it appends no AccessDenied"
     );
 }
 

@@ -71,7 +71,7 @@ export function setTokenSource(source: TokenSource): void {
   tokens = source;
 }
 
-const NO_AUTH = new Set(["/v1/auth/login", "/v1/auth/refresh"]);
+const NO_AUTH = new Set(["/v1/auth/login", "/v1/auth/refresh", "/v1/setup"]);
 
 const bearer: Middleware = {
   onRequest({ request, schemaPath }) {

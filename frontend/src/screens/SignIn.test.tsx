@@ -4,6 +4,7 @@ import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuthProvider } from "../auth/AuthContext";
 import { ApiError } from "../api/client";
+import { json } from "../test/http";
 import { SignIn, signInMessage } from "./SignIn";
 
 afterEach(() => vi.unstubAllGlobals());
@@ -24,11 +25,13 @@ describe("signInMessage", () => {
 
 describe("SignIn", () => {
   it("shows the server's refusal as an alert and keeps the form", async () => {
-    const fetch = vi.fn(async () =>
-      new Response(JSON.stringify({ error: { code: "invalid_credentials", message: "wrong username or password", request_id: "abc" } }), {
-        status: 401,
-        headers: { "Content-Type": "application/json", "X-Request-Id": "abc" },
-      }),
+    const fetch = vi.fn(async (request: Request) =>
+      request.url.endsWith("/v1/setup")
+        ? json({ needed: false })
+        : new Response(JSON.stringify({ error: { code: "invalid_credentials", message: "wrong username or password", request_id: "abc" } }), {
+            status: 401,
+            headers: { "Content-Type": "application/json", "X-Request-Id": "abc" },
+          }),
     );
     vi.stubGlobal("fetch", fetch);
     render(
@@ -42,7 +45,33 @@ describe("SignIn", () => {
     await userEvent.type(screen.getByLabelText("Password"), "nope");
     await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Wrong username or password.");
-    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(fetch.mock.calls.filter(([r]) => r.url.endsWith("/v1/auth/login"))).toHaveLength(1);
+    expect(screen.queryByText(/First start/)).toBeNull();
     expect(sessionStorage.getItem("livesurgery.auth")).toBeNull();
+  });
+
+  it("on first start, points to the setup link in the server's log", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => json({ needed: true })));
+    render(
+      <AuthProvider>
+        <MemoryRouter>
+          <SignIn />
+        </MemoryRouter>
+      </AuthProvider>,
+    );
+    expect(await screen.findByText(/First start: open the setup link printed in the server's log/)).toBeInTheDocument();
+  });
+
+  it("fills in the username of the admin the setup page just created", () => {
+    vi.stubGlobal("fetch", vi.fn(async () => json({ needed: false })));
+    render(
+      <AuthProvider>
+        <MemoryRouter initialEntries={[{ pathname: "/login", state: { username: "chief", created: true } }]}>
+          <SignIn />
+        </MemoryRouter>
+      </AuthProvider>,
+    );
+    expect(screen.getByLabelText("Username")).toHaveValue("chief");
+    expect(screen.getByRole("status")).toHaveTextContent("Administrator chief created");
   });
 });

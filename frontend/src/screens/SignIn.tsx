@@ -1,8 +1,8 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
-import { ApiError } from "../api/client";
+import { ApiError, http } from "../api/client";
 import { Alert, Button, TextField, messageOf } from "../components/ui";
 
 /** What to tell a person whose sign-in failed. */
@@ -21,11 +21,29 @@ export function SignIn() {
   const { user, signIn } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
-  const from = (location.state as { from?: string } | null)?.from ?? "/sessions";
-  const [username, setUsername] = useState("");
+  const state = location.state as { from?: string; username?: string; created?: boolean } | null;
+  const from = state?.from ?? "/sessions";
+  const [username, setUsername] = useState(state?.username ?? "");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [setupNeeded, setSetupNeeded] = useState(false);
+
+  // First start: nobody can sign in until the setup link creates the first admin.
+  useEffect(() => {
+    let live = true;
+    void (async () => {
+      try {
+        const { data, response } = await http.GET("/v1/setup");
+        if (live && response.ok && data) setSetupNeeded(data.needed);
+      } catch {
+        // An old server without /v1/setup, or none reachable: no hint.
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, []);
 
   if (user) return <Navigate to={from} replace />;
 
@@ -50,6 +68,12 @@ export function SignIn() {
           LiveSurgery
         </h1>
         <p className="text-sm text-slate-300">Sign in to join live sessions.</p>
+        {setupNeeded && (
+          <Alert kind="info">
+            First start: open the setup link printed in the server&apos;s log to create the first administrator.
+          </Alert>
+        )}
+        {state?.created && <Alert kind="success">Administrator {state.username} created. Sign in with your new password.</Alert>}
         {error && <Alert>{error}</Alert>}
         <TextField label="Username" name="username" autoComplete="username" required value={username} onChange={(e) => setUsername(e.target.value)} />
         <TextField label="Password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />

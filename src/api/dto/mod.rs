@@ -12,6 +12,7 @@ mod layout;
 mod participants;
 mod replay;
 mod sessions;
+mod setup;
 mod users;
 
 pub use admin::*;
@@ -22,6 +23,7 @@ pub use layout::*;
 pub use participants::*;
 pub use replay::*;
 pub use sessions::*;
+pub use setup::*;
 pub use users::*;
 
 use serde::{Deserialize, Deserializer, Serialize};

@@ -11,4 +11,5 @@ mod rbac;
 pub(crate) mod recorder;
 mod replay;
 mod sessions;
+pub(crate) mod setup;
 pub(crate) mod spawn;

@@ -14,7 +14,7 @@ use super::spawn::{
 };
 use crate::helpers::TestDb;
 
-const BIN: &str = env!("CARGO_BIN_EXE_livesurgery");
+pub(super) const BIN: &str = env!("CARGO_BIN_EXE_livesurgery");
 
 /// A `livesurgery serve` child process; killed (SIGKILL) when dropped.
 pub struct ServerProcess {
@@ -28,7 +28,7 @@ impl ServerProcess {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
         .local_addr()
@@ -53,6 +53,7 @@ impl TestApp {
             db: Arc::new(db),
             _data_dir: data_dir,
             next_user: Arc::new(AtomicU64::new(1)),
+            sfu: None,
         };
         let process = app.restart_process(env).await;
         let login = app.login(ADMIN, PASSWORD).await;

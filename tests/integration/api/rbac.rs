@@ -83,7 +83,8 @@ fn action_of(endpoint: &Endpoint) -> Option<Action> {
         | Guard::Authenticated
         | Guard::JoinToken
         | Guard::SfuToken(_)
-        | Guard::PlaybackToken => None,
+        | Guard::PlaybackToken
+        | Guard::SetupToken => None,
     }
 }
 

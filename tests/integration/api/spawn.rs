@@ -10,6 +10,7 @@ use livesurgery::app::PlaybackSigner;
 use livesurgery::app::users::NewUser;
 use livesurgery::auth::Credentials;
 use livesurgery::settings::{ApiSettings, DatabaseUrl, Settings};
+use livesurgery::sfu::Sfu;
 use livesurgery::startup::Application;
 use livesurgery_domain::CommandContext;
 use livesurgery_domain::roles::OrgRole;
@@ -39,6 +40,9 @@ pub struct TestApp {
     pub(super) db: Arc<TestDb>,
     pub(super) _data_dir: tempfile::TempDir,
     pub(super) next_user: Arc<AtomicU64>,
+    /// The server's SFU when it runs in this process (the demo's synthetic feeds publish into
+    /// it directly); `None` for a server process.
+    pub sfu: Option<Arc<Sfu>>,
 }
 
 /// A user the tests registered and signed in.
@@ -194,12 +198,13 @@ pub(super) async fn register_first_admin(database_url: &str) -> Uuid {
     admin_id
 }
 
-/// Builds and starts a server; returns its base URL and the folder of its generated state.
+/// Builds and starts a server; returns its base URL, the folder of its generated state and its
+/// SFU.
 async fn start_server(
     database_url: &str,
     tweak: impl FnOnce(&mut ApiSettings),
     playback: Option<Arc<dyn PlaybackSigner>>,
-) -> (String, tempfile::TempDir) {
+) -> (String, tempfile::TempDir, Arc<Sfu>) {
     let data_dir = tempfile::tempdir().expect("a data folder");
     let mut settings = test_settings(database_url, data_dir.path());
     tweak(&mut settings.api);
@@ -207,9 +212,10 @@ async fn start_server(
         .await
         .expect("the server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let sfu = app.sfu();
     tokio::spawn(app.run_until_stopped());
     wait_until_caught_up(&base).await;
-    (base, data_dir)
+    (base, data_dir, sfu)
 }
 
 /// Waits until the server's projections have applied the log it started with (the first admin
@@ -244,7 +250,7 @@ pub async fn spawn_app_playing(
     playback: Option<Arc<dyn PlaybackSigner>>,
 ) -> TestApp {
     let admin_id = register_first_admin(&db.url).await;
-    let (base, data_dir) = start_server(&db.url, tweak, playback).await;
+    let (base, data_dir, sfu) = start_server(&db.url, tweak, playback).await;
     let mut app = TestApp {
         backend: db.backend,
         base,
@@ -255,6 +261,7 @@ pub async fn spawn_app_playing(
         db: Arc::new(db),
         _data_dir: data_dir,
         next_user: Arc::new(AtomicU64::new(1)),
+        sfu: Some(sfu),
     };
     let login = app.login(ADMIN, PASSWORD).await;
     login.assert_status(200);
@@ -266,7 +273,7 @@ impl TestApp {
     /// A second server process over the same database and signing key (the admin's token works
     /// on both).
     pub async fn sibling(&self, tweak: impl FnOnce(&mut ApiSettings)) -> TestApp {
-        let (base, data_dir) = start_server(&self.db_url, tweak, None).await;
+        let (base, data_dir, sfu) = start_server(&self.db_url, tweak, None).await;
         TestApp {
             backend: self.backend,
             base,
@@ -277,6 +284,7 @@ impl TestApp {
             db: self.db.clone(),
             _data_dir: data_dir,
             next_user: self.next_user.clone(),
+            sfu: Some(sfu),
         }
     }
 

@@ -51,7 +51,7 @@ pub(crate) fn missing_prerequisite(browser: bool) -> Option<String> {
 }
 
 /// True when the test should go on; prints a loud SKIPPED line (or fails, in CI) otherwise.
-fn ready(test: &str, browser: bool) -> bool {
+pub(super) fn ready(test: &str, browser: bool) -> bool {
     prerequisites_met(
         &format!("web::{test}"),
         missing_prerequisite(browser),

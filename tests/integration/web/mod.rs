@@ -2,4 +2,5 @@
 //! itself: its generated types, its unit/component tests and the end-to-end run in Chromium.
 
 pub(crate) mod app;
+mod first_start;
 mod serving;

@@ -170,6 +170,12 @@ describe("actorLabel", () => {
       "System (command line)",
     );
   });
+  it("names the first-start setup when the first admin registered themselves", () => {
+    const own = event("UserRegistered", { user_id: ALICE, username: "alice", display_name: "Dr Alice", role: "admin" }, { actor_role: "admin" });
+    expect(actorLabel(own, nameOf)).toBe("Dr Alice (first-start setup)");
+    const byAdmin = event("UserRegistered", { user_id: BOB, username: "bob", display_name: "Dr Bob", role: "surgeon" }, { actor_role: "admin" });
+    expect(actorLabel(byAdmin, nameOf)).toBe("Dr Alice (admin)");
+  });
 });
 
 describe("times", () => {

@@ -328,6 +328,9 @@ export function actorLabel(event: AuditEvent, nameOf: NameOf): string {
   const id = event.actor_user_id;
   if (!id) return "unknown actor";
   if (id === SYSTEM_USER) return "System (command line)";
+  // Only the first-start setup page registers a user as the actor of their own registration.
+  const registered = event.type === "UserRegistered" ? (event.data as { user_id?: string } | null)?.user_id : undefined;
+  if (registered === id) return `${nameOf(id)} (first-start setup)`;
   return event.actor_role ? `${nameOf(id)} (${event.actor_role})` : nameOf(id);
 }
 
