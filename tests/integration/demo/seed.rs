@@ -405,6 +405,10 @@ async fn demo_mode_on_an_empty_database_seeds_personas_a_live_session_its_member
         let (status, log) = server.stop().await;
         assert!(status.success(), "{backend}: exit {status}:\n{log}");
         assert!(log.contains("demo mode: synthetic feeds stopped"), "{log}");
+        assert!(
+            !log.contains("setup?token="),
+            "{backend}: demo-admin exists, so no first-start setup link: {log}"
+        );
         for (username, password) in &passwords {
             assert!(
                 !log.contains(password.as_str()),
