@@ -89,6 +89,13 @@ pub struct ApiSettings {
     /// The web app's build (`npm run build` in `frontend/`), served at `/`.
     #[arg(long, env = "LIVESURGERY_WEB_DIR", default_value = "frontend/dist")]
     pub web_dir: std::path::PathBuf,
+    /// Demo mode: on an empty database, seed synthetic personas (passwords printed once), a live
+    /// demo session and synthetic feeds published by the server itself; on later starts, restart
+    /// the feeds. Refuses a database that holds other data. `--demo` alone means `true`.
+    #[arg(long, env = "LIVESURGERY_DEMO", default_value_t = false, num_args = 0..=1,
+        default_missing_value = "true", action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
     /// HS256 key that signs every token (32+ characters). When absent, a random key is
     /// generated once and kept in DATA_DIR/jwt.key. Several server processes must share one.
     #[arg(long, env = "LIVESURGERY_JWT_SECRET", hide_env_values = true)]

@@ -15,6 +15,7 @@ use crate::api::{self, state::ApiState};
 use crate::app::dispatch::{Dispatcher, LogListener};
 use crate::app::{App, PlaybackSigner};
 use crate::auth::{Keys, load_or_create_key};
+use crate::demo::seed::Demo;
 use crate::projector::Projector;
 use crate::realtime::Gateway;
 use crate::recording::lifecycle::{Recorder, TapControl};
@@ -36,6 +37,8 @@ pub struct Application {
     /// Kept for the server's life (the dispatcher holds it weakly).
     _recorder: Arc<Recorder>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Demo mode's feeds and banner (`serve --demo`).
+    demo: Option<Demo>,
 }
 
 /// The archive store as the signer of playback URLs.
@@ -147,6 +150,12 @@ impl Application {
             blobs.clone(),
             std::time::Duration::from_secs(settings.api.archive_gc_interval_secs.max(1)),
         );
+        let demo = if settings.api.demo {
+            let url = browser_base(addr, settings.api.public_url.as_deref());
+            Some(Demo::start(app.clone(), sfu.clone(), &url).await?)
+        } else {
+            None
+        };
         let state = web::Data::new(ApiState::new(app.clone()));
         let app_data = web::Data::from(app);
         // Decided once: what start-up says is what every worker serves.
@@ -198,6 +207,7 @@ impl Application {
             sfu,
             _recorder: recorder,
             sweeper,
+            demo,
         })
     }
 
@@ -218,10 +228,7 @@ impl Application {
         else {
             return Ok(None);
         };
-        let base = match &self.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("http://{}", reachable(self.addr)),
-        };
+        let base = browser_base(self.addr, self.public_url.as_deref());
         let link = format!("{base}/setup?token={token}");
         let everywhere = self.addr.ip().is_unspecified().then(|| {
             format!(
@@ -248,6 +255,12 @@ impl Application {
         Ok(Some(link))
     }
 
+    /// Demo mode's banner for standard output, once: the URL, the personas (with their
+    /// passwords on the start that created them), and that everything is synthetic.
+    pub fn take_demo_banner(&mut self) -> Option<String> {
+        self.demo.as_mut().and_then(Demo::take_banner)
+    }
+
     /// The media server (for whatever drives it besides HTTP: the recorder, a benchmark).
     pub fn sfu(&self) -> Arc<Sfu> {
         self.sfu.clone()
@@ -267,6 +280,10 @@ impl Application {
         closer.abort();
         served.context("HTTP server")?;
         tracing::info!("HTTP server stopped; draining");
+        // The synthetic feeds stop first, as a publisher that leaves would.
+        if let Some(demo) = self.demo {
+            demo.stop().await;
+        }
         // Peer connections end (recorded as `shutdown`) while the log is still open.
         self.sfu.stop().await;
         self.sweeper.abort();
@@ -274,6 +291,16 @@ impl Application {
         self.store.close().await;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// Where a browser on this machine reaches the server listening on `addr`: the public URL when
+/// one is configured, else `http://` and the [`reachable`] address (for the setup link and the
+/// demo's banner).
+fn browser_base(addr: SocketAddr, public_url: Option<&str>) -> String {
+    match public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", reachable(addr)),
     }
 }
 

@@ -16,6 +16,14 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 /// Longest password accepted (argon2 would take anything; a bound keeps hashing cheap).
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// A fresh random password (36 hex characters) for a user whose password is shown once
+/// (`users create` at a terminal, the demo's personas).
+pub fn random_password() -> String {
+    let mut bytes = [0u8; 18];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    hex::encode(bytes)
+}
+
 /// A user to register, with their password in clear (it is hashed, never stored or logged).
 #[derive(Debug, Clone)]
 pub struct NewUser {

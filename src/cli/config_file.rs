@@ -367,6 +367,29 @@ mod tests {
     }
 
     #[test]
+    fn demo_mode_is_a_bare_flag_or_a_boolean_in_the_file() {
+        let parse = |args: &[&str]| match parse_from(args).expect("parses").command {
+            Subcommand::Serve { api, .. } => api.demo,
+            other => panic!("parsed {other:?}"),
+        };
+        assert!(!parse(&["livesurgery", "serve"]));
+        assert!(parse(&["livesurgery", "serve", "--demo"]));
+        assert!(parse(&[
+            "livesurgery",
+            "serve",
+            "--demo",
+            "--addr",
+            "127.0.0.1:1"
+        ]));
+        assert!(!parse(&["livesurgery", "serve", "--demo=false"]));
+        let config = file("demo = true\n");
+        let (_, _, api) = serve(&config, &[]);
+        assert!(api.demo, "the file's `demo = true`");
+        let (_, _, api) = serve(&config, &["--demo=false"]);
+        assert!(!api.demo, "a flag beats the file");
+    }
+
+    #[test]
     fn an_unknown_key_is_an_error_naming_it_and_the_file() {
         let (error, path) =
             config_error("read_wait_ms = 10\nread_wiat_ms = 10\n[serve]\naddr = \"x\"\n");

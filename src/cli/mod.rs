@@ -149,7 +149,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 http_addr: addr,
                 api: *api,
             };
-            let app = crate::startup::Application::build(&settings).await?;
+            let mut app = crate::startup::Application::build(&settings).await?;
+            // Standard output, not the log: it may hold the demo personas' passwords.
+            if let Some(banner) = app.take_demo_banner() {
+                println!("{banner}");
+            }
             // After anything that creates an admin at start-up: then there is no setup link.
             app.offer_setup().await?;
             tracing::info!(
@@ -211,9 +215,7 @@ async fn create_user(
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let (password, generated) = if std::io::stdin().is_terminal() {
-        let mut bytes = [0u8; 18];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        (hex::encode(bytes), true)
+        (crate::app::users::random_password(), true)
     } else {
         let mut line = String::new();
         std::io::stdin()

@@ -1,3 +1,6 @@
-//! Demo mode, black-box: the synthetic feeds published by the server into its own SFU.
+//! Demo mode (`livesurgery serve --demo`), black-box: its seed, the synthetic feeds published by
+//! the server into its own SFU, and in a browser the demo workspace's moving panels.
 
+mod e2e;
 mod feeds;
+pub(crate) mod seed;

@@ -20,22 +20,22 @@ use crate::sfu::support::{assert_in_order, listing};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Set to `1` where a missing prerequisite must fail the tests rather than skip them.
-const REQUIRE_WEBAPP: &str = "LIVESURGERY_REQUIRE_WEBAPP";
+pub(crate) const REQUIRE_WEBAPP: &str = "LIVESURGERY_REQUIRE_WEBAPP";
 /// The E2E script's own limit (it shares two cores with the rest of the suite).
 const E2E_TIMEOUT_MS: u64 = 150_000;
 /// Past this a step hangs (each should have given up by itself before).
-pub(super) const STEP_LIMIT: Duration = Duration::from_secs(240);
+pub(crate) const STEP_LIMIT: Duration = Duration::from_secs(240);
 
-pub(super) fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub(super) fn frontend() -> PathBuf {
+pub(crate) fn frontend() -> PathBuf {
     root().join("frontend")
 }
 
 /// What is missing on this machine for the web app's tests, if anything.
-fn missing_prerequisite(browser: bool) -> Option<String> {
+pub(crate) fn missing_prerequisite(browser: bool) -> Option<String> {
     let node = std::process::Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
         return Some("no `node` on PATH".into());
@@ -61,7 +61,7 @@ pub(super) fn ready(test: &str, browser: bool) -> bool {
 }
 
 /// Runs `npm <args>` in `frontend/`; its output, after asserting it succeeded.
-pub(super) async fn npm(args: &[&str], env: &[(&str, &str)]) -> String {
+pub(crate) async fn npm(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = Command::new("npm");
     command
         .args(args)

@@ -1,6 +1,6 @@
 //! The web app: served by the server at `/` (single-page app beside the API), and the app
 //! itself: its generated types, its unit/component tests and the end-to-end run in Chromium.
 
-mod app;
+pub(crate) mod app;
 mod first_start;
 mod serving;
