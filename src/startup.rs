@@ -152,7 +152,7 @@ impl Application {
         );
         let demo = if settings.api.demo {
             let url = browser_base(addr, settings.api.public_url.as_deref());
-            Some(Demo::start(app.clone(), sfu.clone(), &url).await?)
+            Some(Demo::start(app.clone(), sfu.clone(), &dispatcher, &url).await?)
         } else {
             None
         };

@@ -67,8 +67,20 @@ pub fn builtin() -> anyhow::Result<Vec<(String, Arc<Clip>)>> {
 /// One source published by the server into its own SFU, looping its clip; publishes again
 /// (with backoff, under a fresh resource id) when the SFU drops it, until stopped.
 pub struct SyntheticPublisher {
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Tells a [`SyntheticPublisher`] to stop, from code that cannot wait for it (a log listener
+/// that saw its session end): it stops and does not publish again.
+#[derive(Clone)]
+pub struct StopSignal(Arc<watch::Sender<bool>>);
+
+impl StopSignal {
+    /// Asks the publisher to stop; it deletes its resource and its task ends.
+    pub fn send(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 impl SyntheticPublisher {
@@ -83,7 +95,15 @@ impl SyntheticPublisher {
     ) -> SyntheticPublisher {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(sfu, info, label, clip, stopped));
-        SyntheticPublisher { stop, task }
+        SyntheticPublisher {
+            stop: Arc::new(stop),
+            task,
+        }
+    }
+
+    /// A handle that stops this publisher without waiting for it.
+    pub fn stop_signal(&self) -> StopSignal {
+        StopSignal(self.stop.clone())
     }
 
     /// Stops publishing (the SFU sees the resource deleted) and waits for the task to end.

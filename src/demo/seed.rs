@@ -8,7 +8,8 @@
 //! publishes the feeds: a dedicated user, [`FEEDS_USERNAME`] ("Synthetic feeds (demo)"), a
 //! surgeon member of the demo session whose password is never shown (nobody signs in as it). It
 //! joins the session as a participant at every start and leaves at shutdown, so the feeds appear
-//! in the log as any publisher's media events.
+//! in the log as any publisher's media events. When the session ends (or is cancelled) while
+//! the server runs, the feeds stop for good: they follow the log for it.
 //!
 //! The personas' passwords are printed once, on the start that creates them, in the banner the
 //! `serve` command writes to standard output; never in a log line or an event.
@@ -18,13 +19,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use livesurgery_domain::CommandContext;
-use livesurgery_domain::events::LeaveReason;
+use livesurgery_domain::events::{Event, LeaveReason};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
 use livesurgery_domain::session::SessionCommand;
 use livesurgery_projections::{SessionFilter, SessionStatus};
 use uuid::Uuid;
 
-use super::feeds::{self, SyntheticPublisher};
+use super::feeds::{self, StopSignal, SyntheticPublisher};
+use crate::app::dispatch::{Dispatched, Dispatcher, LogListener};
 use crate::app::identity::participant_context;
 use crate::app::users::{NewUser, random_password, register_user};
 use crate::app::{App, AppError};
@@ -306,14 +308,49 @@ pub struct Demo {
     /// The feeds' participant of this start (`None` when the session is over).
     participant_id: Option<Uuid>,
     publishers: Vec<SyntheticPublisher>,
+    /// Stops the publishers when the log says the session is over (held here: the dispatcher
+    /// keeps only a weak reference).
+    _session_over: Option<Arc<dyn LogListener>>,
     banner: Option<String>,
+}
+
+/// Stops the synthetic feeds once the demo session ends or is cancelled, so they do not
+/// publish again into a session that is over (the SFU, which cuts their media then, does not
+/// check whether a session is live: the WHIP handler does, and the feeds do not pass through
+/// it).
+struct SessionOver {
+    session_id: Uuid,
+    stops: Vec<StopSignal>,
+}
+
+impl LogListener for SessionOver {
+    fn on_events(&self, batch: &[Dispatched]) {
+        let over = batch
+            .iter()
+            .filter_map(Dispatched::event)
+            .any(|event| match event {
+                Event::SessionEnded(e) => e.session_id == self.session_id,
+                Event::SessionCancelled(e) => e.session_id == self.session_id,
+                _ => false,
+            });
+        if over {
+            tracing::info!(session = %self.session_id, "demo mode: the demo session is over; stopping the synthetic feeds");
+            self.stops.iter().for_each(StopSignal::send);
+        }
+    }
 }
 
 impl Demo {
     /// Prepares the demo data ([`prepare`]) and, while the session is live, joins the feeds'
     /// participant and starts one synthetic publisher per source into `sfu`. `url` is where a
     /// browser reaches this server, for the banner.
-    pub async fn start(app: Arc<App>, sfu: Arc<Sfu>, url: &str) -> Result<Demo, DemoError> {
+    /// The feeds follow the log through `dispatcher` to stop when the session is over.
+    pub async fn start(
+        app: Arc<App>,
+        sfu: Arc<Sfu>,
+        dispatcher: &Dispatcher,
+        url: &str,
+    ) -> Result<Demo, DemoError> {
         let data = prepare(&app).await?;
         let banner = Some(banner(&data, url));
         let mut demo = Demo {
@@ -321,6 +358,7 @@ impl Demo {
             data,
             participant_id: None,
             publishers: Vec::new(),
+            _session_over: None,
             banner,
         };
         if demo.data.status != SessionStatus::Live {
@@ -354,6 +392,16 @@ impl Demo {
             demo.publishers
                 .push(SyntheticPublisher::start(sfu.clone(), info, label, clip));
         }
+        let session_over: Arc<dyn LogListener> = Arc::new(SessionOver {
+            session_id: demo.data.session_id,
+            stops: demo
+                .publishers
+                .iter()
+                .map(SyntheticPublisher::stop_signal)
+                .collect(),
+        });
+        dispatcher.listen(Arc::downgrade(&session_over));
+        demo._session_over = Some(session_over);
         tracing::info!(
             session = %demo.data.session_id,
             participant = %participant_id,
