@@ -86,9 +86,11 @@ pub struct ApiSettings {
     /// Folder for state the server generates itself (the token signing key when none is given).
     #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = "data")]
     pub data_dir: std::path::PathBuf,
-    /// The web app's build (`npm run build` in `frontend/`), served at `/`.
-    #[arg(long, env = "LIVESURGERY_WEB_DIR", default_value = "frontend/dist")]
-    pub web_dir: std::path::PathBuf,
+    /// A web app build to serve at `/` (`npm run build` in `frontend/` writes `frontend/dist`),
+    /// instead of the one embedded in the binary. Default: the embedded app; in a binary built
+    /// without it, `frontend/dist` when that holds a build.
+    #[arg(long, env = "LIVESURGERY_WEB_DIR")]
+    pub web_dir: Option<std::path::PathBuf>,
     /// HS256 key that signs every token (32+ characters). When absent, a random key is
     /// generated once and kept in DATA_DIR/jwt.key. Several server processes must share one.
     #[arg(long, env = "LIVESURGERY_JWT_SECRET", hide_env_values = true)]
@@ -303,6 +305,10 @@ mod tests {
         assert_eq!(defaults.refresh_token_ttl_secs, 604_800);
         assert_eq!(defaults.max_body_bytes, 65_536);
         assert!(defaults.jwt_secret.is_none() && defaults.ice_servers.is_empty());
+        assert!(
+            defaults.web_dir.is_none(),
+            "the embedded app unless a folder is given"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::sfu::support::{assert_in_order, listing};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Set to `1` where a missing prerequisite must fail the tests rather than skip them.
-const REQUIRE_WEBAPP: &str = "LIVESURGERY_REQUIRE_WEBAPP";
+pub(super) const REQUIRE_WEBAPP: &str = "LIVESURGERY_REQUIRE_WEBAPP";
 /// The E2E script's own limit (it shares two cores with the rest of the suite).
 const E2E_TIMEOUT_MS: u64 = 150_000;
 /// Past this a step hangs (each should have given up by itself before).
@@ -135,7 +135,7 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
     )
     .await;
     let served = dist.clone();
-    let app = spawn_app_with(fresh_sqlite(), move |s| s.web_dir = served).await;
+    let app = spawn_app_with(fresh_sqlite(), move |s| s.web_dir = Some(served)).await;
     let surgeon = app.create_user("surgeon").await;
     let observer = app.create_user("observer").await;
     let reviewer = app.create_user("reviewer").await;
