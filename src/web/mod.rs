@@ -96,14 +96,12 @@ impl WebApp {
     /// What is missing and how to get the app.
     fn not_built_message(&self) -> String {
         match self {
-            WebApp::NotBuilt {
-                web_dir: Some(dir), ..
-            } => format!(
+            WebApp::NotBuilt { web_dir: Some(dir) } => format!(
                 "the web app is not built: no {}/index.html (--web-dir). Run \
                  `cd frontend && npm ci && npm run build` (Node.js 20+) and restart the server",
                 dir.display()
             ),
-            _ => "the web app is not in this binary: build it with Node.js 20+ installed \
+            _ => "the web app is not built into this binary: build it with Node.js 20+ installed \
                   (`cargo run --release -- serve` builds and embeds frontend/), or run \
                   `cd frontend && npm ci && npm run build` and restart with --web-dir frontend/dist"
                 .to_owned(),
