@@ -86,9 +86,11 @@ pub struct ApiSettings {
     /// Folder for state the server generates itself (the token signing key when none is given).
     #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = "data")]
     pub data_dir: std::path::PathBuf,
-    /// The web app's build (`npm run build` in `frontend/`), served at `/`.
-    #[arg(long, env = "LIVESURGERY_WEB_DIR", default_value = "frontend/dist")]
-    pub web_dir: std::path::PathBuf,
+    /// A web app build to serve at `/` (`npm run build` in `frontend/` writes `frontend/dist`),
+    /// instead of the one embedded in the binary. Default: the embedded app; in a binary built
+    /// without it, `frontend/dist` when that holds a build.
+    #[arg(long, env = "LIVESURGERY_WEB_DIR")]
+    pub web_dir: Option<std::path::PathBuf>,
     /// Demo mode: on an empty database, seed synthetic personas (passwords printed once), a live
     /// demo session and synthetic feeds published by the server itself; on later starts, restart
     /// the feeds. Refuses a database that holds other data. `--demo` alone means `true`.
@@ -310,6 +312,10 @@ mod tests {
         assert_eq!(defaults.refresh_token_ttl_secs, 604_800);
         assert_eq!(defaults.max_body_bytes, 65_536);
         assert!(defaults.jwt_secret.is_none() && defaults.ice_servers.is_empty());
+        assert!(
+            defaults.web_dir.is_none(),
+            "the embedded app unless a folder is given"
+        );
     }
 
     #[test]

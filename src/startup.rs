@@ -159,16 +159,8 @@ impl Application {
         let state = web::Data::new(ApiState::new(app.clone()));
         let app_data = web::Data::from(app);
         // Decided once: what start-up says is what every worker serves.
-        let web_built = crate::web::is_built(&settings.api.web_dir);
-        if web_built {
-            tracing::info!(dir = %settings.api.web_dir.display(), "serving the web app at /");
-        } else {
-            tracing::warn!(
-                "the web app is not built (no {}/index.html): / answers 503 web_app_not_built; \
-                 run `cd frontend && npm ci && npm run build` and restart (the API works without it)",
-                settings.api.web_dir.display()
-            );
-        }
+        let web_app = crate::web::WebApp::choose(settings.api.web_dir.as_deref());
+        web_app.log();
         let metrics = web::Data::from(metrics);
         let gateway_data = web::Data::from(gateway.clone());
         let sfu_data = web::Data::from(sfu.clone());
@@ -186,7 +178,7 @@ impl Application {
                         .route(web::get().to(crate::realtime::connection::ws)),
                 )
                 .configure(|cfg| api::configure(cfg, &api_settings))
-                .configure(|cfg| crate::web::configure(cfg, &api_settings.web_dir, web_built))
+                .configure(|cfg| crate::web::configure(cfg, &web_app))
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::error::envelope))
         })

@@ -135,7 +135,7 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
     )
     .await;
     let served = dist.clone();
-    let app = spawn_app_with(fresh_sqlite(), move |s| s.web_dir = served).await;
+    let app = spawn_app_with(fresh_sqlite(), move |s| s.web_dir = Some(served)).await;
     let surgeon = app.create_user("surgeon").await;
     let observer = app.create_user("observer").await;
     let reviewer = app.create_user("reviewer").await;
