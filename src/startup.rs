@@ -208,8 +208,9 @@ impl Application {
         self.addr.port()
     }
 
-    /// First start: when no active admin exists, makes the one-time setup token and shows the
-    /// setup link once, on standard output and in the log; returns the link. Start-up calls it
+    /// First start: when no active admin exists, makes the one-time setup token and prints the
+    /// setup link once on standard output (the log says that it did, without the token);
+    /// returns the link. Start-up calls it
     /// after anything that may create an admin (the demo's seed), so then there is no link.
     pub async fn offer_setup(&self) -> anyhow::Result<Option<String>> {
         let Some(token) = self
@@ -239,10 +240,13 @@ impl Application {
                 .map(|e| format!(" Note: {e}."))
                 .unwrap_or_default()
         );
+        // The link holds a secret: standard output only, never the log (which may be shipped
+        // elsewhere); the log says where to look.
         tracing::info!(
-            %link,
+            setup_page = %format!("{base}/setup"),
             note = everywhere.as_deref().unwrap_or(""),
-            "first start: no admin exists; open the setup link to create the first admin (valid once, until restart)"
+            "first start: no admin exists; the one-time setup link (valid once, until restart) \
+             is printed on standard output"
         );
         Ok(Some(link))
     }

@@ -9,6 +9,14 @@ use livesurgery_domain::envelope::{Actor, NewEvent};
 pub use livesurgery_testkit::prerequisites_met;
 use uuid::Uuid;
 
+/// One headless Chromium test at a time: each starts one or two browsers that decode or encode
+/// video, and on two cores several at once starve the rest of the suite (its WebSocket and media
+/// tests then fail on time, not on behaviour). Hold the guard for the test's life.
+pub async fn chromium_slot() -> tokio::sync::MutexGuard<'static, ()> {
+    static SLOT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SLOT.lock().await
+}
+
 /// The environment variable naming an administrative PostgreSQL URL for tests.
 pub const PG_ENV: &str = "LIVESURGERY_TEST_DATABASE_URL";
 

@@ -464,8 +464,8 @@ async fn the_media_url_plays_with_http_range_and_no_other_header_and_only_with_i
     if !prerequisites_met(
         "the_media_url_plays_with_http_range…",
         missing,
-        "LIVESURGERY_REQUIRE_FFMPEG",
-        "apt-get install ffmpeg",
+        "LIVESURGERY_REQUIRE_MEDIA",
+        "bash .ci/install-media.sh",
     ) {
         return;
     }

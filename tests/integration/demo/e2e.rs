@@ -14,7 +14,9 @@ use tokio::process::Command;
 
 use super::seed::DemoPlace;
 use crate::helpers::{fresh_sqlite, prerequisites_met};
-use crate::web::app::{REQUIRE_WEBAPP, STEP_LIMIT, frontend, missing_prerequisite, npm, root};
+use crate::web::app::{
+    REQUIRE_WEBAPP, STEP_LIMIT, build_web_app, frontend, missing_prerequisite, root,
+};
 
 const SOURCES: [&str; 3] = ["endoscope", "room-camera", "vitals"];
 /// Where the test asks for the README's screenshots.
@@ -30,22 +32,10 @@ async fn in_chromium_the_demo_observer_sees_three_moving_panels_within_five_seco
     ) {
         return;
     }
+    let _chromium = crate::helpers::chromium_slot().await;
     // The app is built where a developer's own `frontend/dist` is not touched.
-    let dist = root().join("target/demo-e2e/dist");
+    let dist = build_web_app("target/demo-e2e/dist").await;
     let dist_arg = dist.display().to_string();
-    npm(
-        &[
-            "run",
-            "--silent",
-            "build",
-            "--",
-            "--outDir",
-            &dist_arg,
-            "--emptyOutDir",
-        ],
-        &[],
-    )
-    .await;
     let place = DemoPlace::new(fresh_sqlite());
     let server = place
         .start(&[("LIVESURGERY_WEB_DIR", dist_arg.clone())])

@@ -59,6 +59,10 @@ async fn ten_surgeons_writing_at_once_converge_on_the_layout_the_rest_api_serves
         let app = spawn_app_with(db, |s| {
             s.ws_rate_per_sec = 1000;
             s.ws_rate_burst = 1000;
+            // Room for every message of the run: this test is about convergence, and a test
+            // runtime starved by the rest of the suite must not be cut off as a slow consumer
+            // (`limits.rs` tests that cut).
+            s.ws_queue = 16 * 1024;
         })
         .await;
         let backend = app.backend;

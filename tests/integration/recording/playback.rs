@@ -70,6 +70,7 @@ async fn chromium_plays_the_finalised_webm_of_vp8_and_mp4_of_h264() {
     {
         return;
     }
+    let _chromium = crate::helpers::chromium_slot().await;
     let dir = tempfile::tempdir().expect("a folder");
     let webm = recorded(dir.path(), Codec::Vp8).await;
     let mp4 = recorded(dir.path(), Codec::H264).await;

@@ -69,6 +69,7 @@ async fn chromium_publishes_over_whip_and_another_chromium_decodes_it_over_whep(
     ) {
         return;
     }
+    let _chromium = crate::helpers::chromium_slot().await;
 
     let app = spawn_app(fresh_sqlite()).await;
     let (_host, session) = live_session(&app).await;

@@ -113,13 +113,10 @@ async fn the_web_apps_unit_and_component_tests_pass() {
     assert!(!summary.is_empty(), "no vitest summary:\n{out}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_reviewer_audits_it() {
-    if !ready("e2e", true) {
-        return;
-    }
-    // The app is built where a developer's own `frontend/dist` is not touched.
-    let dist = root().join("target/web-e2e/dist");
+/// Builds the web app into `folder` (relative to the repository), where a developer's own
+/// `frontend/dist` is not touched and E2E tests running at once do not race; the folder.
+pub(crate) async fn build_web_app(folder: &str) -> PathBuf {
+    let dist = root().join(folder);
     let dist_arg = dist.display().to_string();
     npm(
         &[
@@ -134,6 +131,17 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
         &[],
     )
     .await;
+    dist
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_reviewer_audits_it() {
+    if !ready("e2e", true) {
+        return;
+    }
+    let _chromium = crate::helpers::chromium_slot().await;
+    // The app is built where a developer's own `frontend/dist` is not touched.
+    let dist = build_web_app("target/web-e2e/dist").await;
     let served = dist.clone();
     let app = spawn_app_with(fresh_sqlite(), move |s| s.web_dir = Some(served)).await;
     let surgeon = app.create_user("surgeon").await;

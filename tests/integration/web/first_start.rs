@@ -6,7 +6,7 @@
 use serde_json::Value;
 use tokio::process::Command;
 
-use super::app::{STEP_LIMIT, frontend, npm, ready, root};
+use super::app::{STEP_LIMIT, build_web_app, frontend, ready, root};
 use crate::api::process::free_port;
 use crate::api::setup::Server;
 use crate::helpers::fresh_sqlite;
@@ -16,22 +16,9 @@ async fn in_chromium_the_setup_link_creates_the_first_admin_who_then_signs_in() 
     if !ready("e2e_setup", true) {
         return;
     }
+    let _chromium = crate::helpers::chromium_slot().await;
     // A build of its own: the other E2E test may be building its copy at the same time.
-    let dist = root().join("target/web-e2e-setup/dist");
-    let dist_arg = dist.display().to_string();
-    npm(
-        &[
-            "run",
-            "--silent",
-            "build",
-            "--",
-            "--outDir",
-            &dist_arg,
-            "--emptyOutDir",
-        ],
-        &[],
-    )
-    .await;
+    let dist = build_web_app("target/web-e2e-setup/dist").await;
     let db = fresh_sqlite();
     let data_dir = tempfile::tempdir().expect("a data folder");
     let addr = format!("127.0.0.1:{}", free_port());
