@@ -10,12 +10,11 @@
 //! README's pictures there (`docs/screenshots` for the committed ones).
 
 use serde_json::Value;
-use tokio::process::Command;
 
 use super::seed::DemoPlace;
 use crate::helpers::{fresh_sqlite, prerequisites_met};
 use crate::web::app::{
-    REQUIRE_WEBAPP, STEP_LIMIT, build_web_app, frontend, missing_prerequisite, root,
+    REQUIRE_WEBAPP, build_web_app, e2e_result, e2e_script, missing_prerequisite, root,
 };
 
 const SOURCES: [&str; 3] = ["endoscope", "room-camera", "vitals"];
@@ -44,37 +43,16 @@ async fn in_chromium_the_demo_observer_sees_three_moving_panels_within_five_seco
     let observer = server.password("demo-observer");
 
     let artifacts = root().join("target/demo-e2e");
-    let mut run = Command::new("node");
-    run.arg("e2e/demo.mjs")
-        .current_dir(frontend())
-        .env("E2E_BASE", &server.base)
+    let mut run = e2e_script("demo.mjs", &artifacts);
+    run.env("E2E_BASE", &server.base)
         .env("E2E_USER", "demo-observer")
         .env("E2E_PASSWORD", &observer)
-        .env("E2E_SESSION", session.to_string())
-        .env("E2E_ARTIFACTS", &artifacts)
-        .kill_on_drop(true);
+        .env("E2E_SESSION", session.to_string());
     if let Some(dir) = std::env::var_os(SCREENSHOTS) {
         // Relative to the repository, as a person running the test from its root means it.
         run.env("E2E_SCREENSHOTS", root().join(dir));
     }
-    let output = tokio::time::timeout(STEP_LIMIT, run.output())
-        .await
-        .unwrap_or_else(|_| panic!("e2e/demo.mjs still runs after {STEP_LIMIT:?}"))
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprint!("{stderr}");
-    assert!(
-        output.status.success(),
-        "e2e/demo.mjs failed ({}); screenshots in {}:\n{stderr}{stdout}",
-        output.status,
-        artifacts.display()
-    );
-    let result: Value = stdout
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("no JSON result line from the script:\n{stdout}"));
+    let result = e2e_result("demo.mjs", run, &artifacts).await;
     let third = result["third_panel_moving_ms"].as_u64().unwrap_or(u64::MAX);
     println!(
         "demo e2e: three panels moving {third} ms after the workspace opened; panels: {}",

@@ -113,6 +113,42 @@ async fn the_web_apps_unit_and_component_tests_pass() {
     assert!(!summary.is_empty(), "no vitest summary:\n{out}");
 }
 
+/// `node e2e/<script>` in `frontend/`, told to leave its screenshots in `artifacts`; the
+/// caller adds the script's own environment and hands it to [`e2e_result`].
+pub(crate) fn e2e_script(script: &str, artifacts: &Path) -> Command {
+    let mut command = Command::new("node");
+    command
+        .arg(format!("e2e/{script}"))
+        .current_dir(frontend())
+        .env("E2E_ARTIFACTS", artifacts)
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs an E2E script made by [`e2e_script`] within [`STEP_LIMIT`], asserts it succeeded
+/// (its output and where its screenshots are, otherwise), and returns the JSON result line it
+/// ends with.
+pub(crate) async fn e2e_result(script: &str, mut command: Command, artifacts: &Path) -> Value {
+    let output = tokio::time::timeout(STEP_LIMIT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("e2e/{script} still runs after {STEP_LIMIT:?}"))
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
+    assert!(
+        output.status.success(),
+        "e2e/{script} failed ({}); screenshots in {}:\n{stderr}{stdout}",
+        output.status,
+        artifacts.display()
+    );
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no JSON result line from the script:\n{stdout}"))
+}
+
 /// Builds the web app into `folder` (relative to the repository), where a developer's own
 /// `frontend/dist` is not touched and E2E tests running at once do not race; the folder.
 pub(crate) async fn build_web_app(folder: &str) -> PathBuf {
@@ -158,33 +194,11 @@ async fn in_chromium_a_surgeon_and_an_observer_share_a_live_workspace_and_a_revi
         "admin": [ADMIN, PASSWORD, "First Admin"],
     });
     let artifacts = root().join("target/web-e2e");
-    let run = Command::new("node")
-        .arg("e2e/run.mjs")
-        .current_dir(frontend())
-        .env("E2E_BASE", &app.base)
+    let mut run = e2e_script("run.mjs", &artifacts);
+    run.env("E2E_BASE", &app.base)
         .env("E2E_USERS", users.to_string())
-        .env("E2E_ARTIFACTS", &artifacts)
-        .env("E2E_TIMEOUT_MS", E2E_TIMEOUT_MS.to_string())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(STEP_LIMIT, run)
-        .await
-        .unwrap_or_else(|_| panic!("e2e/run.mjs still runs after {STEP_LIMIT:?}"))
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprint!("{stderr}");
-    assert!(
-        output.status.success(),
-        "e2e/run.mjs failed ({}); screenshots in {}:\n{stderr}{stdout}",
-        output.status,
-        artifacts.display()
-    );
-    let result: Value = stdout
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("no JSON result line from the script:\n{stdout}"));
+        .env("E2E_TIMEOUT_MS", E2E_TIMEOUT_MS.to_string());
+    let result = e2e_result("run.mjs", run, &artifacts).await;
     println!(
         "e2e: {} ms; drag seen by the observer after {} ms; caught up {} ms after the network \
          came back; observer decoded {} frames of {}x{}; axe: {}",

@@ -3,10 +3,7 @@
 //! who is signed in, then signs in again with their own password (`frontend/e2e/setup.mjs`).
 //! Same prerequisites as the other web app tests (see `app.rs`).
 
-use serde_json::Value;
-use tokio::process::Command;
-
-use super::app::{STEP_LIMIT, build_web_app, frontend, ready, root};
+use super::app::{build_web_app, e2e_result, e2e_script, ready, root};
 use crate::api::process::free_port;
 use crate::api::setup::Server;
 use crate::helpers::fresh_sqlite;
@@ -32,31 +29,9 @@ async fn in_chromium_the_setup_link_creates_the_first_admin_who_then_signs_in() 
     .await;
     let link = server.setup_link().expect("a setup link on first start");
     let artifacts = root().join("target/web-e2e-setup");
-    let run = Command::new("node")
-        .arg("e2e/setup.mjs")
-        .current_dir(frontend())
-        .env("E2E_SETUP_LINK", &link)
-        .env("E2E_ARTIFACTS", &artifacts)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(STEP_LIMIT, run)
-        .await
-        .unwrap_or_else(|_| panic!("e2e/setup.mjs still runs after {STEP_LIMIT:?}"))
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprint!("{stderr}");
-    assert!(
-        output.status.success(),
-        "e2e/setup.mjs failed ({}); screenshots in {}:\n{stderr}{stdout}",
-        output.status,
-        artifacts.display()
-    );
-    let result: Value = stdout
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("no JSON result line from the script:\n{stdout}"));
+    let mut run = e2e_script("setup.mjs", &artifacts);
+    run.env("E2E_SETUP_LINK", &link);
+    let result = e2e_result("setup.mjs", run, &artifacts).await;
     let steps = result["steps"].as_array().map_or(0, Vec::len);
     assert_eq!(steps, 4, "{result}");
     println!(
