@@ -13,11 +13,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::recorder::{
-    FolderStore, PresigningStore, Recorder, forged, missing_ffmpeg, playable_key, presigned,
-    write_test_video,
+    FolderStore, PresigningStore, Recorder, forged, playable_key, presigned, write_test_video,
 };
 use super::spawn::{Answer, JWT_SECRET, TestApp, TestUser, spawn_app, spawn_app_playing};
-use crate::helpers::{all_backends, prerequisites_met};
+use crate::helpers::all_backends;
 
 /// The fields of an archive, exactly (the contract's `Archive`).
 const ARCHIVE_FIELDS: [&str; 14] = [
@@ -460,13 +459,7 @@ async fn without_its_object_in_the_archive_store_playback_is_unavailable_and_unr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_media_url_plays_with_http_range_and_no_other_header_and_only_with_its_token() {
-    let missing = missing_ffmpeg();
-    if !prerequisites_met(
-        "the_media_url_plays_with_http_range…",
-        missing,
-        "LIVESURGERY_REQUIRE_MEDIA",
-        "bash .ci/install-media.sh",
-    ) {
+    if !crate::recording::media_tools("the_media_url_plays_with_http_range…") {
         return;
     }
     for db in all_backends().await {

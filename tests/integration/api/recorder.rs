@@ -222,14 +222,3 @@ pub fn forged(token: &str, archive: Uuid, exp_from_now: i64, key: &str) -> Strin
     )
     .expect("signing")
 }
-
-/// Why the media tests cannot run here, if they cannot: ffmpeg or ffprobe missing.
-pub fn missing_ffmpeg() -> Option<String> {
-    let found = ["ffmpeg", "ffprobe"].iter().all(|tool| {
-        std::process::Command::new(tool)
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    (!found).then(|| "ffmpeg and ffprobe are not installed".to_owned())
-}

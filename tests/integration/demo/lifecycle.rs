@@ -13,30 +13,16 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::seed::DemoPlace;
-use crate::helpers::{fresh_sqlite, prerequisites_met};
+use crate::helpers::fresh_sqlite;
+use crate::recording::media_tools;
 
 const SOURCES: [&str; 3] = ["endoscope", "room-camera", "vitals"];
 /// How long the host records.
 const RECORDED: Duration = Duration::from_secs(5);
 
-fn ffmpeg_missing() -> Option<String> {
-    let found = |tool: &str| {
-        std::process::Command::new(tool)
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    (!found("ffmpeg") || !found("ffprobe")).then(|| "no ffmpeg/ffprobe on PATH".to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feeds_are_recorded_like_any_publisher_and_stop_for_good_when_the_session_ends() {
-    if !prerequisites_met(
-        "demo::lifecycle",
-        ffmpeg_missing(),
-        "LIVESURGERY_REQUIRE_MEDIA",
-        "bash .ci/install-media.sh",
-    ) {
+    if !media_tools("demo::lifecycle") {
         return;
     }
     let place = DemoPlace::new(fresh_sqlite());

@@ -37,7 +37,7 @@ const FPS: u64 = 30;
 const AUDIO_PACKET_MS: u64 = 20;
 
 /// Whether ffmpeg and ffprobe are here (else the test should return; see the module's doc).
-fn media_tools(test: &str) -> bool {
+pub(crate) fn media_tools(test: &str) -> bool {
     let missing = ["ffmpeg", "ffprobe"].into_iter().find_map(|tool| {
         let ran = Command::new(tool).arg("-version").output();
         (!ran.is_ok_and(|o| o.status.success())).then(|| format!("no `{tool}` on PATH"))
