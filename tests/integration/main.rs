@@ -8,6 +8,7 @@ mod helpers;
 mod realtime;
 mod realtime_schemas;
 mod recording;
+mod security;
 mod sfu;
 mod storage;
 mod store_conformance;
