@@ -56,3 +56,57 @@ fn the_readme_gives_every_global_and_serve_setting_with_its_variable_and_default
         }
     }
 }
+
+/// Every `path.rs::test_name` that `ops/THREAT_MODEL.md` cites: the file exists and has the test.
+fn threat_model_citations(text: &str) -> Vec<(String, String)> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|code| code.split_once(".rs::"))
+        .map(|(path, name)| (format!("{path}.rs"), name.to_owned()))
+        .collect()
+}
+
+#[test]
+fn threat_model_names_only_tests_that_exist() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let model = std::fs::read_to_string(format!("{root}/ops/THREAT_MODEL.md"))
+        .expect("ops/THREAT_MODEL.md exists");
+    let cited = threat_model_citations(&model);
+    assert!(cited.len() >= 20, "the threat model cites its tests; found {}", cited.len());
+    let mut missing = Vec::new();
+    for (path, name) in &cited {
+        let source = std::fs::read_to_string(format!("{root}/{path}")).unwrap_or_default();
+        // A test is a function of that name (async or not) in that file.
+        let defined = source.lines().any(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("pub(crate) ").unwrap_or(line);
+            let line = line.strip_prefix("async ").unwrap_or(line);
+            line.strip_prefix("fn ")
+                .and_then(|rest| rest.strip_prefix(name.as_str()))
+                .is_some_and(|rest| rest.starts_with('(') || rest.starts_with('<'))
+        });
+        if !defined {
+            missing.push(format!("{path}::{name}"));
+        }
+    }
+    assert!(missing.is_empty(), "ops/THREAT_MODEL.md cites tests that do not exist: {missing:#?}");
+}
+
+#[test]
+fn every_threat_in_the_threat_model_names_its_test_or_says_why_not() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let model = std::fs::read_to_string(format!("{root}/ops/THREAT_MODEL.md"))
+        .expect("ops/THREAT_MODEL.md exists");
+    // Rows of the STRIDE tables: `| id | threat | control | test |`, ids like `T-REST-3`.
+    let rows: Vec<&str> = model
+        .lines()
+        .filter(|line| line.starts_with("| T-"))
+        .collect();
+    assert!(rows.len() >= 20, "the threat model's STRIDE tables have rows; found {}", rows.len());
+    let untested: Vec<&&str> = rows
+        .iter()
+        .filter(|row| threat_model_citations(row).is_empty() && !row.contains("not tested:"))
+        .collect();
+    assert!(untested.is_empty(), "threats with neither a test nor a reason: {untested:#?}");
+}
