@@ -20,6 +20,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { watchCsp } from "./csp.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -79,6 +80,7 @@ const browser = await chromium.launch({
 async function person(role) {
   const context = await browser.newContext({ viewport: VIEWPORTS[0], baseURL: base });
   await context.grantPermissions(["camera", "microphone"], { origin: base });
+  await watchCsp(context, (text) => result.console_errors.push({ role, text }));
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => {

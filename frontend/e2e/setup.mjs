@@ -12,6 +12,7 @@ import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { watchCsp } from "./csp.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -57,6 +58,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: base });
+await watchCsp(context, (text) => result.console_errors.push(text));
 const page = await context.newPage();
 page.setDefaultTimeout(15_000);
 page.on("console", (msg) => {
