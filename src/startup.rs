@@ -305,13 +305,17 @@ impl Application {
 }
 
 /// The TLS configuration of `--tls-cert` and `--tls-key` (PEM), when both are given.
-fn tls_config(settings: &crate::settings::ApiSettings) -> anyhow::Result<Option<rustls::ServerConfig>> {
+fn tls_config(
+    settings: &crate::settings::ApiSettings,
+) -> anyhow::Result<Option<rustls::ServerConfig>> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let (cert, key) = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) => (cert, key),
         (None, None) => return Ok(None),
-        _ => anyhow::bail!("TLS needs both --tls-cert and --tls-key (LIVESURGERY_TLS_CERT, LIVESURGERY_TLS_KEY)"),
+        _ => anyhow::bail!(
+            "TLS needs both --tls-cert and --tls-key (LIVESURGERY_TLS_CERT, LIVESURGERY_TLS_KEY)"
+        ),
     };
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())

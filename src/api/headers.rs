@@ -189,7 +189,10 @@ mod tests {
         let csp = EdgePolicy::new(&ApiSettings::default()).app_csp("or.example:8080", false);
         assert!(csp.contains("script-src 'self';"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-        assert!(csp.contains("connect-src 'self' ws://or.example:8080"), "{csp}");
+        assert!(
+            csp.contains("connect-src 'self' ws://or.example:8080"),
+            "{csp}"
+        );
     }
 
     #[test]
@@ -202,7 +205,9 @@ mod tests {
         };
         let csp = EdgePolicy::new(&settings).app_csp("h", true);
         assert!(
-            csp.contains("media-src 'self' blob: https://s3.example.org https://arch.s3.example.org;"),
+            csp.contains(
+                "media-src 'self' blob: https://s3.example.org https://arch.s3.example.org;"
+            ),
             "{csp}"
         );
     }

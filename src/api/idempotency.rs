@@ -220,9 +220,11 @@ fn reissue(
     });
     answer["ws"]["token"] = ws_token.into();
     answer["sfu"]["token"] = sfu_token.into();
-    answer["ice_servers"] =
-        serde_json::to_value(crate::sfu::turn::ice_servers(&state.settings, participant_id))
-            .ok()?;
+    answer["ice_servers"] = serde_json::to_value(crate::sfu::turn::ice_servers(
+        &state.settings,
+        participant_id,
+    ))
+    .ok()?;
     answer["expires_at"] =
         serde_json::to_value(chrono::DateTime::from_timestamp(claims.exp, 0)?).ok()?;
     Some(answer.to_string())

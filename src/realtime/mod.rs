@@ -43,7 +43,10 @@ pub async fn check_origin(
         .headers()
         .get(actix_web::http::header::ORIGIN)
         .map(|v| v.to_str().unwrap_or_default().to_owned());
-    let allowed = match (origin, req.app_data::<actix_web::web::Data<crate::app::App>>()) {
+    let allowed = match (
+        origin,
+        req.app_data::<actix_web::web::Data<crate::app::App>>(),
+    ) {
         (Some(origin), Some(app)) => {
             let info = req.connection_info();
             let own = format!("{}://{}", info.scheme(), info.host());

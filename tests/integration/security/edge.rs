@@ -197,7 +197,10 @@ async fn cors_answers_only_the_allowed_origins() {
                 .request(Method::OPTIONS, app.url("/v1/sessions"))
                 .header("origin", origin)
                 .header("access-control-request-method", "POST")
-                .header("access-control-request-headers", "authorization, content-type"),
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                ),
         )
     };
     let refused = preflight(EVIL).await;
@@ -241,7 +244,9 @@ async fn source_maps_are_not_served_unless_asked_for() {
     let app = spawn_app_with(fresh_sqlite(), |s| s.web_dir = Some(dir.clone())).await;
     let script = app.call(Method::GET, "/assets/app.js", None, None).await;
     script.assert_status(200);
-    let map = app.call(Method::GET, "/assets/app.js.map", None, None).await;
+    let map = app
+        .call(Method::GET, "/assets/app.js.map", None, None)
+        .await;
     map.assert_error(404, "not_found");
     assert!(!map.text.contains("secret.ts"), "{}", map.text);
 
@@ -311,7 +316,10 @@ async fn join_tokens_are_not_stored_in_the_idempotency_store_and_a_replay_gets_f
             participant_id: first.uuid("participant_id"),
             role: replay.str("role").to_owned(),
             permissions: Vec::new(),
-            ws_url: replay.body["ws"]["url"].as_str().expect("ws.url").to_owned(),
+            ws_url: replay.body["ws"]["url"]
+                .as_str()
+                .expect("ws.url")
+                .to_owned(),
             ws_token: replay.body["ws"]["token"]
                 .as_str()
                 .expect("ws.token")
@@ -414,7 +422,9 @@ async fn tls_is_terminated_with_the_given_certificate_and_answers_carry_hsts() {
         .send()
         .await;
     assert!(
-        cleartext.as_ref().map_or(true, |r| !r.status().is_success()),
+        cleartext
+            .as_ref()
+            .map_or(true, |r| !r.status().is_success()),
         "{cleartext:?}"
     );
 }
