@@ -236,6 +236,58 @@ pub struct ApiSettings {
     /// Lifetime of an archive playback URL, in seconds.
     #[arg(long, env = "LIVESURGERY_PLAYBACK_URL_TTL_SECS", default_value_t = 300)]
     pub playback_url_ttl_secs: u64,
+    /// Origins (`https://or.example.org`) whose pages may open the WebSocket and read the API
+    /// cross-origin (CORS), comma-separated; any other `Origin` is refused. Default: none
+    /// besides the server's own origin (`--public-url`, else the request's scheme and Host).
+    #[arg(long, env = "LIVESURGERY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// TLS: the certificate chain (PEM) to serve HTTPS with, with `--tls-key`. Default: none,
+    /// plain HTTP (terminate TLS in front of the server then).
+    #[arg(long, env = "LIVESURGERY_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// TLS: the private key (PEM: PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "LIVESURGERY_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve the web app's source maps (`/assets/*.map`), for debugging; off, they answer 404
+    /// even when the build holds them.
+    #[arg(long, env = "LIVESURGERY_WEB_SOURCE_MAPS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub web_source_maps: bool,
+}
+
+impl ApiSettings {
+    /// Whether a browser page of `origin` may use this server (WebSocket, CORS): the server's
+    /// own origin (`own`: `--public-url`, else the request's scheme and Host) or one of
+    /// `--allowed-origins`. Compared without case and trailing `/`, as browsers send them.
+    pub fn origin_allowed(&self, origin: &str, own: &str) -> bool {
+        let normal = |o: &str| o.trim().trim_end_matches('/').to_ascii_lowercase();
+        let origin = normal(origin);
+        let own = match &self.public_url {
+            Some(url) => url_origin(url),
+            None => normal(own),
+        };
+        origin == own
+            || self
+                .allowed_origins
+                .iter()
+                .any(|allowed| normal(allowed) == origin)
+    }
+
+    /// Whether the server terminates TLS itself (`--tls-cert` and `--tls-key`).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+}
+
+/// The origin (`scheme://host[:port]`, lowercase) of a URL such as `--public-url`.
+fn url_origin(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{authority}")
+        }
+        None => url.trim_end_matches('/').to_owned(),
+    }
 }
 
 /// Where archives are stored.
@@ -316,6 +368,19 @@ mod tests {
             defaults.web_dir.is_none(),
             "the embedded app unless a folder is given"
         );
+    }
+
+    #[test]
+    fn only_the_own_origin_and_the_listed_ones_are_allowed() {
+        let mut settings = ApiSettings::default();
+        assert!(settings.origin_allowed("http://127.0.0.1:8080", "http://127.0.0.1:8080"));
+        assert!(!settings.origin_allowed("https://evil.example", "http://127.0.0.1:8080"));
+        settings.public_url = Some("https://OR.example.org/".into());
+        assert!(settings.origin_allowed("https://or.example.org", "http://10.0.0.1:8080"));
+        assert!(!settings.origin_allowed("http://10.0.0.1:8080", "http://10.0.0.1:8080"));
+        settings.allowed_origins = vec!["https://viewer.example.org/".into()];
+        assert!(settings.origin_allowed("https://viewer.example.org", "x"));
+        assert!(!settings.origin_allowed("null", "x"));
     }
 
     #[test]

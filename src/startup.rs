@@ -28,6 +28,8 @@ use crate::telemetry::Metrics;
 pub struct Application {
     addr: SocketAddr,
     public_url: Option<String>,
+    /// Whether the server terminates TLS (its links are `https://`).
+    tls: bool,
     app: Arc<App>,
     server: Server,
     store: Arc<dyn EventStore>,
@@ -151,7 +153,7 @@ impl Application {
             std::time::Duration::from_secs(settings.api.archive_gc_interval_secs.max(1)),
         );
         let demo = if settings.api.demo {
-            let url = browser_base(addr, settings.api.public_url.as_deref());
+            let url = browser_base(addr, settings.api.public_url.as_deref(), settings.api.tls());
             Some(Demo::start(app.clone(), sfu.clone(), &dispatcher, &url).await?)
         } else {
             None
@@ -161,6 +163,9 @@ impl Application {
         // Decided once: what start-up says is what every worker serves.
         let web_app = crate::web::WebApp::choose(settings.api.web_dir.as_deref());
         web_app.log();
+        let source_maps = settings.api.web_source_maps;
+        let edge_policy = web::Data::new(api::headers::EdgePolicy::new(&settings.api));
+        let tls = tls_config(&settings.api)?;
         let metrics = web::Data::from(metrics);
         let gateway_data = web::Data::from(gateway.clone());
         let sfu_data = web::Data::from(sfu.clone());
@@ -173,24 +178,33 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(gateway_data.clone())
                 .app_data(sfu_data.clone())
+                .app_data(edge_policy.clone())
                 .service(
                     web::resource("/v1/sessions/{id}/ws")
+                        .wrap(from_fn(crate::realtime::check_origin))
                         .route(web::get().to(crate::realtime::connection::ws)),
                 )
                 .configure(|cfg| api::configure(cfg, &api_settings))
-                .configure(|cfg| crate::web::configure(cfg, &web_app))
+                .configure(|cfg| crate::web::configure(cfg, &web_app, source_maps))
                 .wrap(from_fn(api::idempotency::idempotency))
+                // Inside the envelope: its refusals get the envelope, and every answer,
+                // the envelope's errors included, gets its headers.
+                .wrap(from_fn(api::headers::edge))
                 .wrap(from_fn(api::error::envelope))
         })
         // Small frames (a WebSocket ack, then its event) must not wait for the peer's delayed
         // ACK (Nagle): that cost pushes ~40 ms.
-        .tcp_nodelay(true)
-        .listen(listener)?
+        .tcp_nodelay(true);
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
+        }
         .shutdown_timeout(10)
         .run();
         Ok(Application {
             addr,
             public_url: settings.api.public_url.clone(),
+            tls: settings.api.tls(),
             app: app_handle,
             server,
             store,
@@ -221,7 +235,7 @@ impl Application {
         else {
             return Ok(None);
         };
-        let base = browser_base(self.addr, self.public_url.as_deref());
+        let base = browser_base(self.addr, self.public_url.as_deref(), self.tls);
         let link = format!("{base}/setup?token={token}");
         let everywhere = self.addr.ip().is_unspecified().then(|| {
             format!(
@@ -290,13 +304,44 @@ impl Application {
     }
 }
 
+/// The TLS configuration of `--tls-cert` and `--tls-key` (PEM), when both are given.
+fn tls_config(
+    settings: &crate::settings::ApiSettings,
+) -> anyhow::Result<Option<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => (cert, key),
+        (None, None) => return Ok(None),
+        _ => anyhow::bail!(
+            "TLS needs both --tls-cert and --tls-key (LIVESURGERY_TLS_CERT, LIVESURGERY_TLS_KEY)"
+        ),
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading the TLS certificate chain {}", cert.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "no certificate in {}", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the TLS private key {}", key.display()))?;
+    // One provider named here: the dependency tree enables two, and rustls then picks none.
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the TLS certificate and key do not make a pair")?;
+    Ok(Some(config))
+}
+
 /// Where a browser on this machine reaches the server listening on `addr`: the public URL when
-/// one is configured, else `http://` and the [`reachable`] address (for the setup link and the
-/// demo's banner).
-fn browser_base(addr: SocketAddr, public_url: Option<&str>) -> String {
+/// one is configured, else `http://` (`https://` under TLS) and the [`reachable`] address (for
+/// the setup link and the demo's banner).
+fn browser_base(addr: SocketAddr, public_url: Option<&str>, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
     match public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("http://{}", reachable(addr)),
+        None => format!("{scheme}://{}", reachable(addr)),
     }
 }
 

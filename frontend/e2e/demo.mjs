@@ -16,6 +16,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { watchCsp } from "./csp.mjs";
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
 const username = process.env.E2E_USER ?? "demo-observer";
@@ -60,6 +61,9 @@ const browser = await chromium.launch({
   ],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: base });
+// Other console errors are recorded only; a CSP violation fails the run.
+const cspErrors = [];
+await watchCsp(context, (text) => cspErrors.push(text));
 // Counts the frames each panel's <video> presents, from the first one it gets.
 await context.addInitScript(() => {
   window.__demoFrames = {};
@@ -165,6 +169,8 @@ try {
   die(`${error.stack ?? error}`);
 }
 
+const violations = [...cspErrors, ...result.console_errors.filter((e) => /Content.Security.Policy|CSP violation/i.test(e))];
+if (violations.length) die(`Content-Security-Policy: ${JSON.stringify(violations)}`);
 clearTimeout(watchdog);
 await browser.close();
 result.total_ms = Date.now() - started;

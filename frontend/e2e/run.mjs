@@ -16,13 +16,14 @@
 // Prints one JSON line on stdout (the result); exits 1 with the reason on stderr on failure.
 // Screenshots go to E2E_ARTIFACTS (default ../target/web-e2e).
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { injectScript, watchCsp } from "./csp.mjs";
 
 const require = createRequire(import.meta.url);
-const AXE = require.resolve("axe-core/axe.min.js");
+const AXE = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
 const users = JSON.parse(process.env.E2E_USERS ?? "{}");
@@ -79,6 +80,7 @@ const browser = await chromium.launch({
 async function person(role) {
   const context = await browser.newContext({ viewport: VIEWPORTS[0], baseURL: base });
   await context.grantPermissions(["camera", "microphone"], { origin: base });
+  await watchCsp(context, (text) => result.console_errors.push({ role, text }));
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => {
@@ -90,7 +92,7 @@ async function person(role) {
 
 /** axe-core on the page as it is now; serious and critical violations fail the run. */
 async function checkAccessibility(page, screen) {
-  await page.addScriptTag({ path: AXE });
+  await injectScript(page, AXE);
   const violations = await page.evaluate(async () => {
     const run = await window.axe.run(document, { resultTypes: ["violations"] });
     return run.violations.map((v) => ({

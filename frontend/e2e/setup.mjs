@@ -8,13 +8,14 @@
 // its output; by hand: E2E_SETUP_LINK='http://127.0.0.1:8080/setup?token=…' node e2e/setup.mjs
 // Prints one JSON line on stdout (the result); exits 1 with the reason on stderr on failure.
 
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { injectScript, watchCsp } from "./csp.mjs";
 
 const require = createRequire(import.meta.url);
-const AXE = require.resolve("axe-core/axe.min.js");
+const AXE = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const link = process.env.E2E_SETUP_LINK ?? "";
 const artifacts = path.resolve(process.env.E2E_ARTIFACTS ?? "../target/web-e2e-setup");
@@ -39,7 +40,7 @@ const step = (name) => {
 
 /** axe-core on the page as it is now; serious and critical violations fail the run. */
 async function checkAccessibility(page, screen) {
-  await page.addScriptTag({ path: AXE });
+  await injectScript(page, AXE);
   const violations = await page.evaluate(async () => {
     const run = await window.axe.run(document, { resultTypes: ["violations"] });
     return run.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
@@ -57,6 +58,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: base });
+await watchCsp(context, (text) => result.console_errors.push(text));
 const page = await context.newPage();
 page.setDefaultTimeout(15_000);
 page.on("console", (msg) => {

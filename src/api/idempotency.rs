@@ -3,6 +3,10 @@
 //! and appends nothing. The same key with a different request is refused (422); a retry while
 //! the first is still running gets 409 and `Retry-After`.
 //!
+//! No bearer token is kept at rest: a kept `participants:join` answer loses its WS and SFU
+//! tokens and TURN credentials ([`at_rest`]); its replay, to a caller who still may join, gets
+//! fresh ones minted for the same participant ([`reissue`]).
+//!
 //! A server crash between the append and keeping the answer leaves the key claimed: after
 //! [`ABANDONED_AFTER`] a retry runs the request again. Commands that create (sessions, users)
 //! would then create a second one; the README says so.
@@ -159,6 +163,73 @@ async fn release(pool: &AnyPool, scope: &str, key: &str) -> Result<(), sqlx::Err
     Ok(())
 }
 
+/// The session of a `POST /v1/sessions/{id}/participants:join` path.
+fn join_session(path: &str) -> Option<uuid::Uuid> {
+    path.strip_prefix("/v1/sessions/")?
+        .strip_suffix("/participants:join")?
+        .parse()
+        .ok()
+}
+
+/// The answer as kept: a join's without its bearer tokens and TURN credentials (a replay mints
+/// fresh ones); any other as it was.
+fn at_rest(path: &str, status: StatusCode, body: &str) -> String {
+    if join_session(path).is_none() || !status.is_success() {
+        return body.to_owned();
+    }
+    let Ok(mut answer) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_owned();
+    };
+    for channel in ["ws", "sfu"] {
+        if let Some(access) = answer.get_mut(channel).and_then(|a| a.as_object_mut()) {
+            access.remove("token");
+        }
+    }
+    if let Some(answer) = answer.as_object_mut() {
+        answer.remove("ice_servers");
+    }
+    answer.to_string()
+}
+
+/// A kept join answer made whole again for `caller`: fresh WS and SFU tokens and TURN
+/// credentials for the same participant, role and permissions, and their expiry.
+fn reissue(
+    state: &ApiState,
+    caller: uuid::Uuid,
+    session_id: uuid::Uuid,
+    body: &str,
+) -> Option<String> {
+    use crate::auth::MediaPermission;
+    use crate::auth::tokens::{AUDIENCE_SFU, AUDIENCE_WS};
+    let mut answer: serde_json::Value = serde_json::from_str(body).ok()?;
+    let participant_id: uuid::Uuid = answer.get("participant_id")?.as_str()?.parse().ok()?;
+    let role = answer.get("role")?.as_str()?.to_owned();
+    let permissions: Vec<MediaPermission> =
+        serde_json::from_value(answer.get("permissions")?.clone()).ok()?;
+    let ttl = state.settings.join_token_ttl_secs;
+    let [(ws_token, claims), (sfu_token, _)] = [AUDIENCE_WS, AUDIENCE_SFU].map(|audience| {
+        state.keys.issue_join(
+            audience,
+            caller,
+            session_id,
+            participant_id,
+            &role,
+            permissions.clone(),
+            ttl,
+        )
+    });
+    answer["ws"]["token"] = ws_token.into();
+    answer["sfu"]["token"] = sfu_token.into();
+    answer["ice_servers"] = serde_json::to_value(crate::sfu::turn::ice_servers(
+        &state.settings,
+        participant_id,
+    ))
+    .ok()?;
+    answer["expires_at"] =
+        serde_json::to_value(chrono::DateTime::from_timestamp(claims.exp, 0)?).ok()?;
+    Some(answer.to_string())
+}
+
 fn refuse(req: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
     let response = error.error_response();
     req.into_response(response)
@@ -252,6 +323,33 @@ pub async fn idempotency(
             headers,
             body,
         } => {
+            // A replay goes only to a caller who may still call (signed in now, active): the
+            // key's scope was read from a token whose expiry was not checked.
+            let caller = match state.authenticate(req.request()).await {
+                Ok(caller) => caller,
+                Err(error) => return Ok(refuse(req, error)),
+            };
+            let body = match join_session(req.path()) {
+                Some(session_id) if (200..300).contains(&status) => {
+                    // Fresh join tokens only for a caller who may still join this session.
+                    if let Err(error) = state
+                        .guard_session(req.request(), &caller, session_id)
+                        .await
+                    {
+                        return Ok(refuse(req, error));
+                    }
+                    match reissue(&state, caller.id(), session_id, &body) {
+                        Some(body) => body,
+                        None => {
+                            return Ok(refuse(
+                                req,
+                                ApiError::internal("a kept join answer could not be reissued"),
+                            ));
+                        }
+                    }
+                }
+                _ => body,
+            };
             let mut response =
                 HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
             let headers: Vec<(String, String)> = serde_json::from_str(&headers).unwrap_or_default();
@@ -273,6 +371,7 @@ pub async fn idempotency(
                 return Ok(response.map_into_boxed_body());
             }
             let (req, res) = response.into_parts();
+            let path = req.path().to_owned();
             let kept: Vec<(String, String)> = KEPT_HEADERS
                 .iter()
                 .filter_map(|name| {
@@ -285,7 +384,9 @@ pub async fn idempotency(
             let (res, body) = res.into_parts();
             let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes).into_owned();
+            // What the caller gets now is whole; what is kept has no bearer token.
             let headers = serde_json::to_string(&kept).unwrap_or_default();
+            let text = at_rest(&path, status, &text);
             if let Err(e) = keep(&pool, &scope, &key, status.as_u16(), &headers, &text).await {
                 tracing::error!(error = %e, "could not keep an idempotent answer");
             }

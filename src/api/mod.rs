@@ -10,6 +10,7 @@ pub mod archives;
 pub mod audit;
 pub mod dto;
 pub mod error;
+pub mod headers;
 pub mod idempotency;
 pub mod layout;
 pub mod media;

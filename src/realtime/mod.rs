@@ -30,6 +30,41 @@ use crate::app::lock;
 use crate::store::{EventStore, read_stream_after};
 use crate::telemetry::Metrics;
 
+/// The handshake's Origin check, before the token is even looked at: a browser page may open
+/// a session's WebSocket only from the server's own origin or an allowed one
+/// (`--allowed-origins`), else 403 `origin_not_allowed` (cross-site WebSocket hijacking).
+/// Clients that are no browser send no `Origin` and pass.
+pub async fn check_origin(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::ResponseError;
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    let allowed = match (
+        origin,
+        req.app_data::<actix_web::web::Data<crate::app::App>>(),
+    ) {
+        (Some(origin), Some(app)) => {
+            let info = req.connection_info();
+            let own = format!("{}://{}", info.scheme(), info.host());
+            app.settings.origin_allowed(&origin, &own)
+        }
+        _ => true,
+    };
+    if !allowed {
+        let refusal = crate::app::AppError::new(
+            crate::app::ErrorKind::Forbidden,
+            "origin_not_allowed",
+            "this origin may not open the session's WebSocket (see LIVESURGERY_ALLOWED_ORIGINS)",
+        );
+        return Ok(req.into_response(refusal.error_response()));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// One event pushed to a session's connections, serialised once for all of them.
 #[derive(Debug, Clone)]
 pub struct Push {

@@ -82,11 +82,56 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the data folder {}", parent.display()))?;
     }
-    SqlitePoolOptions::new()
+    let file = options.get_filename().to_owned();
+    owner_only(&file)?;
+    let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
         .await
-        .with_context(|| format!("opening SQLite database {url}"))
+        .with_context(|| format!("opening SQLite database {url}"))?;
+    // The first connection made the WAL and shared-memory files (with the database's mode).
+    owner_only(&file)?;
+    Ok(pool)
+}
+
+/// The database file and its `-wal` and `-shm` files readable by their owner only (0600): they
+/// hold password hashes and patient data. Creates the database file so when it is missing
+/// (SQLite would make it 0644, and its `-wal` and `-shm` files copy its mode); tightens the mode
+/// of files left more open by an older version.
+fn owner_only(file: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !file.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(file)
+                .with_context(|| format!("creating the database file {}", file.display()))?;
+        }
+        let mut names = vec![file.to_owned()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = file.as_os_str().to_owned();
+            name.push(suffix);
+            names.push(name.into());
+        }
+        for name in names {
+            let Ok(metadata) = std::fs::metadata(&name) else {
+                continue;
+            };
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {} private (0600)", name.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn read_head(pool: &SqlitePool) -> Result<u64, StoreError> {

@@ -117,8 +117,15 @@ fn not_built(app: &WebApp) -> ApiError {
     error
 }
 
-/// Registers the web app's routes; call after every API route.
-pub fn configure(cfg: &mut web::ServiceConfig, app: &WebApp) {
+/// Whether `path` names a source map (`/assets/index-x.js.map`): the app's sources, for a
+/// debugger only.
+fn is_source_map(path: &str) -> bool {
+    path.ends_with(".map")
+}
+
+/// Registers the web app's routes; call after every API route. Source maps answer 404 unless
+/// `source_maps` (`--web-source-maps`) asks for them, whatever the build holds.
+pub fn configure(cfg: &mut web::ServiceConfig, app: &WebApp, source_maps: bool) {
     let app_paths = || {
         guard::fn_guard(|ctx| {
             let method = ctx.head().method.clone();
@@ -126,6 +133,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, app: &WebApp) {
                 && !is_server_path(ctx.head().uri.path())
         })
     };
+    if !source_maps {
+        cfg.service(
+            web::resource("/{tail:.*}")
+                .guard(app_paths())
+                .guard(guard::fn_guard(|ctx| is_source_map(ctx.head().uri.path())))
+                .to(|| async {
+                    Err::<HttpResponse, _>(ApiError::not_found(
+                        "source maps are not served (see LIVESURGERY_WEB_SOURCE_MAPS)",
+                    ))
+                }),
+        );
+    }
     match app {
         WebApp::NotBuilt { .. } => {
             let app = app.clone();
@@ -220,6 +239,14 @@ mod tests {
         ] {
             assert!(!is_server_path(path), "{path}");
         }
+    }
+
+    #[test]
+    fn source_maps_are_told_apart_from_the_scripts() {
+        assert!(is_source_map("/assets/index-BkNmTUwA.js.map"));
+        assert!(is_source_map("/assets/index-C6ccU07N.css.map"));
+        assert!(!is_source_map("/assets/index-BkNmTUwA.js"));
+        assert!(!is_source_map("/sessions/map"));
     }
 
     #[test]
