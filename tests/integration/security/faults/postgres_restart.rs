@@ -195,10 +195,10 @@ async fn postgres_restarted_under_load_readyz_says_why_the_server_reconnects_and
     postgres.down().expect("stopping PostgreSQL");
     let down_at = Instant::now();
     // Not ready while the database is away, with the reason, and quickly: a probe has a time-out.
-    let not_ready = readyz(&app, Duration::from_secs(3)).await;
+    let not_ready = readyz(&app, Duration::from_secs(4)).await;
     not_ready.assert_error(503, "database_unavailable");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    readyz(&app, Duration::from_secs(3))
+    readyz(&app, Duration::from_secs(4))
         .await
         .assert_error(503, "database_unavailable");
     let during = ledger.len();
