@@ -43,6 +43,31 @@ pub struct SoakArgs {
     pub server: ServerArgs,
 }
 
+/// What the load did: operations completed, and failures by kind.
+#[derive(Default)]
+struct Tally {
+    operations: AtomicU64,
+    errors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Tally {
+    fn ok(&self) {
+        self.operations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn failed(&self, kind: impl Into<String>) {
+        *crate::report::lock(&self.errors).entry(kind.into()).or_default() += 1;
+    }
+
+    fn operations(&self) -> u64 {
+        self.operations.load(Ordering::Relaxed)
+    }
+
+    fn errors(&self) -> u64 {
+        crate::report::lock(&self.errors).values().sum()
+    }
+}
+
 /// One sample of the server process.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -88,22 +113,19 @@ async fn soak(server: &mut ChildServer, args: &SoakArgs) -> anyhow::Result<()> {
         args.warm_up * 100.0
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let operations = Arc::new(AtomicU64::new(0));
+    let tally = Arc::new(Tally::default());
     let tasks = vec![
         tokio::spawn(write_layout(
             ws_url.clone(),
             host_token,
             stop.clone(),
-            errors.clone(),
-            operations.clone(),
+            tally.clone(),
         )),
         tokio::spawn(churn_sockets(
             ws_url,
             watcher_token,
             stop.clone(),
-            errors.clone(),
-            operations.clone(),
+            tally.clone(),
         )),
         tokio::spawn(rest_load(
             http.clone(),
@@ -111,8 +133,7 @@ async fn soak(server: &mut ChildServer, args: &SoakArgs) -> anyhow::Result<()> {
             admin.clone(),
             session.clone(),
             stop.clone(),
-            errors.clone(),
-            operations.clone(),
+            tally.clone(),
         )),
     ];
 
@@ -129,8 +150,8 @@ async fn soak(server: &mut ChildServer, args: &SoakArgs) -> anyhow::Result<()> {
             last.minutes,
             last.rss_mib,
             last.fds,
-            operations.load(Ordering::Relaxed),
-            errors.load(Ordering::Relaxed)
+            tally.operations(),
+            tally.errors()
         );
         next += Duration::from_secs_f64(args.sample_secs);
         tokio::time::sleep_until(next.into()).await;
@@ -149,10 +170,10 @@ async fn soak(server: &mut ChildServer, args: &SoakArgs) -> anyhow::Result<()> {
     );
     let rss = slope(steady.iter().map(|s| (s.minutes, s.rss_mib)));
     let fds = slope(steady.iter().map(|s| (s.minutes, s.fds)));
-    let (operations, errors) = (
-        operations.load(Ordering::Relaxed),
-        errors.load(Ordering::Relaxed),
-    );
+    let (operations, errors) = (tally.operations(), tally.errors());
+    for (kind, count) in crate::report::lock(&tally.errors).iter() {
+        println!("  failed {count} times: {kind}");
+    }
     println!(
         "soak result: RSS slope {rss:+.2} MiB/min (limit {}), open fds slope {fds:+.2}/min \
          (limit {}), {operations} operations, {errors} errors",
@@ -215,8 +236,8 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens a WebSocket with the token as a subprotocol (never in the URL) and reads up to its
-/// `welcome`.
-async fn open_socket(url: &str, token: &str) -> anyhow::Result<Socket> {
+/// `welcome`; the socket and the layout version the welcome names.
+async fn open_socket(url: &str, token: &str) -> anyhow::Result<(Socket, u64)> {
     let mut request = url.into_client_request()?;
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -229,10 +250,12 @@ async fn open_socket(url: &str, token: &str) -> anyhow::Result<Socket> {
             .await
             .context("no welcome within 10 s")?
             .context("closed before the welcome")??;
-        if let Message::Text(text) = message
-            && text.contains("\"welcome\"")
-        {
-            return Ok(ws);
+        if let Message::Text(text) = message {
+            let value: serde_json::Value = serde_json::from_str(&text)?;
+            if value["type"] == "welcome" {
+                let version = value["session"]["layout"]["version"].as_u64().unwrap_or(0);
+                return Ok((ws, version));
+            }
         }
     }
 }
@@ -243,18 +266,19 @@ async fn write_layout(
     url: String,
     token: String,
     stop: Arc<AtomicBool>,
-    errors: Arc<AtomicU64>,
-    operations: Arc<AtomicU64>,
+    tally: Arc<Tally>,
 ) {
     let mut n: u64 = 0;
     while !stop.load(Ordering::Acquire) {
-        let Ok(mut ws) = open_socket(&url, &token).await else {
-            errors.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
+        let (mut ws, mut version) = match open_socket(&url, &token).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                tally.failed(format!("writer: connecting: {e:#}"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let mut version = 0u64;
         loop {
             if stop.load(Ordering::Acquire) {
                 let _ = ws.close(None).await;
@@ -265,8 +289,8 @@ async fn write_layout(
                     n += 1;
                     let update = serde_json::json!({"type": "layout.update", "ref": format!("u{n}"),
                         "base_version": version, "changes": {"panels": {"p1": {"z": n % 1000}}}});
-                    if ws.send(Message::text(update.to_string())).await.is_err() {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = ws.send(Message::text(update.to_string())).await {
+                        tally.failed(format!("writer: sending: {e}"));
                         break;
                     }
                 }
@@ -275,10 +299,12 @@ async fn write_layout(
                         let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
                         match value["type"].as_str() {
                             Some("ack") => {
-                                operations.fetch_add(1, Ordering::Relaxed);
+                                tally.ok();
                                 version = version.max(value["layout_version"].as_u64().unwrap_or(0));
                             }
-                            Some("error") => { errors.fetch_add(1, Ordering::Relaxed); }
+                            Some("error") => tally.failed(format!(
+                                "writer: error {}", value["code"].as_str().unwrap_or("?")
+                            )),
                             Some("event") => {
                                 version = version.max(value["data"]["version"].as_u64().unwrap_or(0));
                             }
@@ -286,7 +312,10 @@ async fn write_layout(
                         }
                     }
                     Some(Ok(_)) => {}
-                    _ => { errors.fetch_add(1, Ordering::Relaxed); break; }
+                    other => {
+                        tally.failed(format!("writer: the connection ended: {other:?}"));
+                        break;
+                    }
                 }
             }
         }
@@ -298,22 +327,19 @@ async fn churn_sockets(
     url: String,
     token: String,
     stop: Arc<AtomicBool>,
-    errors: Arc<AtomicU64>,
-    operations: Arc<AtomicU64>,
+    tally: Arc<Tally>,
 ) {
     while !stop.load(Ordering::Acquire) {
         match open_socket(&url, &token).await {
-            Ok(mut ws) => {
+            Ok((mut ws, _)) => {
                 let _ = ws.close(None).await;
                 // Read to the server's close, so the connection ends cleanly on both sides.
                 while let Ok(Some(Ok(_))) =
                     tokio::time::timeout(Duration::from_secs(2), ws.next()).await
                 {}
-                operations.fetch_add(1, Ordering::Relaxed);
+                tally.ok();
             }
-            Err(_) => {
-                errors.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(e) => tally.failed(format!("churn: connecting: {e:#}")),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -326,8 +352,7 @@ async fn rest_load(
     token: String,
     session: String,
     stop: Arc<AtomicBool>,
-    errors: Arc<AtomicU64>,
-    operations: Arc<AtomicU64>,
+    tally: Arc<Tally>,
 ) {
     let paths = [
         format!("/v1/sessions/{session}"),
@@ -339,19 +364,22 @@ async fn rest_load(
     while !stop.load(Ordering::Acquire) {
         tick.tick().await;
         n += 1;
-        let ok = if n % 20 == 0 {
+        let result = if n % 20 == 0 {
             create_session(&http, &base, &token, &format!("Soak {n}"))
                 .await
-                .is_ok()
+                .map(|_| ())
+                .map_err(|e| format!("rest: creating a session: {e:#}"))
         } else {
             let path = &paths[(n % 3) as usize];
-            http.get(format!("{base}{path}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
+            match http.get(format!("{base}{path}")).bearer_auth(&token).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!("rest: GET {}: {}", path.replace(&session, "{id}"), r.status())),
+                Err(e) => Err(format!("rest: GET: {e}")),
+            }
         };
-        let counter = if ok { &operations } else { &errors };
-        counter.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(()) => tally.ok(),
+            Err(kind) => tally.failed(kind),
+        }
     }
 }

@@ -49,6 +49,10 @@ fn a_30_second_soak_shows_no_gross_leak_of_memory_or_file_descriptors() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The slopes, in the test's output for the CI log.
+    for line in stdout.lines().filter(|l| l.starts_with("soak result")) {
+        println!("{line}");
+    }
     for figure in ["soak result: RSS slope", "MiB/min", "open fds slope"] {
         assert!(stdout.contains(figure), "no {figure:?} in:\n{stdout}");
     }
