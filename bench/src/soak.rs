@@ -15,8 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::rest::{
-    ADMIN_PASSWORD, ADMIN_USERNAME, add_member, create_session, create_user, field, join,
-    sign_in, start_session,
+    ADMIN_PASSWORD, ADMIN_USERNAME, add_member, create_session, create_user, field, join, sign_in,
+    start_session,
 };
 use crate::server::{ChildServer, ServerArgs, register_admin};
 
@@ -56,7 +56,9 @@ impl Tally {
     }
 
     fn failed(&self, kind: impl Into<String>) {
-        *crate::report::lock(&self.errors).entry(kind.into()).or_default() += 1;
+        *crate::report::lock(&self.errors)
+            .entry(kind.into())
+            .or_default() += 1;
     }
 
     fn operations(&self) -> u64 {
@@ -262,12 +264,7 @@ async fn open_socket(url: &str, token: &str) -> anyhow::Result<(Socket, u64)> {
 
 /// Sends 10 layout updates per second over one WebSocket, reading every answer; reconnects
 /// when the connection ends.
-async fn write_layout(
-    url: String,
-    token: String,
-    stop: Arc<AtomicBool>,
-    tally: Arc<Tally>,
-) {
+async fn write_layout(url: String, token: String, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
     let mut n: u64 = 0;
     while !stop.load(Ordering::Acquire) {
         let (mut ws, mut version) = match open_socket(&url, &token).await {
@@ -323,12 +320,7 @@ async fn write_layout(
 }
 
 /// Opens a WebSocket, waits for its welcome and closes it, every 500 ms.
-async fn churn_sockets(
-    url: String,
-    token: String,
-    stop: Arc<AtomicBool>,
-    tally: Arc<Tally>,
-) {
+async fn churn_sockets(url: String, token: String, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
     while !stop.load(Ordering::Acquire) {
         match open_socket(&url, &token).await {
             Ok((mut ws, _)) => {
@@ -364,16 +356,25 @@ async fn rest_load(
     while !stop.load(Ordering::Acquire) {
         tick.tick().await;
         n += 1;
-        let result = if n % 20 == 0 {
+        let result = if n.is_multiple_of(20) {
             create_session(&http, &base, &token, &format!("Soak {n}"))
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("rest: creating a session: {e:#}"))
         } else {
             let path = &paths[(n % 3) as usize];
-            match http.get(format!("{base}{path}")).bearer_auth(&token).send().await {
+            match http
+                .get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("rest: GET {}: {}", path.replace(&session, "{id}"), r.status())),
+                Ok(r) => Err(format!(
+                    "rest: GET {}: {}",
+                    path.replace(&session, "{id}"),
+                    r.status()
+                )),
                 Err(e) => Err(format!("rest: GET: {e}")),
             }
         };

@@ -12,12 +12,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_livesurgery-bench");
 #[test]
 fn a_30_second_soak_shows_no_gross_leak_of_memory_or_file_descriptors() {
     let server = std::path::Path::new(BIN).with_file_name("livesurgery");
-    let missing = (!server.is_file()).then(|| {
-        format!(
-            "no server binary beside the bench at {}",
-            server.display()
-        )
-    });
+    let missing = (!server.is_file())
+        .then(|| format!("no server binary beside the bench at {}", server.display()));
     if !livesurgery_testkit::prerequisites_met(
         "the soak suite",
         missing,

@@ -78,7 +78,12 @@ fn names_under(dir: &Path) -> Vec<String> {
     while let Some(folder) = pending.pop() {
         for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
             let path = entry.path();
-            names.push(path.strip_prefix(dir).unwrap_or(&path).display().to_string());
+            names.push(
+                path.strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+            );
             if path.is_dir() {
                 pending.push(path);
             }
@@ -185,11 +190,8 @@ async fn no_password_token_or_key_at_rest_or_in_logs_and_the_title_only_in_the_d
             tokens.len() >= 8,
             "[{backend}] too few tokens collected to prove anything: {tokens:?}"
         );
-        let mut secrets: Vec<String> = vec![
-            PASSWORD.into(),
-            WRONG_PASSWORD.into(),
-            JWT_SECRET.into(),
-        ];
+        let mut secrets: Vec<String> =
+            vec![PASSWORD.into(), WRONG_PASSWORD.into(), JWT_SECRET.into()];
         secrets.extend(tokens);
         let phi = [TITLE.to_owned(), PROCEDURE.to_owned()];
 
@@ -214,15 +216,24 @@ async fn no_password_token_or_key_at_rest_or_in_logs_and_the_title_only_in_the_d
             "[{backend}] the server logged almost nothing: the scan would prove nothing"
         );
         let logged = found(&log_text, &secrets);
-        assert!(logged.is_empty(), "[{backend}] secrets in the log: {logged:?}");
+        assert!(
+            logged.is_empty(),
+            "[{backend}] secrets in the log: {logged:?}"
+        );
         let logged = found(&log_text, &phi);
         assert!(logged.is_empty(), "[{backend}] PHI in the log: {logged:?}");
 
         // /metrics: neither (metric labels are kept by monitoring systems for months).
         let exposed = found(metrics.as_bytes(), &secrets);
-        assert!(exposed.is_empty(), "[{backend}] secrets in /metrics: {exposed:?}");
+        assert!(
+            exposed.is_empty(),
+            "[{backend}] secrets in /metrics: {exposed:?}"
+        );
         let exposed = found(metrics.as_bytes(), &phi);
-        assert!(exposed.is_empty(), "[{backend}] PHI in /metrics: {exposed:?}");
+        assert!(
+            exposed.is_empty(),
+            "[{backend}] PHI in /metrics: {exposed:?}"
+        );
 
         // File and object names in the data folder (spool, keys, recordings).
         let names = names_under(app.data_dir()).join("\n");
@@ -232,6 +243,9 @@ async fn no_password_token_or_key_at_rest_or_in_logs_and_the_title_only_in_the_d
             "[{backend}] PHI in file names: {named:?} in\n{names}"
         );
         let named = found(names.as_bytes(), &secrets);
-        assert!(named.is_empty(), "[{backend}] secrets in file names: {named:?}");
+        assert!(
+            named.is_empty(),
+            "[{backend}] secrets in file names: {named:?}"
+        );
     }
 }

@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use super::ledger::{
-    Acked, Ledger, assert_audit_verifies, create_session, json_differences, read_log, read_model_snapshot,
-    rebuild_all_projections,
+    Acked, Ledger, assert_audit_verifies, create_session, json_differences, read_log,
+    read_model_snapshot, rebuild_all_projections,
 };
 use crate::api::spawn::TestApp;
 use crate::helpers::all_backends;
@@ -157,8 +157,15 @@ async fn sigkill_under_mixed_load_loses_no_acknowledged_write_and_clients_resume
             "[{backend}] seed {seed}: {:?}",
             state.violations
         );
-        assert_eq!(state.welcomes, 1, "[{backend}] a resume fell back to a welcome");
-        let seen: Vec<u64> = state.positions().into_iter().filter(|p| *p <= last).collect();
+        assert_eq!(
+            state.welcomes, 1,
+            "[{backend}] a resume fell back to a welcome"
+        );
+        let seen: Vec<u64> = state
+            .positions()
+            .into_iter()
+            .filter(|p| *p <= last)
+            .collect();
         assert_eq!(
             seen, expected,
             "[{backend}] seed {seed}: the reader's events are not the log's"

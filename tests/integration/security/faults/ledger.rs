@@ -47,7 +47,10 @@ impl Ledger {
         let acked = self.acked.lock().expect("the ledger").clone();
         let mut by_stream: BTreeMap<&str, Vec<&RecordedEvent>> = BTreeMap::new();
         for event in log.values() {
-            by_stream.entry(event.stream.as_str()).or_default().push(event);
+            by_stream
+                .entry(event.stream.as_str())
+                .or_default()
+                .push(event);
         }
         let kept = |a: &Acked| {
             log.get(&a.position).is_some_and(|e| e.stream == a.stream)
@@ -149,13 +152,16 @@ pub async fn read_model_snapshot(app: &TestApp, live: Uuid, up_to: u64) -> Value
     let mut details = BTreeMap::new();
     for session in &sessions {
         let id = session["id"].as_str().expect("a session id");
-        let detail = Answer::of(app.request(Method::GET, &format!("/v1/sessions/{id}"), Some(token)))
-            .await;
+        let detail =
+            Answer::of(app.request(Method::GET, &format!("/v1/sessions/{id}"), Some(token))).await;
         detail.assert_status(200);
         let members = app
             .all_pages(&format!("/v1/sessions/{id}/members"), token)
             .await;
-        details.insert(id.to_owned(), json!({"detail": detail.body, "members": members}));
+        details.insert(
+            id.to_owned(),
+            json!({"detail": detail.body, "members": members}),
+        );
     }
     let layout = app.get(&format!("/v1/sessions/{live}/layout"), token).await;
     layout.assert_status(200);

@@ -149,9 +149,7 @@ fn read(path: &Path) -> String {
 
 /// `GET /readyz`, answered within `within` (a readiness probe that hangs is no answer).
 async fn readyz(app: &TestApp, within: Duration) -> Answer {
-    let request = app
-        .request(Method::GET, "/readyz", None)
-        .timeout(within);
+    let request = app.request(Method::GET, "/readyz", None).timeout(within);
     Answer::of(request).await
 }
 
@@ -173,7 +171,11 @@ async fn postgres_restarted_under_load_readyz_says_why_the_server_reconnects_and
     let attempts = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..3)
         .map(|w| {
-            let (client, base, token) = (app.client.clone(), app.base.clone(), app.admin_token.clone());
+            let (client, base, token) = (
+                app.client.clone(),
+                app.base.clone(),
+                app.admin_token.clone(),
+            );
             let (ledger, stop, attempts) = (ledger.clone(), stop.clone(), attempts.clone());
             tokio::spawn(async move {
                 let mut n = 0;
@@ -217,7 +219,10 @@ async fn postgres_restarted_under_load_readyz_says_why_the_server_reconnects_and
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    println!("ready again {:?} after PostgreSQL went down", down_at.elapsed());
+    println!(
+        "ready again {:?} after PostgreSQL went down",
+        down_at.elapsed()
+    );
     // Writes are acknowledged again, and read back through the read models.
     let deadline = Instant::now() + Duration::from_secs(20);
     while ledger.len() < during + 10 {
