@@ -19,8 +19,10 @@ use crate::app::dispatch::{Dispatched, Dispatcher};
 use crate::store::{self, EventStore};
 
 /// After a failed projection batch, wait this long and apply the same batch again: a batch is
-/// never skipped.
+/// never skipped. The wait doubles after each further failure, up to [`MAX_RETRY_BACKOFF`]
+/// (a database restarting is not hammered), and starts again at this after a success.
 const RETRY_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(4);
 
 /// The running projections.
 pub struct Projector {
@@ -170,12 +172,19 @@ impl Projector {
                 };
                 let Some(batch) = batch else { return };
                 let last = batch.last().map_or(0, |e| e.position);
+                let mut backoff = RETRY_BACKOFF;
                 while let Err(error) = read_models.apply_all(&batch).await {
-                    tracing::error!(%error, position = last, "projection batch failed; retrying");
+                    tracing::error!(
+                        %error,
+                        position = last,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "projection batch failed; retrying"
+                    );
                     tokio::select! {
-                        _ = tokio::time::sleep(RETRY_BACKOFF) => {},
+                        _ = tokio::time::sleep(backoff) => {},
                         _ = stopped.changed() => return,
                     }
+                    backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
                 }
                 let batch: Vec<Dispatched> = batch.into_iter().map(Dispatched::new).collect();
                 // Bumped before the position moves: a reader that sees the position also sees

@@ -12,6 +12,7 @@ mod report;
 mod rest;
 mod server;
 mod sfu;
+mod soak;
 mod store;
 mod upload;
 mod ws;
@@ -42,6 +43,9 @@ enum Suite {
     Upload(upload::UploadArgs),
     /// Media forwarding while 0, 1, 4, 8 sessions are recorded (server in this process).
     SfuRecording(sfu::RecordingArgs),
+    /// A steady mixed load for minutes (a server process of its own): the slopes of its
+    /// resident memory and open file descriptors per minute; fails on a leak.
+    Soak(soak::SoakArgs),
 }
 
 #[tokio::main]
@@ -80,6 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Suite::Sfu(args) => sfu::run(&db.url, args).await,
             Suite::Upload(_) => unreachable!("run above, without a database"),
             Suite::SfuRecording(args) => sfu::run_recording(&db.url, args).await,
+            Suite::Soak(args) => soak::run(&db.url, args).await,
         };
         db.drop_database().await?;
         result?;

@@ -1,7 +1,7 @@
 //! Operations: liveness, readiness, the OpenAPI document, projection status and rebuilds.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use livesurgery_projections::ReadModels;
@@ -21,18 +21,37 @@ pub async fn healthz(state: web::Data<ApiState>) -> HttpResponse {
     })
 }
 
+/// How long `/readyz` waits for the database before it answers 503.
+const READY_DB_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn database_unavailable() -> ApiError {
+    ApiError::unavailable(
+        "database_unavailable",
+        "the event log database does not answer",
+    )
+}
+
 /// Ready to serve: the database answers and the projections are within the configured lag.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, description = "Not ready; the message says why", body = ErrorBody)),
     security(()))]
 pub async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let head = state.store.head_position().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness: the event log does not answer");
-        ApiError::unavailable(
-            "database_unavailable",
-            "the event log database does not answer",
-        )
-    })?;
+    // A probe gives up after a second or so; a database that is away must not hold the answer
+    // for the pool's whole acquire time-out (10 s), or the probe learns nothing of why.
+    let head = match tokio::time::timeout(READY_DB_TIMEOUT, state.store.head_position()).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the event log does not answer");
+            return Err(database_unavailable());
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = READY_DB_TIMEOUT.as_millis() as u64,
+                "readiness: the event log did not answer in time"
+            );
+            return Err(database_unavailable());
+        }
+    };
     let position = state.projector.position();
     let lag = head.saturating_sub(position);
     if lag > state.settings.ready_max_lag {

@@ -11,8 +11,11 @@ use super::{EventStore, StoreError};
 const PAGE: usize = 1000;
 /// Even without a wake-up, look again this often (a missed notification costs at most this).
 const IDLE_RECHECK: Duration = Duration::from_millis(500);
-/// After a database error, wait this long before reading again.
+/// After a database error, wait this long before reading again; doubled after each further
+/// error up to [`MAX_ERROR_BACKOFF`], so that a database that is away is not hammered by every
+/// subscription while it restarts.
 const ERROR_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(4);
 
 /// A running subscription. Dropping it stops the reader task.
 pub struct Subscription {
@@ -60,11 +63,16 @@ async fn read_forever(
     tx: mpsc::Sender<Vec<RecordedEvent>>,
 ) {
     let mut head = store.head_watch();
+    let mut backoff = ERROR_BACKOFF;
     loop {
         // Mark the head as seen before reading, so an append that lands during the read
         // still wakes the wait below.
         head.borrow_and_update();
-        match store.read_all(position, PAGE).await {
+        let read = store.read_all(position, PAGE).await;
+        if read.is_ok() {
+            backoff = ERROR_BACKOFF;
+        }
+        match read {
             Ok(events) if events.is_empty() => {
                 tokio::select! {
                     changed = head.changed() => if changed.is_err() { return },
@@ -86,8 +94,14 @@ async fn read_forever(
             }
             Err(StoreError::Closed) => return,
             Err(error) => {
-                tracing::warn!(%error, position, "subscription read failed; retrying");
-                tokio::time::sleep(ERROR_BACKOFF).await;
+                tracing::warn!(
+                    %error,
+                    position,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "subscription read failed; retrying"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_ERROR_BACKOFF);
             }
         }
     }

@@ -27,6 +27,15 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// A PostgreSQL database at `url` that the test made itself (e.g. on its own server).
+pub fn postgres_at(url: String) -> TestDb {
+    TestDb {
+        backend: "postgres",
+        url,
+        _dir: None,
+    }
+}
+
 /// A fresh SQLite database in a temporary folder.
 pub fn fresh_sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("a temporary folder");

@@ -40,6 +40,16 @@ impl TestApp {
     /// The server as a child process over `db`, with `env` (`LIVESURGERY_…` settings) on top
     /// of the test settings; the first admin signed in.
     pub async fn spawn_process(db: TestDb, env: &[(&str, String)]) -> (TestApp, ServerProcess) {
+        Self::spawn_process_logging(db, env, None).await
+    }
+
+    /// [`TestApp::spawn_process`], the server's output (stdout and stderr) appended to `log`
+    /// when given.
+    pub async fn spawn_process_logging(
+        db: TestDb,
+        env: &[(&str, String)],
+        log: Option<&std::path::Path>,
+    ) -> (TestApp, ServerProcess) {
         let admin_id = register_first_admin(&db.url).await;
         let data_dir = tempfile::tempdir().expect("a data folder");
         let port = free_port();
@@ -55,7 +65,7 @@ impl TestApp {
             next_user: Arc::new(AtomicU64::new(1)),
             sfu: None,
         };
-        let process = app.restart_process(env).await;
+        let process = app.start_process(env, log).await;
         let login = app.login(ADMIN, PASSWORD).await;
         login.assert_status(200);
         app.admin_token = login.str("access_token").to_owned();
@@ -65,6 +75,28 @@ impl TestApp {
     /// Starts the server process again on the same port, database and data folder (after
     /// [`ServerProcess::kill`]); returns once it has caught up with the log.
     pub async fn restart_process(&self, env: &[(&str, String)]) -> ServerProcess {
+        self.start_process(env, None).await
+    }
+
+    /// Starts the server process, its output appended to `log` when given (else stdout
+    /// dropped, stderr inherited).
+    async fn start_process(
+        &self,
+        env: &[(&str, String)],
+        log: Option<&std::path::Path>,
+    ) -> ServerProcess {
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("opening the server's log file");
+                let copy = file.try_clone().expect("the log file again");
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            None => (Stdio::null(), Stdio::inherit()),
+        };
         let addr = self.base.trim_start_matches("http://").to_owned();
         let child = Command::new(BIN)
             .args(["serve", "--addr", &addr, "--sfu-udp-bind", "127.0.0.1:0"])
@@ -74,8 +106,8 @@ impl TestApp {
             .env("LIVESURGERY_LOGIN_PER_USERNAME_PER_MINUTE", "100")
             .env("LIVESURGERY_LOGIN_PER_ADDRESS_PER_MINUTE", "100000")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("starting livesurgery serve");

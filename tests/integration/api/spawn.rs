@@ -270,6 +270,11 @@ pub async fn spawn_app_playing(
 }
 
 impl TestApp {
+    /// The server's data folder (keys, spool, generated state).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     /// A second server process over the same database and signing key (the admin's token works
     /// on both).
     pub async fn sibling(&self, tweak: impl FnOnce(&mut ApiSettings)) -> TestApp {
