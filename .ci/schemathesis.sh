@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=4.32.5
 VENV=$PWD/target/ci-venv
 SCHEMA=$PWD/schemas/openapi.json
-BIN=$PWD/target/debug/livesurgery
+# Where cargo builds (CARGO_TARGET_DIR when set).
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug/livesurgery
 CI_DIR=$PWD/.ci
 
 # Scratch dir for the database, JWT key and logs; the server is always stopped on exit.
