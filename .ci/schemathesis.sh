@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=4.32.5
 VENV=$PWD/target/ci-venv
 SCHEMA=$PWD/schemas/openapi.json
-BIN=$PWD/target/debug/livesurgery
+# Where cargo builds (CARGO_TARGET_DIR when set).
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug/livesurgery
 CI_DIR=$PWD/.ci
 
 # Scratch dir for the database, JWT key and logs; the server is always stopped on exit.
@@ -142,8 +143,12 @@ PY
 # can still differ from run to run. `timeout` is a backstop only.
 status=0
 # The hooks add a serializer for WHIP/WHEP's `application/sdp` bodies.
+# Every phase, stateful included (it chains operations through inferred links; settings in
+# .ci/schemathesis.toml). The output is kept to check that the stateful phase linked operations.
 (cd "$TMP" && PYTHONPATH="$CI_DIR${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
-  timeout --signal=INT --kill-after=30 600 "$VENV/bin/schemathesis" --no-color run "$SCHEMA" \
+  timeout --signal=INT --kill-after=30 600 "$VENV/bin/schemathesis" --no-color \
+  --config-file "$CI_DIR/schemathesis.toml" run "$SCHEMA" \
+  --phases examples,coverage,fuzzing,stateful \
   --origin "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,missing_required_header,ignored_auth,use_after_free,ensure_resource_availability,allow_header_conformance \
@@ -152,9 +157,16 @@ status=0
   --seed 20240601 \
   --generation-deterministic \
   --request-timeout 10 \
-  --output-sanitize true) || status=$?
+  --output-sanitize true) 2>&1 | tee "$TMP/schemathesis.out" || status=$?
+# With `pipefail`, status is schemathesis' own unless tee failed.
 
 if [ "$status" -eq 124 ]; then fail "schemathesis hit the 600 s backstop"; fi
 if [ "$status" -ne 0 ]; then fail "schemathesis exited with status $status"; fi
+# A stateful phase that found no links would pass while testing nothing: refuse that.
+covered=$(sed -n 's/^ *API Links: *\([0-9][0-9]*\) covered.*/\1/p' "$TMP/schemathesis.out" | tail -n 1)
+if ! grep -q 'Stateful (in' "$TMP/schemathesis.out" || [ "${covered:-0}" -lt 1 ]; then
+  fail "the stateful phase did not run or linked no operations (API Links covered: ${covered:-none})"
+fi
+echo "schemathesis: the stateful phase covered $covered links"
 SUMMARY_PRINTED=1
 echo "schemathesis: passed"

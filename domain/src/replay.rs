@@ -12,6 +12,10 @@ use crate::events::{Event, MediaKind, Panel, UnknownEvent};
 use crate::roles::SessionRole;
 use crate::session::{self, RecordingStatus, SessionState, SessionStatus};
 
+/// The most video slots a replayed subscriber shows (the SFU allows far fewer; older logs may
+/// hold more than it now allows, but not this many).
+pub const MAX_REPLAYED_SLOTS: usize = 1024;
+
 /// A member and their session role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MemberView {
@@ -128,7 +132,9 @@ impl MediaView {
                     resource_id: e.resource_id,
                     user_id: e.user_id,
                     participant_id: e.participant_id,
-                    slots: vec![None; e.video_slots as usize],
+                    // The count comes from the log: a tampered or corrupt row must not make
+                    // a replay allocate gigabytes and abort; no real offer has this many.
+                    slots: vec![None; (e.video_slots as usize).min(MAX_REPLAYED_SLOTS)],
                 });
             }
             Event::SubscriptionChanged(e) => {

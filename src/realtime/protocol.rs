@@ -388,6 +388,9 @@ pub fn event_text(event: &RecordedEvent) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

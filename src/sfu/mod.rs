@@ -635,6 +635,9 @@ impl crate::recording::lifecycle::TapControl for Sfu {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

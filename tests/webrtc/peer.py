@@ -11,6 +11,8 @@ test can tell sources apart and see the picture advance.
     peer.py publish   --url ... --token T --probe        # print the WHIP status and stop
     peer.py publish   --url ... --token T --audio        # a 440 Hz tone on an Opus track too
     peer.py inspect   --media URL_OR_PATH                # decode a recording, read the pattern
+    peer.py publish   --url ... --token T --ice-server turn:H:P?transport=udp \
+                      --ice-username U --ice-credential C   # through a TURN server
 
 Stdout carries one JSON object a line (`{"event": ...}`); logs go to stderr. Stdin takes JSON
 commands, one a line: `{"cmd":"quit"}` (DELETE the resource, close, exit 0),
@@ -44,6 +46,7 @@ import numpy as np
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -266,6 +269,27 @@ async def offer_answer(
     return resource
 
 
+def ice_servers(args: argparse.Namespace) -> list:
+    """The ICE servers of `--ice-server` (a TURN server with `--ice-username`/`--ice-credential`,
+    as `participants:join` hands them out); none by default."""
+    return [
+        RTCIceServer(urls=url, username=args.ice_username, credential=args.ice_credential)
+        for url in args.ice_server
+    ]
+
+
+def local_candidate_types(pc: RTCPeerConnection) -> list:
+    """The types (host, srflx, relay) of the local candidates ICE nominated: `relay` proves the
+    media went through TURN. Reads aioice's state, which aiortc does not expose."""
+    types = set()
+    for transceiver in pc.getTransceivers():
+        dtls = getattr(transceiver.sender, "transport", None) or getattr(transceiver.receiver, "transport", None)
+        connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+        for pair in (getattr(connection, "_nominated", None) or {}).values():
+            types.add(pair.local_candidate.type)
+    return sorted(types)
+
+
 async def wait_connected(pc: RTCPeerConnection, timeout: float, started: float) -> None:
     connected = asyncio.Event()
 
@@ -284,7 +308,11 @@ async def wait_connected(pc: RTCPeerConnection, timeout: float, started: float) 
             EXIT_CONNECTION,
             f"not connected after {timeout} s (state {pc.connectionState})",
         )
-    emit("connected", ms=round((time.monotonic() - started) * 1000))
+    emit(
+        "connected",
+        ms=round((time.monotonic() - started) * 1000),
+        local_candidate_types=local_candidate_types(pc),
+    )
 
 
 async def delete(resource: str, token: str) -> None:
@@ -406,7 +434,7 @@ async def publish(args: argparse.Namespace) -> None:
     started = time.monotonic()
     source = urllib.parse.parse_qs(urllib.parse.urlparse(args.url).query).get("source", [""])[0]
     tag = args.tag if args.tag is not None else tag_of(source)
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(args)))
     track = PatternTrack(tag, args.width, args.height, args.fps)
     transceiver = pc.addTransceiver(track, direction="sendonly")
     prefer(transceiver, "video", args.codec)
@@ -502,7 +530,7 @@ async def consume(track: MediaStreamTrack, slot: Slot, started: float) -> None:
 
 async def subscribe(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(args)))
     transceivers = [pc.addTransceiver("video", direction="recvonly") for _ in range(args.slots)]
     for transceiver in transceivers:
         prefer(transceiver, "video", args.codec)
@@ -616,6 +644,9 @@ def main() -> None:
         p.add_argument("--connect-timeout", type=float, default=10.0)
         p.add_argument("--probe", action="store_true", help="print the POST's status as {\"event\":\"http\"} and stop")
         p.add_argument("--verbose", action="store_true", help="aiortc's debug log on stderr")
+        p.add_argument("--ice-server", action="append", default=[], help="a STUN/TURN URL (repeatable)")
+        p.add_argument("--ice-username", help="the TURN username (from participants:join)")
+        p.add_argument("--ice-credential", help="the TURN credential (from participants:join)")
 
     p = commands.add_parser("publish", help="send a pattern over WHIP")
     common(p)

@@ -15,6 +15,9 @@ mod sessions;
 mod setup;
 mod users;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use admin::*;
 pub use archives::*;
 pub use audit::*;
