@@ -407,6 +407,15 @@ async fn audit_verify(
 ) -> anyhow::Result<ExitCode> {
     // Checkpoints attest the whole log; they are checked when it is verified whole and the
     // server has written some.
+    // A server that signed (its key exists, or the auditor names the key) left checkpoints:
+    // their file gone is the trace of a rewrite, not a log that never had any.
+    if session.is_none() && !paths.file.exists() && (public_key.is_some() || paths.key.exists()) {
+        eprintln!(
+            "BROKEN: the checkpoint file {} is missing, yet checkpoints were signed with the key",
+            paths.file.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     let check_checkpoints = session.is_none() && paths.file.exists();
     let public_key = match public_key {
         Some(key) => Some(key),

@@ -359,6 +359,12 @@ async fn the_server_signs_its_head_at_an_interval_and_on_shutdown_with_a_0600_ke
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("removed or reordered"), "{stderr}");
+    // The whole file removed, the key still there: that is a trace too.
+    std::fs::remove_file(&file).unwrap();
+    let out = livesurgery(&db, data.path(), &["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("checkpoint file"), "{stderr}");
 }
 
 /// The lines of an export answer, parsed.
