@@ -9,6 +9,8 @@ use std::fmt;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/livesurgery.db";
 /// The default HTTP listen address.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+/// The default folder for state the server generates itself (signing keys, checkpoints).
+pub const DEFAULT_DATA_DIR: &str = "data";
 
 /// A database URL whose password never appears in `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -84,7 +86,7 @@ impl std::str::FromStr for Secret {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiSettings {
     /// Folder for state the server generates itself (the token signing key when none is given).
-    #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = "data")]
+    #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: std::path::PathBuf,
     /// A web app build to serve at `/` (`npm run build` in `frontend/` writes `frontend/dist`),
     /// instead of the one embedded in the binary. Default: the embedded app; in a binary built
@@ -252,6 +254,19 @@ pub struct ApiSettings {
     /// even when the build holds them.
     #[arg(long, env = "LIVESURGERY_WEB_SOURCE_MAPS", default_value_t = false, action = clap::ArgAction::Set)]
     pub web_source_maps: bool,
+    /// Audit: the Ed25519 key (PKCS#8 PEM) that signs checkpoints of the log's head, kept
+    /// outside the database; created (mode 0600) on first start when absent. Default:
+    /// DATA_DIR/checkpoint.key.
+    #[arg(long, env = "LIVESURGERY_CHECKPOINT_KEY")]
+    pub checkpoint_key: Option<std::path::PathBuf>,
+    /// Audit: the append-only file of signed checkpoints (JSON lines). Default:
+    /// checkpoints.jsonl beside the checkpoint key.
+    #[arg(long, env = "LIVESURGERY_CHECKPOINT_FILE")]
+    pub checkpoint_file: Option<std::path::PathBuf>,
+    /// Audit: how often the log's head is signed, in seconds (also at start and on shutdown);
+    /// 0 signs at start and on shutdown only.
+    #[arg(long, env = "LIVESURGERY_CHECKPOINT_INTERVAL", default_value_t = 300)]
+    pub checkpoint_interval: u64,
 }
 
 impl ApiSettings {

@@ -41,6 +41,8 @@ pub struct Application {
     sweeper: tokio::task::JoinHandle<()>,
     /// Demo mode's feeds and banner (`serve --demo`).
     demo: Option<Demo>,
+    /// Signs the log's head at an interval and on shutdown (audit checkpoints).
+    checkpointer: crate::audit::checkpoint::Checkpointer,
 }
 
 /// The archive store as the signer of playback URLs.
@@ -86,6 +88,16 @@ impl Application {
             None => load_or_create_key(&settings.api.data_dir)?,
         };
         let store = store::open(settings.database_url.expose()).await?;
+        let checkpointer = crate::audit::checkpoint::Checkpointer::start(
+            store.clone(),
+            &crate::audit::checkpoint::CheckpointPaths::resolve(
+                &settings.api.data_dir,
+                settings.api.checkpoint_key.as_deref(),
+                settings.api.checkpoint_file.as_deref(),
+            ),
+            std::time::Duration::from_secs(settings.api.checkpoint_interval),
+        )
+        .context("starting the audit checkpoints")?;
         let dispatcher = Dispatcher::new();
         let projector = Projector::start(
             store.clone(),
@@ -214,6 +226,7 @@ impl Application {
             _recorder: recorder,
             sweeper,
             demo,
+            checkpointer,
         })
     }
 
@@ -271,6 +284,11 @@ impl Application {
         self.demo.as_mut().and_then(Demo::take_banner)
     }
 
+    /// The public key (hex) that checks this server's audit checkpoints (not a secret).
+    pub fn checkpoint_public_key(&self) -> &str {
+        self.checkpointer.public_key()
+    }
+
     /// The media server (for whatever drives it besides HTTP: the recorder, a benchmark).
     pub fn sfu(&self) -> Arc<Sfu> {
         self.sfu.clone()
@@ -298,6 +316,8 @@ impl Application {
         self.sfu.stop().await;
         self.sweeper.abort();
         self.projector.stop().await;
+        // The last events appended (the leaves above) are signed before the log closes.
+        self.checkpointer.stop().await;
         self.store.close().await;
         tracing::info!("stopped cleanly");
         Ok(())

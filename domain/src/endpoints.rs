@@ -134,6 +134,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     write("PATCH", "/v1/sessions/{id}/layout", Action::UpdateLayout),
     read("GET", "/v1/sessions/{id}/events", Action::ReadAuditTrail),
     read("GET", "/v1/audit", Action::ReadAuditTrail),
+    // An export of the whole trail is the largest read there is: a refused one is an audit
+    // event (as an archive's playback is), so it is marked a write.
+    write("GET", "/v1/audit/export", Action::ReadAuditTrail),
     read("GET", "/v1/sessions/{id}/state", Action::ReplaySession),
     read(
         "POST",

@@ -428,6 +428,7 @@ fn samples() -> Vec<Event> {
             session_id: Some(s),
             kind: AuditReadKind::Replay,
             query: [("at".to_owned(), at.to_rfc3339())].into(),
+            client_address: None,
         }),
         Event::AuditTrailRead(AuditTrailRead {
             user_id: u,
@@ -438,12 +439,21 @@ fn samples() -> Vec<Event> {
                 ("type".to_owned(), "LayoutUpdated".to_owned()),
             ]
             .into(),
+            client_address: None,
         }),
         Event::AuditTrailRead(AuditTrailRead {
             user_id: u,
             session_id: Some(s),
             kind: AuditReadKind::Verify,
             query: Default::default(),
+            client_address: None,
+        }),
+        Event::AuditTrailRead(AuditTrailRead {
+            user_id: u,
+            session_id: None,
+            kind: AuditReadKind::Export,
+            query: [("from".to_owned(), at.to_rfc3339())].into(),
+            client_address: Some("192.0.2.7".to_owned()),
         }),
     ]
 }

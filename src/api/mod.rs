@@ -167,6 +167,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .service(web::resource("/v1/sessions/{id}/state").route(web::get().to(audit::replay)))
     .service(web::resource("/v1/sessions/{id}/audit:verify").route(web::post().to(audit::verify)))
     .service(web::resource("/v1/audit").route(web::get().to(audit::all_events)))
+    .service(web::resource("/v1/audit/export").route(web::get().to(audit::export)))
     .service(
         web::resource("/v1/sessions/{id}/recordings:start")
             .route(web::post().to(archives::start_recording)),
@@ -324,7 +325,7 @@ impl Modify for BearerAuth {
         sessions::list_members, sessions::put_member, sessions::remove_member,
         sessions::join, sessions::list_participants,
         layout::get_layout, layout::layout_versions, layout::patch_layout,
-        audit::session_events, audit::all_events, audit::replay, audit::verify,
+        audit::session_events, audit::all_events, audit::replay, audit::verify, audit::export,
         admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
         realtime_upgrade, crate::telemetry::metrics,
         media::whip, media::delete_whip, media::whep, media::delete_whep, media::subscribe, media::media,

@@ -177,12 +177,14 @@ impl App {
         session_id: Option<Uuid>,
         kind: AuditReadKind,
         query: BTreeMap<String, String>,
+        client_address: Option<String>,
     ) -> Result<u64, AppError> {
         let event = Event::AuditTrailRead(AuditTrailRead {
             user_id: caller.id(),
             session_id,
             kind,
             query,
+            client_address,
         });
         Ok(self
             .append_access_event(&caller.context(), caller.request_id, event)

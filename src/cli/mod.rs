@@ -11,9 +11,10 @@ use clap::{Parser, Subcommand};
 use livesurgery_projections::ReadModels;
 use uuid::Uuid;
 
+use crate::audit::checkpoint::CheckpointPaths;
 use crate::projector::LogSource;
 use crate::settings::{
-    ApiSettings, DEFAULT_DATABASE_URL, DEFAULT_HTTP_ADDR, DatabaseUrl, Settings,
+    ApiSettings, DEFAULT_DATA_DIR, DEFAULT_DATABASE_URL, DEFAULT_HTTP_ADDR, DatabaseUrl, Settings,
 };
 use crate::store::{self, EventStore};
 use livesurgery_domain::roles::OrgRole;
@@ -131,12 +132,49 @@ fn parse_role(s: &str) -> Result<OrgRole, String> {
 /// `livesurgery audit …`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chains; exit code 1 and the first broken link when one fails.
+    /// Recompute the hash chains and, for the whole log, check it against every signed
+    /// checkpoint; exit code 1 and the first break found when one fails.
     Verify {
-        /// Only this session's stream.
+        /// Only this session's stream (its chain only: checkpoints cover the whole log).
         #[arg(long)]
         session: Option<Uuid>,
+        /// The checkpoint public key (hex) to check signatures with, as printed at start;
+        /// default: the one of the checkpoint key file.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        #[command(flatten)]
+        paths: CheckpointArgs,
     },
+    /// Print the public key (hex, Ed25519) that checks the server's checkpoints; creates the
+    /// key when absent, as the server's first start would.
+    PublicKey {
+        #[command(flatten)]
+        paths: CheckpointArgs,
+    },
+}
+
+/// Where the server keeps its checkpoint key and checkpoints (the same settings as `serve`'s).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckpointArgs {
+    /// The server's data folder (the key's default home).
+    #[arg(long, env = "LIVESURGERY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: std::path::PathBuf,
+    /// The checkpoint key (default: DATA_DIR/checkpoint.key).
+    #[arg(long, env = "LIVESURGERY_CHECKPOINT_KEY")]
+    pub checkpoint_key: Option<std::path::PathBuf>,
+    /// The checkpoint file (default: checkpoints.jsonl beside the key).
+    #[arg(long, env = "LIVESURGERY_CHECKPOINT_FILE")]
+    pub checkpoint_file: Option<std::path::PathBuf>,
+}
+
+impl CheckpointArgs {
+    fn resolve(&self) -> CheckpointPaths {
+        CheckpointPaths::resolve(
+            &self.data_dir,
+            self.checkpoint_key.as_deref(),
+            self.checkpoint_file.as_deref(),
+        )
+    }
 }
 
 /// Runs the parsed command line.
@@ -154,6 +192,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(banner) = app.take_demo_banner() {
                 println!("{banner}");
             }
+            // Not a secret: auditors keep it to check the checkpoints with (`audit verify`).
+            println!(
+                "audit checkpoint public key (Ed25519): {}",
+                app.checkpoint_public_key()
+            );
             // After anything that creates an admin at start-up: then there is no setup link.
             app.offer_setup().await?;
             tracing::info!(
@@ -175,8 +218,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Projections { command } => projections(url, command).await,
         Command::Audit {
-            command: AuditCommand::Verify { session },
-        } => audit_verify(url, session).await,
+            command:
+                AuditCommand::Verify {
+                    session,
+                    public_key,
+                    paths,
+                },
+        } => audit_verify(url, session, public_key, paths.resolve()).await,
+        Command::Audit {
+            command: AuditCommand::PublicKey { paths },
+        } => {
+            println!(
+                "{}",
+                crate::audit::checkpoint::public_key(&paths.resolve().key)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay { session, at } => {
             let store = store::open(url.expose()).await?;
             let stream = livesurgery_domain::events::session_stream(session);
@@ -342,26 +399,78 @@ pub async fn rebuild(
     Ok(report.events_per_second())
 }
 
-async fn audit_verify(url: DatabaseUrl, session: Option<Uuid>) -> anyhow::Result<ExitCode> {
+async fn audit_verify(
+    url: DatabaseUrl,
+    session: Option<Uuid>,
+    public_key: Option<String>,
+    paths: CheckpointPaths,
+) -> anyhow::Result<ExitCode> {
+    // Checkpoints attest the whole log; they are checked when it is verified whole and the
+    // server has written some.
+    // A server that signed (its key exists, or the auditor names the key) left checkpoints:
+    // their file gone is the trace of a rewrite, not a log that never had any.
+    if session.is_none() && !paths.file.exists() && (public_key.is_some() || paths.key.exists()) {
+        eprintln!(
+            "BROKEN: the checkpoint file {} is missing, yet checkpoints were signed with the key",
+            paths.file.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let check_checkpoints = session.is_none() && paths.file.exists();
+    let public_key = match public_key {
+        Some(key) => Some(key),
+        None if check_checkpoints => {
+            if !paths.key.exists() {
+                eprintln!(
+                    "cannot check the checkpoints in {}: no key at {}; give --public-key",
+                    paths.file.display(),
+                    paths.key.display()
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Some(crate::audit::checkpoint::public_key(&paths.key)?)
+        }
+        None => None,
+    };
     let store = store::open(url.expose()).await?;
     let stream = session.map(livesurgery_domain::events::session_stream);
-    let report = crate::audit::verify(&*store, stream.as_deref()).await?;
+    let mut report = crate::audit::verify(&*store, stream.as_deref()).await?;
+    if let Some(key) = public_key.filter(|_| check_checkpoints) {
+        report.checkpoints =
+            Some(crate::audit::checkpoint::verify(&*store, &paths.file, &key).await?);
+    }
     store.close().await;
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(match &report.broken {
-        None => {
+    if let Some(link) = &report.broken {
+        eprintln!(
+            "BROKEN: stream {} version {} (position {}, event {}): {}",
+            link.stream, link.version, link.position, link.event_id, link.reason
+        );
+        return Ok(ExitCode::from(1));
+    }
+    match &report.checkpoints {
+        Some(checkpoints) => {
+            if let Some(reason) = &checkpoints.broken {
+                eprintln!(
+                    "BROKEN: checkpoint {}: {reason}",
+                    checkpoints.file.display()
+                );
+                return Ok(ExitCode::from(1));
+            }
             eprintln!(
-                "ok: {} streams, {} events, every hash chain holds",
-                report.streams_checked, report.events_checked
+                "ok: {} streams, {} events, every hash chain holds; the log matches {} signed \
+                 checkpoints (latest at position {})",
+                report.streams_checked,
+                report.events_checked,
+                checkpoints.checked,
+                checkpoints.latest_position.unwrap_or(0)
             );
-            ExitCode::SUCCESS
         }
-        Some(link) => {
-            eprintln!(
-                "BROKEN: stream {} version {} (position {}, event {}): {}",
-                link.stream, link.version, link.position, link.event_id, link.reason
-            );
-            ExitCode::from(1)
-        }
-    })
+        None => eprintln!(
+            "ok: {} streams, {} events, every hash chain holds (no signed checkpoint checked: \
+             a consistent rewrite of the database would not show)",
+            report.streams_checked, report.events_checked
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }

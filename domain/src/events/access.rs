@@ -36,6 +36,8 @@ pub enum AuditReadKind {
     Replay,
     /// The hash chain verified (`POST /v1/sessions/{id}/audit:verify`).
     Verify,
+    /// Audit records exported (`GET /v1/audit/export`).
+    Export,
 }
 
 /// Someone read an audit trail (compliance: who looked at what, when).
@@ -47,4 +49,8 @@ pub struct AuditTrailRead {
     pub kind: AuditReadKind,
     /// The filter parameters given, by name (`{"actor": "<uuid>", "type": "LayoutUpdated"}`).
     pub query: std::collections::BTreeMap<String, String>,
+    /// The network address the request came from (IHE ATNA's "who"), when known. Absent in
+    /// events recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
 }

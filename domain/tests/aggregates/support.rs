@@ -214,6 +214,7 @@ pub fn access_events(user_id: Uuid) -> Vec<Event> {
             session_id: Some(SESSION),
             kind: AuditReadKind::Replay,
             query: Default::default(),
+            client_address: None,
         }),
     ]
 }

@@ -122,6 +122,7 @@ async fn an_access_denial_is_audited_as_denied_under_its_session_and_changes_no_
                 session_id: None,
                 kind: AuditReadKind::Events,
                 query: [("type".to_owned(), "AccessDenied".to_owned())].into(),
+                client_address: None,
             }),
             support::actor(s.admin, "admin"),
         );

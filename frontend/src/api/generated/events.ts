@@ -110,12 +110,13 @@ export interface ArchiveRetentionChangedData {
 }
 
 /**
- * Envelope `data` of an AuditTrailRead event. Someone read an audit trail: its events, a replay or a verification. Stream `access-<user_id>`. session_id null = a read across sessions; query = the filter parameters given, by name.
+ * Envelope `data` of an AuditTrailRead event. Someone read an audit trail: its events, a replay, a verification or an export. Stream `access-<user_id>`. session_id null = a read across sessions; query = the filter parameters given, by name; client_address = where the request came from (absent in older events).
  */
 export interface AuditTrailReadData {
   user_id: string;
   session_id: string | null;
-  kind: "events" | "replay" | "verify";
+  kind: "events" | "replay" | "verify" | "export";
+  client_address?: string;
   query: {
     [k: string]: string | undefined;
   };

@@ -374,6 +374,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail as IHE ATNA-shaped records, one JSON object per line, in log order, up to
+         *     and including the `AuditTrailRead` this export appends (reviewers and admins).
+         */
+        get: operations["export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/projections": {
         parameters: {
             query?: never;
@@ -793,6 +813,28 @@ export interface components {
          * @enum {string}
          */
         ArchiveStatus: "recording" | "processing" | "ready" | "incomplete" | "failed" | "expired";
+        /** @description One exported audit record. */
+        AtnaRecord: {
+            /**
+             * Format: uuid
+             * @description The event's id in the log.
+             */
+            event_id: string;
+            /**
+             * Format: int64
+             * @description The event's global position in the log (the order of the records).
+             */
+            position: number;
+            who: components["schemas"]["Who"];
+            what: components["schemas"]["What"];
+            /**
+             * Format: date-time
+             * @description When the event was recorded (UTC).
+             */
+            when: string;
+            where: components["schemas"]["Where"];
+            outcome: components["schemas"]["Outcome"];
+        };
         /** @description One event of the audit trail. */
         AuditEvent: {
             /**
@@ -1015,6 +1057,16 @@ export interface components {
          * @enum {string}
          */
         MemberRole: "host" | "surgeon" | "observer";
+        /** @description The outcome (ATNA EventOutcomeIndicator). */
+        Outcome: {
+            /**
+             * Format: int32
+             * @description `0` success, `4` minor failure (a refused request).
+             */
+            indicator: number;
+            /** @description `success` or `minor_failure`. */
+            class: string;
+        };
         /** @description One panel of the shared workspace (a 12 x 12 grid). */
         Panel: {
             /** @description 1-64 characters of `A-Za-z0-9 _ -`. */
@@ -1445,6 +1497,43 @@ export interface components {
             /** Format: int64 */
             events_checked: number;
             broken?: null | components["schemas"]["BrokenLink"];
+        };
+        /** @description What was done to what (ATNA EventIdentification and ParticipantObjectIdentification). */
+        What: {
+            /** @description The event type (`ParticipantJoined`, `AuditTrailRead`, …). */
+            action: string;
+            /** @description ATNA EventActionCode: `C` create, `R` read, `U` update, `D` delete, `E` execute. */
+            action_code: string;
+            object: Record<string, never>;
+            /**
+             * Format: uuid
+             * @description The request that caused the event (its `X-Request-Id`).
+             */
+            correlation_id: string;
+        };
+        /** @description Where (ATNA AuditSourceIdentification). */
+        Where: {
+            /** @description The node that exported the record. */
+            node: string;
+            /** @description The audit source: always `livesurgery`. */
+            source: string;
+        };
+        /** @description Who acted (ATNA ActiveParticipant). */
+        Who: {
+            /**
+             * Format: uuid
+             * @description The acting user; `null` for the server itself.
+             */
+            user_id?: string | null;
+            /** @description The organisation role (`admin`, `surgeon`, …), or `system`. */
+            role?: string | null;
+            /**
+             * Format: uuid
+             * @description The participant (one connection of a user to a session), when the event names one.
+             */
+            participant_id?: string | null;
+            /** @description The network address the request came from, when the event kept it. */
+            client_address?: string | null;
         };
         /** @description A write that is in the log but not yet visible in the read models (202). */
         WriteAccepted: {
@@ -3587,6 +3676,67 @@ export interface operations {
             };
             /** @description This Idempotency-Key was used for a different request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export: {
+        parameters: {
+            query?: {
+                /** @description Recorded at or after (RFC 3339). */
+                from?: string;
+                /** @description Recorded before (RFC 3339). */
+                to?: string;
+                /** @description Only this session's records. */
+                session_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One ATNA-shaped record per line (JSON lines) */
+            200: {
+                headers: {
+                    /** @description Position of the AuditTrailRead event this export appended; the export ends there */
+                    "X-Position"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["AtnaRecord"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

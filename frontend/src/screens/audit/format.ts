@@ -295,7 +295,7 @@ export function summarize(event: AuditEvent, nameOf: NameOf): string {
           return `${k}=${v}`;
         })
         .join(", ");
-      const what = { events: "read the audit trail", replay: "replayed the session", verify: "verified the hash chain" }[e.data.kind];
+      const what = { events: "read the audit trail", replay: "replayed the session", verify: "verified the hash chain", export: "exported the audit records" }[e.data.kind];
       const scope = e.data.session_id === null && e.data.kind === "events" ? " of all sessions" : "";
       return `${what}${scope}${query ? ` (${query})` : ""}`;
     }

@@ -1,9 +1,14 @@
-//! Audit verification: recompute every stream's hash chain and name the first broken link.
+//! Audit verification: recompute every stream's hash chain and name the first broken link;
+//! signed checkpoints of the log's head ([`checkpoint`]); audit records for export
+//! ([`export`]).
 
 use livesurgery_domain::envelope::{BrokenLink, verify_stream};
 use serde::Serialize;
 
 use crate::store::{EventStore, StoreError, read_whole_stream};
+
+pub mod checkpoint;
+pub mod export;
 
 /// What `audit verify` found.
 #[derive(Debug, Clone, Serialize)]
@@ -12,6 +17,17 @@ pub struct VerifyReport {
     pub events_checked: u64,
     /// The first broken link, in stream-name order; `None` when every chain holds.
     pub broken: Option<BrokenLink>,
+    /// The log checked against its signed checkpoints (`audit verify` of the whole log, when
+    /// a checkpoint file exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<checkpoint::CheckpointReport>,
+}
+
+impl VerifyReport {
+    /// True when every chain holds and the log matches every checkpoint checked.
+    pub fn ok(&self) -> bool {
+        self.broken.is_none() && self.checkpoints.as_ref().is_none_or(|c| c.broken.is_none())
+    }
 }
 
 /// Verifies one stream (`Some(name)`) or every stream of the log.
@@ -27,6 +43,7 @@ pub async fn verify(
         streams_checked: 0,
         events_checked: 0,
         broken: None,
+        checkpoints: None,
     };
     for name in streams {
         let events = match read_whole_stream(store, &name).await {
