@@ -317,7 +317,15 @@ export interface PublisherDisconnectedData {
   participant_id: string;
   user_id: string;
   source: string;
-  reason: "deleted" | "disconnected" | "removed" | "session_ended" | "shutdown" | "failed";
+  reason:
+    | "deleted"
+    | "disconnected"
+    | "removed"
+    | "session_ended"
+    | "shutdown"
+    | "failed"
+    | "setup_timeout"
+    | "token_expired";
 }
 
 /**
@@ -447,7 +455,15 @@ export interface SubscriberDisconnectedData {
   resource_id: string;
   participant_id: string;
   user_id: string;
-  reason: "deleted" | "disconnected" | "removed" | "session_ended" | "shutdown" | "failed";
+  reason:
+    | "deleted"
+    | "disconnected"
+    | "removed"
+    | "session_ended"
+    | "shutdown"
+    | "failed"
+    | "setup_timeout"
+    | "token_expired";
 }
 
 /**
@@ -483,7 +499,15 @@ export interface TrackUnpublishedData {
   source: string;
   kind: "audio" | "video";
   mid: string;
-  reason: "deleted" | "disconnected" | "removed" | "session_ended" | "shutdown" | "failed";
+  reason:
+    | "deleted"
+    | "disconnected"
+    | "removed"
+    | "session_ended"
+    | "shutdown"
+    | "failed"
+    | "setup_timeout"
+    | "token_expired";
 }
 
 /**
