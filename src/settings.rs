@@ -180,6 +180,26 @@ pub struct ApiSettings {
     /// bound to 0.0.0.0.
     #[arg(long, env = "LIVESURGERY_SFU_PUBLIC_IP")]
     pub sfu_public_ip: Option<std::net::IpAddr>,
+    /// SFU: peer connections (WHIP and WHEP together) one participant may hold at once; one
+    /// more is refused 409 `too_many_peers`.
+    #[arg(
+        long,
+        env = "LIVESURGERY_SFU_MAX_PEERS_PER_PARTICIPANT",
+        default_value_t = 8
+    )]
+    pub sfu_max_peers_per_participant: usize,
+    /// SFU: peer connections one session may hold at once; one more is refused 409
+    /// `session_peers_full`.
+    #[arg(
+        long,
+        env = "LIVESURGERY_SFU_MAX_PEERS_PER_SESSION",
+        default_value_t = 200
+    )]
+    pub sfu_max_peers_per_session: usize,
+    /// SFU: a peer connection whose ICE and DTLS are not up this long after its offer is
+    /// removed (its disconnect recorded with reason `setup_timeout`), in seconds.
+    #[arg(long, env = "LIVESURGERY_SFU_SETUP_TIMEOUT", default_value_t = 15)]
+    pub sfu_setup_timeout: u64,
     /// TURN servers handed to clients with time-limited credentials, comma-separated
     /// (`turn:turn.example.org:3478?transport=udp,turns:...`); needs `--turn-secret`.
     #[arg(long, env = "LIVESURGERY_TURN_URLS", value_delimiter = ',')]

@@ -151,8 +151,9 @@ pub async fn whip(
     let offer = sdp_body(&req, &body)?;
     let info = peer_info(&caller, session_id);
     let resource_id = info.resource_id;
+    // The media lives as long as the token it was offered with.
     let answer = sfu
-        .publish(info, query.source.clone(), &offer)
+        .publish_until(info, query.source.clone(), &offer, Some(caller.claims.exp))
         .map_err(AppError::from)?;
     Ok(created(
         format!("/v1/sessions/{session_id}/whip/{resource_id}"),
@@ -201,8 +202,9 @@ pub async fn whep(
     let offer = sdp_body(&req, &body)?;
     let info = peer_info(&caller, session_id);
     let resource_id = info.resource_id;
+    let token = (caller.claims.jat, Some(caller.claims.exp));
     let answer = sfu
-        .subscribe(info, &asked, caller.claims.jat, &offer)
+        .subscribe(info, &asked, token, &offer)
         .map_err(AppError::from)?;
     Ok(created(
         format!("/v1/sessions/{session_id}/whep/{resource_id}"),

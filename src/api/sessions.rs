@@ -437,7 +437,15 @@ pub async fn list_participants(
     let session_id = path.into_inner();
     state.guard_session(&req, &caller, session_id).await?;
     let items = state.read_models.participants_present(session_id).await?;
+    let media = |p: Participant| Participant {
+        media: state.media_presence.of(p.participant_id),
+        ..p
+    };
     Ok(HttpResponse::Ok().json(ParticipantList {
-        items: items.into_iter().map(Participant::from).collect(),
+        items: items
+            .into_iter()
+            .map(Participant::from)
+            .map(media)
+            .collect(),
     }))
 }

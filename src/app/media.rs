@@ -2,13 +2,23 @@
 //! over the WebSocket): what a participant may do, which source labels and slot lists are
 //! acceptable, and the full check made on every media call.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use livesurgery_domain::DomainError;
+use livesurgery_domain::events::LeaveReason;
 use livesurgery_domain::permissions::{Action, authorize};
 use livesurgery_domain::roles::{OrgRole, SessionRole};
+use livesurgery_domain::session::SessionCommand;
 use livesurgery_projections::SessionStatus;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access::{Refusal, is_write};
-use super::{App, AppError, Operation, Participant};
+use super::commands::CommandError;
+use super::identity::participant_context;
+use super::{App, AppError, Operation, Participant, lock};
 use crate::auth::MediaPermission;
 
 /// Most video slots one subscription may select at once.
@@ -64,7 +74,131 @@ pub fn check_slots<'a>(
     check_labels(slots.flatten())
 }
 
+/// What a participant's connected media does now, as the participant list shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ParticipantMedia {
+    /// The sources it publishes (connected WHIP resources), in publish order.
+    pub publishing: Vec<String>,
+    /// Whether it has a connected subscription (WHEP): it is watching.
+    pub watching: bool,
+}
+
+/// One participant's connected peers (by resource), whatever the WebSocket does.
+#[derive(Debug, Default)]
+struct LiveMedia {
+    publishing: Vec<(Uuid, String)>,
+    watching: Vec<Uuid>,
+}
+
+/// Presence through media: which participants have connected media now. The SFU says when a
+/// peer connects and when it ends; the WebSocket gateway asks before it records a leave (a
+/// participant whose media still flows stays present, watching), and tells, once, how to ask
+/// whether a participant has a WebSocket connected.
+#[derive(Default)]
+pub struct MediaPresence {
+    live: Mutex<HashMap<Uuid, LiveMedia>>,
+    /// Whether a (session, participant) has a WebSocket connected on this server.
+    sockets: OnceLock<Box<dyn Fn(Uuid, Uuid) -> bool + Send + Sync>>,
+}
+
+impl std::fmt::Debug for MediaPresence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaPresence").finish_non_exhaustive()
+    }
+}
+
+impl MediaPresence {
+    /// A peer of the participant connected: publishing `source`, or (`None`) watching.
+    pub fn connected(&self, participant_id: Uuid, resource_id: Uuid, source: Option<&str>) {
+        let mut live = lock(&self.live);
+        let media = live.entry(participant_id).or_default();
+        match source {
+            Some(source) => media.publishing.push((resource_id, source.to_owned())),
+            None => media.watching.push(resource_id),
+        }
+    }
+
+    /// A peer of the participant ended; returns whether it was its last connected one.
+    pub fn ended(&self, participant_id: Uuid, resource_id: Uuid) -> bool {
+        let mut live = lock(&self.live);
+        let Some(media) = live.get_mut(&participant_id) else {
+            return false;
+        };
+        media.publishing.retain(|(id, _)| *id != resource_id);
+        media.watching.retain(|id| *id != resource_id);
+        if media.publishing.is_empty() && media.watching.is_empty() {
+            live.remove(&participant_id);
+            return true;
+        }
+        false
+    }
+
+    /// What the participant's connected media does (empty when none).
+    pub fn of(&self, participant_id: Uuid) -> ParticipantMedia {
+        lock(&self.live)
+            .get(&participant_id)
+            .map(|m| ParticipantMedia {
+                publishing: m.publishing.iter().map(|(_, s)| s.clone()).collect(),
+                watching: !m.watching.is_empty(),
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the participant has connected media now.
+    pub fn is_live(&self, participant_id: Uuid) -> bool {
+        lock(&self.live).contains_key(&participant_id)
+    }
+
+    /// How to ask whether a participant has a WebSocket connected; the first one given stays.
+    pub fn set_sockets(&self, sockets: Box<dyn Fn(Uuid, Uuid) -> bool + Send + Sync>) {
+        let _ = self.sockets.set(sockets);
+    }
+
+    fn has_socket(&self, session_id: Uuid, participant_id: Uuid) -> bool {
+        self.sockets
+            .get()
+            .is_some_and(|connected| connected(session_id, participant_id))
+    }
+}
+
+/// The participant whose last media ended.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaGone {
+    pub session_id: Uuid,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub org_role: OrgRole,
+    pub reason: LeaveReason,
+}
+
 impl App {
+    /// Records the leave of a participant whose last media ended, unless a WebSocket of it is
+    /// connected (the WebSocket's end records it then) or it left already.
+    pub async fn leave_after_media(&self, gone: MediaGone) {
+        if self
+            .media_presence
+            .has_socket(gone.session_id, gone.participant_id)
+            || self.media_presence.is_live(gone.participant_id)
+        {
+            return;
+        }
+        let ctx = participant_context(gone.user_id, gone.org_role, gone.participant_id);
+        let command = SessionCommand::LeaveParticipant {
+            participant_id: gone.participant_id,
+            reason: gone.reason,
+        };
+        match self
+            .execute_session_command(&ctx, gone.session_id, &command, Uuid::now_v7())
+            .await
+        {
+            Ok(_)
+            | Err(CommandError::Domain(
+                DomainError::NotPresent { .. } | DomainError::InvalidTransition { .. },
+            )) => {}
+            Err(error) => tracing::error!(%error, "could not record the leave after media ended"),
+        }
+    }
+
     /// The full check of a media call by an authenticated participant, made on every call: a
     /// session that exists, a member whose role *now* (not when the token was issued) allows
     /// `action` (admins need no membership), and a live session. A refused write is recorded

@@ -68,6 +68,8 @@ pub struct App {
     session_rows: EpochCache<Uuid, Option<SessionRow>>,
     member_roles: EpochCache<(Uuid, Uuid), Option<SessionRole>>,
     known_sessions: EpochCache<Uuid, bool>,
+    /// Which participants have connected media (presence beyond the WebSocket).
+    pub media_presence: media::MediaPresence,
 }
 
 impl App {
@@ -104,6 +106,7 @@ impl App {
             session_rows: EpochCache::default(),
             member_roles: EpochCache::default(),
             known_sessions: EpochCache::default(),
+            media_presence: media::MediaPresence::default(),
         }
     }
 

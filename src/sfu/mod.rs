@@ -13,31 +13,31 @@
 //! a session being recorded go the same way to the recorder (`Sfu::record`): a bounded queue
 //! per source, a full one drops (`livesurgery_recording_dropped_frames_total`).
 
+mod cutoff;
 mod engine;
 pub mod forward;
+mod registry;
 pub mod turn;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use livesurgery_domain::events::{LeaveReason, MediaEndReason, MediaKind};
-use livesurgery_domain::roles::{OrgRole, SessionRole};
+use livesurgery_domain::events::{LeaveReason, MediaEndReason};
+use livesurgery_domain::roles::OrgRole;
 use livesurgery_domain::{CommandContext, Event};
-use serde::Serialize;
 use tokio::sync::mpsc;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::dispatch::{Dispatched, LogListener};
 use crate::app::identity::participant_context;
-use crate::app::media::check_slots;
+use crate::app::media::{MAX_SLOTS, MediaGone, check_slots};
 use crate::app::{App, AppError, ErrorKind, lock};
 use crate::recording::SessionTap;
 use crate::settings::ApiSettings;
 use crate::telemetry::Metrics;
+use registry::Registry;
+pub use registry::{PeerLimits, SourceView, SubscriptionView, TrackView};
 
 /// Media facts waiting for the appender; past this they are dropped and counted.
 const FACT_QUEUE: usize = 4096;
@@ -101,67 +101,6 @@ impl FactSink {
     }
 }
 
-/// A track as the sources list shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TrackView {
-    #[schema(value_type = String)]
-    pub kind: MediaKind,
-    /// `vp8`, `h264`, `opus`, …; absent until the first media arrives.
-    pub codec: Option<String>,
-    pub mid: String,
-}
-
-/// One published source of a session.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SourceView {
-    /// The label given to WHIP (`endoscope`, `room-cam`, …): what panels' `source_id` name.
-    pub source: String,
-    pub resource_id: Uuid,
-    pub participant_id: Uuid,
-    pub user_id: Uuid,
-    pub tracks: Vec<TrackView>,
-}
-
-/// One subscription (WHEP resource) of a session.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SubscriptionView {
-    pub resource_id: Uuid,
-    pub participant_id: Uuid,
-    pub user_id: Uuid,
-    /// The source each video slot shows, in m-line order.
-    pub slots: Vec<Option<String>>,
-}
-
-#[derive(Debug, Default)]
-struct SessionMedia {
-    /// In publish order.
-    sources: Vec<SourceView>,
-    subscriptions: Vec<SubscriptionView>,
-}
-
-/// Who publishes and subscribes what, shared by the signalling handlers (which add) and the
-/// media loop (which updates and removes).
-#[derive(Debug, Default)]
-struct Registry {
-    sessions: HashMap<Uuid, SessionMedia>,
-}
-
-impl Registry {
-    fn session(&mut self, session_id: Uuid) -> &mut SessionMedia {
-        self.sessions.entry(session_id).or_default()
-    }
-
-    fn remove_resource(&mut self, session_id: Uuid, resource_id: Uuid) {
-        if let Some(media) = self.sessions.get_mut(&session_id) {
-            media.sources.retain(|s| s.resource_id != resource_id);
-            media.subscriptions.retain(|s| s.resource_id != resource_id);
-            if media.sources.is_empty() && media.subscriptions.is_empty() {
-                self.sessions.remove(&session_id);
-            }
-        }
-    }
-}
-
 /// Which peers a removal concerns.
 #[derive(Debug, Clone, Copy)]
 enum Scope {
@@ -215,13 +154,22 @@ enum Command {
     Shutdown,
 }
 
-/// Why a signalling call failed on the SFU's side.
+/// Why a signalling call failed on the SFU's side. Messages say what the client can act on and
+/// never quote a parser's internals (its detail is logged at debug level).
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
-    #[error("the SDP offer could not be read: {0}")]
-    BadOffer(String),
+    #[error("the offer is not valid SDP")]
+    BadOffer,
     #[error("the SDP offer was refused: {0}")]
     Refused(String),
+    #[error("the offer has {0} video m-lines; at most {max} slots", max = MAX_SLOTS)]
+    TooManySlots(usize),
+    #[error(
+        "this participant already holds {0} media connections (WHIP and WHEP); close one first"
+    )]
+    TooManyPeers(usize),
+    #[error("this session already holds {0} media connections")]
+    SessionPeersFull(usize),
     #[error("source {0:?} is already published in this session")]
     SourceTaken(String),
     #[error("the media server is not running")]
@@ -232,7 +180,10 @@ impl From<SfuError> for AppError {
     fn from(error: SfuError) -> AppError {
         let message = error.to_string();
         match error {
-            SfuError::BadOffer(_) => AppError::invalid("invalid_sdp", message),
+            SfuError::BadOffer => AppError::invalid("invalid_sdp", message),
+            SfuError::TooManySlots(_) => AppError::invalid("too_many_slots", message),
+            SfuError::TooManyPeers(_) => AppError::conflict("too_many_peers", message),
+            SfuError::SessionPeersFull(_) => AppError::conflict("session_peers_full", message),
             SfuError::Refused(_) => AppError::unprocessable("sdp_refused", message),
             SfuError::SourceTaken(_) => AppError::conflict("source_taken", message),
             SfuError::Stopped => AppError::new(ErrorKind::Unavailable, "sfu_unavailable", message),
@@ -244,10 +195,15 @@ impl From<SfuError> for AppError {
 pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
     registry: Mutex<Registry>,
+    limits: PeerLimits,
     /// Where clients send media: the host candidate in every answer.
     advertised: SocketAddr,
     engine: Mutex<Option<std::thread::JoinHandle<()>>>,
     appender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Presence through media lives in the application (the WebSocket side reads it).
+    app: Arc<App>,
+    /// Participants whose last media ended, for the task that records their leave.
+    gone: mpsc::UnboundedSender<MediaGone>,
 }
 
 impl Sfu {
@@ -268,21 +224,40 @@ impl Sfu {
         tracing::info!(%bound, %advertised, "SFU listening for media (UDP)");
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (fact_tx, fact_rx) = mpsc::channel(FACT_QUEUE);
+        let (gone, gone_rx) = mpsc::unbounded_channel();
         let sfu = Arc::new(Sfu {
             commands,
             registry: Mutex::new(Registry::default()),
+            limits: PeerLimits {
+                per_participant: settings.sfu_max_peers_per_participant.max(1),
+                per_session: settings.sfu_max_peers_per_session.max(1),
+            },
             advertised,
             engine: Mutex::new(None),
             appender: Mutex::new(None),
+            app: app.clone(),
+            gone,
         });
+        tokio::spawn(leave_after_media(app.clone(), gone_rx));
         let sink = FactSink {
             tx: fact_tx,
             metrics: metrics.clone(),
         };
         let weak = Arc::downgrade(&sfu);
+        let setup_timeout = Duration::from_secs(settings.sfu_setup_timeout.max(1));
         let engine = std::thread::Builder::new()
             .name("sfu-media".into())
-            .spawn(move || engine::run(socket, advertised, command_rx, sink, metrics, weak))
+            .spawn(move || {
+                engine::run(
+                    socket,
+                    advertised,
+                    command_rx,
+                    sink,
+                    metrics,
+                    weak,
+                    setup_timeout,
+                );
+            })
             .context("starting the SFU media thread")?;
         *lock(&sfu.engine) = Some(engine);
         *lock(&sfu.appender) = Some(tokio::spawn(append_facts(app, fact_rx)));
@@ -337,13 +312,31 @@ impl Sfu {
     }
 
     /// Publishes one source: answers the offer and hands the connection to the media loop.
+    /// The connection lives until it ends (the server's own feeds).
     pub fn publish(&self, info: PeerInfo, source: String, offer: &str) -> Result<String, SfuError> {
+        self.publish_until(info, source, offer, None)
+    }
+
+    /// Publishes one source whose media is cut when its token expires at `expires` (Unix
+    /// seconds).
+    pub fn publish_until(
+        &self,
+        info: PeerInfo,
+        source: String,
+        offer: &str,
+        expires: Option<i64>,
+    ) -> Result<String, SfuError> {
         {
             let mut registry = lock(&self.registry);
-            let media = registry.session(info.session_id);
-            if media.sources.iter().any(|s| s.source == source) {
+            if registry
+                .sessions
+                .get(&info.session_id)
+                .is_some_and(|m| m.sources.iter().any(|s| s.source == source))
+            {
                 return Err(SfuError::SourceTaken(source));
             }
+            registry.check_room(info.session_id, info.participant_id, self.limits)?;
+            let media = registry.session(info.session_id);
             media.sources.push(SourceView {
                 source: source.clone(),
                 resource_id: info.resource_id,
@@ -360,45 +353,70 @@ impl Sfu {
                 return Err(e);
             }
         };
-        self.send(Command::Add(Box::new(engine::NewPeer::publisher(
-            info, rtc, source,
-        ))))?;
+        let peer = engine::NewPeer::publisher(info, rtc, source);
+        let peer = match expires {
+            Some(exp) => peer.until_unix(exp),
+            None => peer,
+        };
+        self.send(Command::Add(Box::new(peer)))?;
         Ok(answer)
     }
 
     /// Subscribes: answers a recvonly offer, its video slots filled with `asked` (or the
-    /// published sources, in order).
+    /// published sources, in order). At most [`MAX_SLOTS`] video m-lines, as on every path
+    /// that picks slots. `token` is the SFU token's join time (Unix ms, for the
+    /// join-to-first-frame time) and expiry (Unix seconds: the media is cut then).
     pub fn subscribe(
         &self,
         info: PeerInfo,
         asked: &[String],
-        joined_at_ms: Option<i64>,
+        token: (Option<i64>, Option<i64>),
         offer: &str,
     ) -> Result<String, SfuError> {
+        let (joined_at_ms, expires) = token;
         let video_slots = count_media(offer, "video");
+        if video_slots > MAX_SLOTS {
+            return Err(SfuError::TooManySlots(video_slots));
+        }
         let published: Vec<String> = self
             .sources(info.session_id)
             .into_iter()
             .map(|s| s.source)
             .collect();
         let slots = forward::initial_slots(video_slots, asked, &published);
-        let (rtc, answer) = engine::answer(self.advertised, offer)?;
-        lock(&self.registry)
-            .session(info.session_id)
-            .subscriptions
-            .push(SubscriptionView {
-                resource_id: info.resource_id,
-                participant_id: info.participant_id,
-                user_id: info.user_id,
-                slots: slots.clone(),
-            });
-        self.send(Command::Add(Box::new(engine::NewPeer::subscriber(
+        {
+            // Checked and taken under one lock: concurrent offers cannot pass the caps together.
+            let mut registry = lock(&self.registry);
+            registry.check_room(info.session_id, info.participant_id, self.limits)?;
+            registry
+                .session(info.session_id)
+                .subscriptions
+                .push(SubscriptionView {
+                    resource_id: info.resource_id,
+                    participant_id: info.participant_id,
+                    user_id: info.user_id,
+                    slots: slots.clone(),
+                });
+        }
+        let (rtc, answer) = match engine::answer(self.advertised, offer) {
+            Ok(ok) => ok,
+            Err(e) => {
+                lock(&self.registry).remove_resource(info.session_id, info.resource_id);
+                return Err(e);
+            }
+        };
+        let peer = engine::NewPeer::subscriber(
             info,
             rtc,
             slots,
             count_media(offer, "audio"),
             joined_at_ms,
-        ))))?;
+        );
+        let peer = match expires {
+            Some(exp) => peer.until_unix(exp),
+            None => peer,
+        };
+        self.send(Command::Add(Box::new(peer)))?;
         Ok(answer)
     }
 
@@ -493,9 +511,44 @@ impl Sfu {
         }
     }
 
-    /// Called by the media loop when a peer ends.
-    fn forget(&self, session_id: Uuid, resource_id: Uuid) {
+    /// Called by the media loop when a peer ends: the participant's last media ending is its
+    /// leave, unless a WebSocket of it is connected.
+    fn forget(&self, session_id: Uuid, resource_id: Uuid, info: &PeerInfo, reason: MediaEndReason) {
         lock(&self.registry).remove_resource(session_id, resource_id);
+        // At shutdown the log may be closing: a participant's presence then ends with the
+        // server's (its WebSocket's end records it, or the next start finds it present).
+        if self
+            .app
+            .media_presence
+            .ended(info.participant_id, resource_id)
+            && reason != MediaEndReason::Shutdown
+        {
+            let _ = self.gone.send(MediaGone {
+                session_id,
+                participant_id: info.participant_id,
+                user_id: info.user_id,
+                org_role: info.org_role,
+                reason: match reason {
+                    MediaEndReason::Deleted => LeaveReason::Left,
+                    _ => LeaveReason::Disconnected,
+                },
+            });
+        }
+    }
+
+    /// Called by the media loop for each media event: a connected peer makes its participant
+    /// present through media.
+    fn on_fact(&self, info: &PeerInfo, event: &Event) {
+        let presence = &self.app.media_presence;
+        match event {
+            Event::PublisherConnected(e) => {
+                presence.connected(info.participant_id, e.resource_id, Some(&e.source));
+            }
+            Event::SubscriberConnected(e) => {
+                presence.connected(info.participant_id, e.resource_id, None);
+            }
+            _ => {}
+        }
     }
 
     /// Called by the media loop when a published track's codec is known.
@@ -560,6 +613,14 @@ fn count_media(sdp: &str, kind: &str) -> usize {
     sdp.lines().filter(|l| l.starts_with(&prefix)).count()
 }
 
+/// Records the leave of each participant whose last media ended (see
+/// [`App::leave_after_media`]), one at a time.
+async fn leave_after_media(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<MediaGone>) {
+    while let Some(gone) = rx.recv().await {
+        app.leave_after_media(gone).await;
+    }
+}
+
 /// Writes media facts to the log, each session's in one append per batch, in order.
 async fn append_facts(app: Arc<App>, mut rx: mpsc::Receiver<Fact>) {
     let mut batch = Vec::new();
@@ -579,50 +640,6 @@ async fn append_facts(app: Arc<App>, mut rx: mpsc::Receiver<Fact>) {
                 tracing::error!(%error, %session_id, count = facts.len(), "could not append media events");
             }
         }
-    }
-}
-
-/// Cuts media where membership ends: a removed member, a kicked participant, an ended or
-/// cancelled session, a deactivated user.
-impl LogListener for Sfu {
-    fn on_events(&self, batch: &[Dispatched]) {
-        for dispatched in batch {
-            if let Some((scope, reason)) = dispatched.event().and_then(removal) {
-                self.remove(scope, reason);
-            }
-        }
-    }
-}
-
-/// The media an event ends, if any.
-fn removal(event: &Event) -> Option<(Scope, MediaEndReason)> {
-    let removed = MediaEndReason::Removed;
-    match event {
-        Event::MemberRemoved(e) => Some((
-            Scope::Member {
-                session_id: e.session_id,
-                user_id: e.user_id,
-            },
-            removed,
-        )),
-        Event::ParticipantLeft(e) if e.reason == LeaveReason::Kicked => {
-            Some((Scope::Participant(e.participant_id), removed))
-        }
-        Event::MemberRoleChanged(e) if e.to == SessionRole::Observer => Some((
-            Scope::Publishing {
-                session_id: e.session_id,
-                user_id: e.user_id,
-            },
-            removed,
-        )),
-        Event::SessionEnded(e) => {
-            Some((Scope::Session(e.session_id), MediaEndReason::SessionEnded))
-        }
-        Event::SessionCancelled(e) => {
-            Some((Scope::Session(e.session_id), MediaEndReason::SessionEnded))
-        }
-        Event::UserDeactivated(e) => Some((Scope::User(e.user_id), removed)),
-        _ => None,
     }
 }
 

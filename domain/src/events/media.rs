@@ -28,6 +28,10 @@ pub enum MediaEndReason {
     Shutdown,
     /// The peer failed (a media or protocol error on the server's side).
     Failed,
+    /// ICE and DTLS did not come up within the SFU's setup timeout.
+    SetupTimeout,
+    /// The SFU token its connection was made with expired.
+    TokenExpired,
 }
 
 /// How the SFU asked a publisher for a keyframe (RTCP).
@@ -401,6 +405,8 @@ mod tests {
                 MediaEndReason::SessionEnded,
                 MediaEndReason::Shutdown,
                 MediaEndReason::Failed,
+                MediaEndReason::SetupTimeout,
+                MediaEndReason::TokenExpired,
             ]),
             json!([
                 "deleted",
@@ -408,7 +414,9 @@ mod tests {
                 "removed",
                 "session_ended",
                 "shutdown",
-                "failed"
+                "failed",
+                "setup_timeout",
+                "token_expired"
             ])
         );
         assert_eq!(

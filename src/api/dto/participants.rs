@@ -48,6 +48,7 @@ pub struct SfuAccess {
     pub token: String,
 }
 
+pub use crate::app::media::ParticipantMedia;
 pub use crate::sfu::turn::IceServer;
 
 /// A participant present in a session now (one connection of one member).
@@ -58,6 +59,9 @@ pub struct Participant {
     pub role: MemberRole,
     pub device: Option<String>,
     pub joined_at: DateTime<Utc>,
+    /// Its connected media now: a participant whose WebSocket closed but whose media still
+    /// flows stays listed, `watching` or `publishing`.
+    pub media: ParticipantMedia,
 }
 
 impl From<PresenceRow> for Participant {
@@ -68,6 +72,7 @@ impl From<PresenceRow> for Participant {
             role: p.role.into(),
             device: p.device,
             joined_at: p.joined_at,
+            media: ParticipantMedia::default(),
         }
     }
 }

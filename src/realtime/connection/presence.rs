@@ -8,6 +8,16 @@ impl Connection {
     /// is, e.g. right after `participants:join`. A session that is not live is watched
     /// without presence.
     pub(super) async fn ensure_present(&mut self) -> Flow {
+        // Media presence asks this gateway whether a participant has a socket here.
+        let sockets = Arc::downgrade(&self.gateway);
+        self.writer
+            .app
+            .media_presence
+            .set_sockets(Box::new(move |session_id, participant_id| {
+                sockets
+                    .upgrade()
+                    .is_some_and(|g| g.is_connected(session_id, participant_id))
+            }));
         let gateway = self.gateway.clone();
         let _presence = gateway.presence_lock(self.writer.claims.pid).await;
         let snapshot = self.snapshot().await?;
@@ -115,12 +125,27 @@ impl Connection {
     }
 
     /// Records the participant's leave, unless another connection of it has registered on
-    /// this server meanwhile (a reconnect that beat this connection's end).
+    /// this server meanwhile (a reconnect that beat this connection's end), or its media still
+    /// flows: it stays present, watching or publishing, and the SFU records its leave when
+    /// its last media ends. A kick or an expired token ends the media as well.
     pub(super) async fn leave(&self, reason: LeaveReason) {
         let _presence = self.gateway.presence_lock(self.writer.claims.pid).await;
         if self
             .gateway
             .is_connected(self.writer.session_id, self.writer.claims.pid)
+        {
+            return;
+        }
+        let keeps_media = matches!(
+            reason,
+            LeaveReason::Left | LeaveReason::Disconnected | LeaveReason::TimedOut
+        );
+        if keeps_media
+            && self
+                .writer
+                .app
+                .media_presence
+                .is_live(self.writer.claims.pid)
         {
             return;
         }

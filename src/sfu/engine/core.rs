@@ -36,6 +36,8 @@ use crate::telemetry::Metrics;
 const IDLE: Duration = Duration::from_secs(1);
 /// How far off a peer whose `Rtc` is no longer alive puts its deadline (it is removed first).
 const DEAD: Duration = Duration::from_secs(3600);
+/// How long a new peer has to connect (ICE and DTLS) unless the core is told otherwise.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the core asks of the loop that drives it, in the order it must happen.
 #[derive(Debug)]
@@ -66,8 +68,13 @@ pub(super) enum RegistryUpdate {
         resource_id: Uuid,
         track: TrackView,
     },
-    /// A peer ended and was removed.
-    PeerGone { session_id: Uuid, resource_id: Uuid },
+    /// A peer ended and was removed, for this reason.
+    PeerGone {
+        session_id: Uuid,
+        resource_id: Uuid,
+        info: PeerInfo,
+        reason: MediaEndReason,
+    },
 }
 
 /// Every peer connection of the SFU and the forwarding between them.
@@ -86,6 +93,8 @@ pub(super) struct Core {
     unsettled: bool,
     /// The recording tee of each session being recorded.
     taps: HashMap<Uuid, Tee>,
+    /// How long a new peer has to connect before it is removed.
+    setup_timeout: Duration,
 }
 
 impl Core {
@@ -101,7 +110,14 @@ impl Core {
             now,
             unsettled: false,
             taps: HashMap::new(),
+            setup_timeout: SETUP_TIMEOUT,
         }
+    }
+
+    /// The same core with another setup timeout (`LIVESURGERY_SFU_SETUP_TIMEOUT`).
+    pub(super) fn with_setup_timeout(mut self, setup_timeout: Duration) -> Core {
+        self.setup_timeout = setup_timeout;
+        self
     }
 
     fn advance(&mut self, now: Instant) {
@@ -189,12 +205,13 @@ impl Core {
     pub(super) fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         let now = self.now;
-        self.touched.extend(
-            self.peers
-                .iter()
-                .filter(|(_, p)| p.deadline <= now)
-                .map(|(id, _)| *id),
-        );
+        for (id, peer) in self.peers.iter_mut() {
+            // A peer past its setup time or its token's expiry ends now (and is reaped at the
+            // settle this turn); one whose `Rtc` wants time gets it.
+            if peer.check_limits(now) || peer.deadline <= now {
+                self.touched.insert(*id);
+            }
+        }
     }
 
     /// The next thing to do; `Timeout` once there is nothing until then.
@@ -208,7 +225,7 @@ impl Core {
             None => Output::Timeout(
                 self.peers
                     .values()
-                    .map(|p| p.deadline)
+                    .map(Peer::due)
                     .min()
                     .unwrap_or(self.now + IDLE),
             ),
@@ -216,7 +233,12 @@ impl Core {
     }
 
     fn add(&mut self, new: NewPeer) {
-        let NewPeer { info, rtc, role } = new;
+        let NewPeer {
+            info,
+            rtc,
+            role,
+            expires_at,
+        } = new;
         self.metrics
             .sfu
             .peers
@@ -232,6 +254,8 @@ impl Core {
                 connected: false,
                 deadline: self.now,
                 ending: None,
+                setup_by: self.now + self.setup_timeout,
+                expires_at,
             },
         );
         self.touched.insert(id);
@@ -544,13 +568,18 @@ impl Core {
                 .push_back(Output::Registry(RegistryUpdate::PeerGone {
                     session_id: peer.info.session_id,
                     resource_id: id,
+                    info: peer.info.clone(),
+                    reason,
                 }));
             match &peer.role {
+                // A peer that never connected is recorded only when the SFU gave up on it: the
+                // log then says why a resource that was answered never came up.
                 Role::Publisher(publisher) => {
-                    self.unpublish(&peer.info, publisher, peer.connected, reason);
+                    let record = peer.connected || reason == MediaEndReason::SetupTimeout;
+                    self.unpublish(&peer.info, publisher, record, reason);
                 }
                 Role::Subscriber(_) => {
-                    if peer.connected {
+                    if peer.connected || reason == MediaEndReason::SetupTimeout {
                         self.outputs.push_back(Output::Fact(
                             peer.info.clone(),
                             Event::SubscriberDisconnected(SubscriberDisconnected {

@@ -16,7 +16,7 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -37,6 +37,7 @@ pub(super) fn run(
     sink: FactSink,
     metrics: Arc<Metrics>,
     sfu: Weak<Sfu>,
+    setup_timeout: Duration,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -57,7 +58,7 @@ pub(super) fn run(
             }
         };
         let mut media = Loop {
-            core: Core::new(metrics.clone(), Instant::now()),
+            core: Core::new(metrics.clone(), Instant::now()).with_setup_timeout(setup_timeout),
             socket,
             advertised,
             sink,
@@ -136,7 +137,12 @@ impl Loop {
                         tracing::trace!(%error, "SFU send dropped");
                     }
                 }
-                Output::Fact(info, event) => self.sink.send(&info, event),
+                Output::Fact(info, event) => {
+                    if let Some(sfu) = self.sfu.upgrade() {
+                        sfu.on_fact(&info, &event);
+                    }
+                    self.sink.send(&info, event);
+                }
                 Output::Registry(update) => {
                     let Some(sfu) = self.sfu.upgrade() else {
                         continue;
@@ -150,7 +156,9 @@ impl Loop {
                         RegistryUpdate::PeerGone {
                             session_id,
                             resource_id,
-                        } => sfu.forget(session_id, resource_id),
+                            info,
+                            reason,
+                        } => sfu.forget(session_id, resource_id, &info, reason),
                     }
                 }
                 Output::Timeout(next) => return next,

@@ -38,7 +38,10 @@ pub(in crate::sfu) fn answer(
     advertised: SocketAddr,
     offer: &str,
 ) -> Result<(Rtc, String), SfuError> {
-    let offer = SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;
+    let offer = SdpOffer::from_sdp_string(offer).map_err(|error| {
+        tracing::debug!(%error, "an SDP offer could not be parsed");
+        SfuError::BadOffer
+    })?;
     let mut rtc = Rtc::builder()
         .clear_codecs()
         .enable_vp8(true)
@@ -49,10 +52,14 @@ pub(in crate::sfu) fn answer(
     let candidate = Candidate::host(advertised, "udp")
         .map_err(|e| SfuError::Refused(format!("the host candidate: {e}")))?;
     rtc.add_local_candidate(candidate);
-    let answer = rtc
-        .sdp_api()
-        .accept_offer(offer)
-        .map_err(|e| SfuError::Refused(e.to_string()))?;
+    let answer = rtc.sdp_api().accept_offer(offer).map_err(|error| {
+        tracing::debug!(%error, "an SDP offer could not be answered");
+        SfuError::Refused(
+            "it offers nothing the SFU can answer (VP8, H.264 or Opus over DTLS-SRTP, \
+                 BUNDLE, one ICE ufrag)"
+                .to_owned(),
+        )
+    })?;
     Ok((rtc, answer.to_sdp_string()))
 }
 
@@ -61,6 +68,8 @@ pub(in crate::sfu) struct NewPeer {
     pub(super) info: PeerInfo,
     pub(super) rtc: Rtc,
     pub(super) role: Role,
+    /// When the token it was made with expires: its media is cut then.
+    pub(super) expires_at: Option<Instant>,
 }
 
 impl NewPeer {
@@ -73,7 +82,27 @@ impl NewPeer {
                 source,
                 tracks: Vec::new(),
             }),
+            expires_at: None,
         }
+    }
+
+    /// Cuts the peer's media when its token expires, at `exp` (Unix seconds, from the token).
+    pub(in crate::sfu) fn until_unix(self, exp: i64) -> NewPeer {
+        // Placed on the monotonic clock here, like the join time: the core reads no wall clock.
+        let left_ms = exp
+            .saturating_mul(1000)
+            .saturating_sub(chrono::Utc::now().timestamp_millis());
+        let now = Instant::now();
+        let expires_at = now
+            .checked_add(Duration::from_millis(left_ms.max(0).unsigned_abs()))
+            .unwrap_or(now);
+        self.until(expires_at)
+    }
+
+    /// Cuts the peer's media at `expires_at`.
+    pub(super) fn until(mut self, expires_at: Instant) -> NewPeer {
+        self.expires_at = Some(expires_at);
+        self
     }
 
     /// A subscriber whose participant joined at `joined_at_ms` (Unix ms, from its token).
@@ -115,6 +144,7 @@ impl NewPeer {
                 first_frame_sent: false,
                 egress: HashMap::new(),
             }),
+            expires_at: None,
         }
     }
 }
@@ -130,6 +160,10 @@ pub(super) struct Peer {
     pub(super) deadline: Instant,
     /// Why it is being ended, once it is.
     pub(super) ending: Option<MediaEndReason>,
+    /// It is removed (`setup_timeout`) if not connected by then.
+    pub(super) setup_by: Instant,
+    /// Its media is cut (`token_expired`) then.
+    pub(super) expires_at: Option<Instant>,
 }
 
 pub(super) enum Role {
@@ -257,6 +291,37 @@ impl Effects<'_> {
 }
 
 impl Peer {
+    /// The first of its own deadlines: its `Rtc`'s, its setup's (until connected), its token's.
+    pub(super) fn due(&self) -> Instant {
+        let mut due = self.deadline;
+        if !self.connected && self.ending.is_none() {
+            due = due.min(self.setup_by);
+        }
+        if let Some(expires_at) = self.expires_at
+            && self.ending.is_none()
+        {
+            due = due.min(expires_at);
+        }
+        due
+    }
+
+    /// Ends the peer if it is past its setup time unconnected, or past its token's expiry.
+    /// Returns whether it did.
+    pub(super) fn check_limits(&mut self, now: Instant) -> bool {
+        if self.ending.is_some() {
+            return false;
+        }
+        if self.expires_at.is_some_and(|at| at <= now) {
+            self.end(MediaEndReason::TokenExpired);
+            return true;
+        }
+        if !self.connected && self.setup_by <= now {
+            self.end(MediaEndReason::SetupTimeout);
+            return true;
+        }
+        false
+    }
+
     /// Marks the peer as ending. A reason the server decided (a DELETE, a removal, the end of
     /// the session, shutdown) wins over a network one seen first in the same turn.
     pub(super) fn end(&mut self, reason: MediaEndReason) {

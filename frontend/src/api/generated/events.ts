@@ -318,7 +318,15 @@ export interface PublisherDisconnectedData {
   participant_id: string;
   user_id: string;
   source: string;
-  reason: "deleted" | "disconnected" | "removed" | "session_ended" | "shutdown" | "failed";
+  reason:
+    | "deleted"
+    | "disconnected"
+    | "removed"
+    | "session_ended"
+    | "shutdown"
+    | "failed"
+    | "setup_timeout"
+    | "token_expired";
 }
 
 /**
@@ -448,7 +456,15 @@ export interface SubscriberDisconnectedData {
   resource_id: string;
   participant_id: string;
   user_id: string;
-  reason: "deleted" | "disconnected" | "removed" | "session_ended" | "shutdown" | "failed";
+  reason:
+    | "deleted"
+    | "disconnected"
+    | "removed"
+    | "session_ended"
+    | "shutdown"
+    | "failed"
+    | "setup_timeout"
+    | "token_expired";
 }
 
 /**
@@ -484,7 +500,15 @@ export interface TrackUnpublishedData {
   source: string;
   kind: "audio" | "video";
   mid: string;
-  reason: "deleted" | "disconnected" | "removed" | "session_ended" | "shutdown" | "failed";
+  reason:
+    | "deleted"
+    | "disconnected"
+    | "removed"
+    | "session_ended"
+    | "shutdown"
+    | "failed"
+    | "setup_timeout"
+    | "token_expired";
 }
 
 /**

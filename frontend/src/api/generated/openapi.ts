@@ -1108,9 +1108,21 @@ export interface components {
             device?: string | null;
             /** Format: date-time */
             joined_at: string;
+            /**
+             * @description Its connected media now: a participant whose WebSocket closed but whose media still
+             *     flows stays listed, `watching` or `publishing`.
+             */
+            media: components["schemas"]["ParticipantMedia"];
         };
         ParticipantList: {
             items: components["schemas"]["Participant"][];
+        };
+        /** @description What a participant's connected media does now, as the participant list shows it. */
+        ParticipantMedia: {
+            /** @description The sources it publishes (connected WHIP resources), in publish order. */
+            publishing: string[];
+            /** @description Whether it has a connected subscription (WHEP): it is watching. */
+            watching: boolean;
         };
         PatchLayoutRequest: {
             /**

@@ -4,6 +4,7 @@
 
 mod forwarding;
 mod lifecycle;
+mod limits;
 mod recording;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -220,6 +221,26 @@ impl Sim {
         let joined = self.now.checked_sub(ago);
         let slots = vec![source.map(str::to_owned)];
         let peer = NewPeer::subscriber_since(info, rtc, slots, 0, joined);
+        self.command(Command::Add(Box::new(peer)));
+        index
+    }
+
+    /// A subscriber of one video slot showing `source`, whose media is cut `expires_in` from
+    /// now; a `silent` one never answers (its ICE never comes up).
+    fn subscribe_limited(
+        &mut self,
+        source: Option<&str>,
+        expires_in: Option<Duration>,
+        silent: bool,
+    ) -> usize {
+        let (index, rtc) = self.client(Direction::RecvOnly, 0, 0);
+        self.clients[index].vanished = silent;
+        let info = self.info(self.clients[index].resource_id);
+        let slots = vec![source.map(str::to_owned)];
+        let mut peer = NewPeer::subscriber_since(info, rtc, slots, 0, None);
+        if let Some(after) = expires_in {
+            peer = peer.until(self.now + after);
+        }
         self.command(Command::Add(Box::new(peer)));
         index
     }
