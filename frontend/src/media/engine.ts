@@ -85,6 +85,11 @@ export class MediaEngine {
     this.subscriptions.start();
   }
 
+  /** Whether `dispose` ran: nothing of this join may start any more. */
+  get disposed(): boolean {
+    return this.core.disposed;
+  }
+
   /** Ends everything: DELETEs every resource (`keepalive`, so it also works on unload). */
   dispose(): void {
     if (this.core.disposed) return;

@@ -1,7 +1,7 @@
 import { act, renderHook, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { JoinResponse } from "../api/client";
-import { FakePeerConnection, FakeStream, answerSdp } from "./fakeWebRtc";
+import { FakePeerConnection, FakeStream, FakeTrack, answerSdp } from "./fakeWebRtc";
 import type { MediaOptions } from "./types";
 import { useSessionMedia } from "./useSessionMedia";
 
@@ -62,5 +62,56 @@ describe("useSessionMedia", () => {
     expect(FakePeerConnection.all[0]?.closed).toBe(true);
     unmount();
     await waitFor(() => expect(FakePeerConnection.all[1]?.closed).toBe(true));
+  });
+
+  it("publishes again on a new join what this browser published, and not what it stopped", async () => {
+    FakePeerConnection.all = [];
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    vi.stubGlobal("MediaStream", FakeStream);
+    const getUserMedia = vi.fn(async () => new FakeStream([new FakeTrack("cam")]));
+    vi.stubGlobal("navigator", {
+      mediaDevices: { getUserMedia, enumerateDevices: vi.fn(async () => []), addEventListener: vi.fn(), removeEventListener: vi.fn() },
+    });
+    const whips: Array<{ url: string; auth: string | null }> = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (/\/whip(\?|$)/.test(url) && init?.method === "POST") {
+          whips.push({ url, auth: new Headers(init.headers).get("Authorization") });
+          return new Response(answerSdp(1), { status: 201, headers: { Location: `/v1/sessions/${SID}/whip/p${whips.length}` } });
+        }
+        if (url.endsWith("/media")) return new Response(JSON.stringify({ sources: [], subscriptions: [] }), { status: 200 });
+        return new Response(null, { status: 200 });
+      }),
+    );
+    const options = (token: string): MediaOptions => ({
+      sessionId: SID,
+      join: join(token),
+      joinedAt: Date.now(),
+      canPublish: true,
+      sendFirstFrame: () => {},
+    });
+    const { result, rerender, unmount } = renderHook(({ o }: { o: MediaOptions | null }) => useSessionMedia(o), {
+      initialProps: { o: options("t1") },
+    });
+    await waitFor(() => expect(result.current.devices).toBeDefined());
+    await act(async () => {
+      await result.current.publish("endoscope", "cam1");
+      await result.current.publish("room-camera");
+    });
+    await act(async () => {
+      await result.current.unpublish("room-camera");
+    });
+    expect(whips.map((w) => w.auth)).toEqual(["Bearer t1", "Bearer t1"]);
+
+    // A renewal: the new join publishes the endoscope again, with its camera and its own token.
+    rerender({ o: options("t2") });
+    await waitFor(() => expect(whips).toHaveLength(3));
+    expect(whips[2]?.auth).toBe("Bearer t2");
+    expect(getUserMedia).toHaveBeenLastCalledWith({ video: { deviceId: { exact: "cam1" } }, audio: false });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(whips).toHaveLength(3);
+    unmount();
   });
 });

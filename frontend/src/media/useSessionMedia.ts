@@ -10,6 +10,9 @@ const idleSnapshot = () => IDLE;
 export function useSessionMedia(options: MediaOptions | null): SessionMedia {
   // Survive a new join (token refresh): the panels still want the same sources.
   const wanted = useRef<string[]>([]);
+  // Survive it too: what this browser publishes. A renewal is a new participant whose old media
+  // the server cuts (its SFU token and participant end), so the new join publishes it again.
+  const publishing = useRef(new Map<string, string | undefined>());
   const send = useRef<MediaOptions["sendFirstFrame"] | null>(null);
   const current = useRef<MediaEngine | null>(null);
   const [engine, setEngine] = useState<MediaEngine | null>(null);
@@ -35,6 +38,7 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
     current.current = e;
     e.start();
     setEngine(e);
+    for (const [source, deviceId] of publishing.current) republish(e, source, deviceId);
     return () => {
       e.dispose();
       if (current.current === e) current.current = null;
@@ -49,8 +53,10 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
     const e = current.current;
     if (!e) throw new Error("Live media is not connected yet. Try again in a moment.");
     await e.publish(source, deviceId);
+    publishing.current.set(source, deviceId);
   }, []);
   const unpublish = useCallback(async (source: string) => {
+    publishing.current.delete(source);
     await current.current?.unpublish(source);
   }, []);
   const setWanted = useCallback((sources: string[]) => {
@@ -78,4 +84,14 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
     // `streamFor` again.
     [snapshot, publish, unpublish, setWanted, streamFor, onSessionEvent],
   );
+}
+
+/** Publishes `source` again on a new join's engine; one retry a second later, while the server
+ * may still hold the old join's publication of it. A failure shows on the source's row. */
+function republish(e: MediaEngine, source: string, deviceId: string | undefined): void {
+  e.publish(source, deviceId).catch(() => {
+    setTimeout(() => {
+      if (!e.disposed) void e.publish(source, deviceId).catch(() => {});
+    }, 1000);
+  });
 }
