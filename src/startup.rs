@@ -180,6 +180,8 @@ impl Application {
                 .configure(|cfg| api::configure(cfg, &api_settings))
                 .configure(|cfg| crate::web::configure(cfg, &web_app))
                 .wrap(from_fn(api::idempotency::idempotency))
+                // Outside idempotency: a replayed answer is for a caller still allowed it.
+                .wrap(from_fn(api::authorize::authorize_first))
                 .wrap(from_fn(api::error::envelope))
         })
         // Small frames (a WebSocket ack, then its event) must not wait for the peer's delayed
