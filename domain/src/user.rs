@@ -108,7 +108,6 @@ pub fn validate_display_name(name: &str) -> Result<(), DomainError> {
         ));
     }
     crate::text::check_not_spoofing("display_name", name)
-
 }
 
 /// Decides what a command does to a user: the events to append, or why it is refused.

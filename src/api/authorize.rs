@@ -137,7 +137,10 @@ mod tests {
     fn the_object_of_a_route_is_read_from_the_raw_path() {
         let id = Uuid::now_v7();
         assert_eq!(
-            target("/v1/sessions/{id}:start", &format!("/v1/sessions/{id}:start")),
+            target(
+                "/v1/sessions/{id}:start",
+                &format!("/v1/sessions/{id}:start")
+            ),
             Target::Session(id)
         );
         assert_eq!(
@@ -148,7 +151,10 @@ mod tests {
             Target::Session(id)
         );
         assert_eq!(
-            target("/v1/archives/{id}/playback", &format!("/v1/archives/{id}/playback")),
+            target(
+                "/v1/archives/{id}/playback",
+                &format!("/v1/archives/{id}/playback")
+            ),
             Target::Archive(id)
         );
         assert_eq!(

@@ -26,7 +26,11 @@ pub fn client_address(req: &HttpRequest) -> Option<IpAddr> {
 }
 
 /// Counts one write from the request's address (before its caller is known).
-pub fn count_write(state: &ApiState, req: &HttpRequest, user: Option<Uuid>) -> Result<(), ApiError> {
+pub fn count_write(
+    state: &ApiState,
+    req: &HttpRequest,
+    user: Option<Uuid>,
+) -> Result<(), ApiError> {
     Ok(state.write_limiter.check(user, client_address(req))?)
 }
 

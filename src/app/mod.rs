@@ -17,8 +17,8 @@ pub mod error;
 pub mod identity;
 pub mod joins;
 pub mod limits;
-pub mod names;
 pub mod media;
+pub mod names;
 pub mod setup;
 pub mod users;
 

@@ -19,7 +19,11 @@ use crate::realtime::{join, live_session, member};
 async fn a_surgeons_post_users_with_an_incomplete_body_is_refused_403_not_422() {
     let app = spawn_app(fresh_sqlite()).await;
     let surgeon = app.create_user("surgeon").await;
-    for body in [json!({"username": "x"}), json!({}), json!({"role": "admin"})] {
+    for body in [
+        json!({"username": "x"}),
+        json!({}),
+        json!({"role": "admin"}),
+    ] {
         app.call(Method::POST, "/v1/users", Some(&surgeon.token), Some(body))
             .await
             .assert_error(403, "forbidden");
@@ -71,11 +75,26 @@ async fn api5_broken_function_level_authorization_every_documented_route_refuses
         .expect("an SFU token")
         .to_owned();
     let callers: [(&str, &TestUser, OrgRole, Option<SessionRole>); 5] = [
-        ("observer member", &observer, OrgRole::Observer, Some(SessionRole::Observer)),
-        ("surgeon member", &surgeon_member, OrgRole::Surgeon, Some(SessionRole::Surgeon)),
+        (
+            "observer member",
+            &observer,
+            OrgRole::Observer,
+            Some(SessionRole::Observer),
+        ),
+        (
+            "surgeon member",
+            &surgeon_member,
+            OrgRole::Surgeon,
+            Some(SessionRole::Surgeon),
+        ),
         ("surgeon, not a member", &outsider, OrgRole::Surgeon, None),
         ("reviewer", &reviewer, OrgRole::Reviewer, None),
-        ("observer, not a member", &plain_observer, OrgRole::Observer, None),
+        (
+            "observer, not a member",
+            &plain_observer,
+            OrgRole::Observer,
+            None,
+        ),
     ];
     let mut refused = 0;
     for (method, template, operation) in documented_operations(&app).await {
@@ -174,7 +193,10 @@ async fn api2_broken_authentication_a_tampered_or_unsigned_token_is_refused_on_e
     let app = spawn_app(fresh_sqlite()).await;
     let (_host, session) = live_session(&app).await;
     let mut parts = app.admin_token.split('.');
-    let (header, claims) = (parts.next().expect("a header"), parts.next().expect("claims"));
+    let (header, claims) = (
+        parts.next().expect("a header"),
+        parts.next().expect("claims"),
+    );
     let unsigned = format!(
         "{}.{claims}.",
         base64url_encode(br#"{"alg":"none","typ":"JWT"}"#)
@@ -224,7 +246,12 @@ async fn api3_broken_object_property_level_authorization_a_body_sets_no_server_o
         "role": "observer", "display_name": "Mass Assigned", "id": forced, "active": false,
         "created_at": "2000-01-01T00:00:00Z"});
     let created = app
-        .call(Method::POST, "/v1/users", Some(&app.admin_token), Some(body))
+        .call(
+            Method::POST,
+            "/v1/users",
+            Some(&app.admin_token),
+            Some(body),
+        )
         .await;
     if created.status == 201 {
         assert_ne!(created.str("id"), forced.to_string());
@@ -236,7 +263,10 @@ async fn api3_broken_object_property_level_authorization_a_body_sets_no_server_o
     let users = app.get("/v1/users", &app.admin_token).await;
     users.assert_status(200);
     let text = users.text.to_lowercase();
-    assert!(!text.contains("password") && !text.contains("argon2"), "{text}");
+    assert!(
+        !text.contains("password") && !text.contains("argon2"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,15 +277,29 @@ async fn an_observers_malformed_layout_update_over_the_websocket_is_forbidden_no
     let joined = join(&app, session, &observer).await;
     let mut ws = WsClient::welcomed(&joined.ws_url, &joined.ws_token, "observer").await;
     for (reference, message) in [
-        ("no-base", json!({"type": "layout.update", "ref": "no-base"})),
-        ("bad-changes", json!({"type": "layout.update", "ref": "bad-changes",
-            "base_version": "one", "changes": 7})),
-        ("no-panel", json!({"type": "source.select", "ref": "no-panel"})),
-        ("rec", json!({"type": "recording.start", "ref": "rec", "extra": true})),
+        (
+            "no-base",
+            json!({"type": "layout.update", "ref": "no-base"}),
+        ),
+        (
+            "bad-changes",
+            json!({"type": "layout.update", "ref": "bad-changes",
+            "base_version": "one", "changes": 7}),
+        ),
+        (
+            "no-panel",
+            json!({"type": "source.select", "ref": "no-panel"}),
+        ),
+        (
+            "rec",
+            json!({"type": "recording.start", "ref": "rec", "extra": true}),
+        ),
     ] {
         ws.send(message).await;
         let answer = ws
-            .until(Duration::from_secs(10), reference, |m| m["ref"] == reference)
+            .until(Duration::from_secs(10), reference, |m| {
+                m["ref"] == reference
+            })
             .await;
         assert_eq!(answer["type"], "error", "{answer}");
         assert_eq!(answer["code"], "forbidden", "{reference}: {answer}");

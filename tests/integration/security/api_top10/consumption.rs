@@ -113,7 +113,9 @@ async fn api4_unrestricted_resource_consumption_websocket_messages_on_several_co
         let ws = if n % 2 == 0 { &mut a } else { &mut b };
         ws.send(update(&reference)).await;
         let answer = ws
-            .until(Duration::from_secs(10), "an answer", |m| m["ref"] == reference.as_str())
+            .until(Duration::from_secs(10), "an answer", |m| {
+                m["ref"] == reference.as_str()
+            })
             .await;
         codes.push(answer["code"].as_str().unwrap_or("ack").to_owned());
     }
@@ -132,7 +134,10 @@ async fn api4_unrestricted_resource_consumption_every_paged_list_refuses_a_page_
     let mut paged = 0;
     for (method, template, operation) in documented_operations(&app).await {
         let path = super::concrete(&template, session, app.admin_id);
-        let params = operation["parameters"].as_array().cloned().unwrap_or_default();
+        let params = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if method == Method::GET && params.iter().any(|p| p["name"] == "limit") {
             let answer = app
                 .get(&format!("{path}?limit=1001"), &app.admin_token)
@@ -165,11 +170,13 @@ async fn api4_unrestricted_resource_consumption_every_paged_list_refuses_a_page_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api6_unrestricted_access_to_sensitive_business_flows_joins_past_the_per_user_cap_are_refused()
  {
-    let app = spawn_app_with(fresh_sqlite(), |s| s.max_participants_per_user = 2).await;
+    // The default cap: 5 participants of one user at once (`--max-participants-per-user`).
+    let app = spawn_app(fresh_sqlite()).await;
     let (_host, session) = live_session(&app).await;
     let observer = member(&app, session, "observer", "observer").await;
-    join(&app, session, &observer).await;
-    join(&app, session, &observer).await;
+    for _ in 0..5 {
+        join(&app, session, &observer).await;
+    }
     let path = format!("/v1/sessions/{session}/participants:join");
     let third = app
         .call(Method::POST, &path, Some(&observer.token), None)
@@ -219,7 +226,12 @@ async fn participant_join_that_never_connects_its_websocket_leaves_as_timed_out(
         .iter()
         .filter_map(|p| p["participant_id"].as_str())
         .collect();
-    assert_eq!(ids, [connected.participant_id.to_string()], "{}", present.text);
+    assert_eq!(
+        ids,
+        [connected.participant_id.to_string()],
+        "{}",
+        present.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,18 +270,22 @@ async fn api9_improper_inventory_management_routes_served_equal_routes_documente
         .map(|e| (e.method.to_owned(), e.path.to_owned()))
         .collect();
     for route in &table {
-        assert!(documented.contains(route), "{route:?} is served but not documented");
+        assert!(
+            documented.contains(route),
+            "{route:?} is served but not documented"
+        );
     }
     for route in &documented {
-        assert!(table.contains(route), "{route:?} is documented but not guarded");
+        assert!(
+            table.contains(route),
+            "{route:?} is documented but not guarded"
+        );
     }
     // Every documented route is served: none answers the router's "nothing here".
     let session = uuid::Uuid::now_v7();
     for (method, template, _) in documented_operations(&app).await {
         let path = super::concrete(&template, session, app.admin_id);
-        let answer = app
-            .call(method.clone(), &path, None, None)
-            .await;
+        let answer = app.call(method.clone(), &path, None, None).await;
         assert_ne!(
             answer.body["error"]["message"], "nothing exists at this address",
             "{method} {template} is documented but not served"
@@ -277,5 +293,9 @@ async fn api9_improper_inventory_management_routes_served_equal_routes_documente
         assert_ne!(answer.status, 405, "{method} {template}: {}", answer.text);
     }
     // And guards cover every kind the table knows.
-    assert!(ENDPOINTS.iter().any(|e| matches!(e.guard, Guard::SfuToken(_))));
+    assert!(
+        ENDPOINTS
+            .iter()
+            .any(|e| matches!(e.guard, Guard::SfuToken(_)))
+    );
 }

@@ -42,9 +42,10 @@ async fn documented_operations(app: &TestApp) -> Vec<(Method, String, Value)> {
 
 /// Whether an operation needs no credentials at all (`security: [{}]`).
 fn is_public(operation: &Value) -> bool {
-    operation["security"]
-        .as_array()
-        .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| o.is_empty())))
+    operation["security"].as_array().is_some_and(|s| {
+        s.iter()
+            .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+    })
 }
 
 /// Whether an operation takes the SFU token of a join.

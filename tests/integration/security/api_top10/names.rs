@@ -36,7 +36,11 @@ async fn a_title_of_only_zero_width_spaces_is_refused() {
 async fn titles_and_display_names_with_bidi_controls_are_refused() {
     let app = spawn_app(fresh_sqlite()).await;
     let surgeon = app.create_user("surgeon").await;
-    for title in ["Chole\u{202E}ymotcetsyc", "\u{2066}Knee\u{2069}", "Hip\u{200F}"] {
+    for title in [
+        "Chole\u{202E}ymotcetsyc",
+        "\u{2066}Knee\u{2069}",
+        "Hip\u{200F}",
+    ] {
         app.call(
             Method::POST,
             "/v1/sessions",
@@ -48,9 +52,14 @@ async fn titles_and_display_names_with_bidi_controls_are_refused() {
     }
     let body = json!({"username": "bidi-user", "password": PASSWORD, "role": "observer",
         "display_name": "Dr \u{202E}nimda"});
-    app.call(Method::POST, "/v1/users", Some(&app.admin_token), Some(body))
-        .await
-        .assert_error(422, "validation_failed");
+    app.call(
+        Method::POST,
+        "/v1/users",
+        Some(&app.admin_token),
+        Some(body),
+    )
+    .await
+    .assert_error(422, "validation_failed");
     app.call(
         Method::PATCH,
         &format!("/v1/users/{}", surgeon.id),
