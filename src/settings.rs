@@ -130,6 +130,37 @@ pub struct ApiSettings {
         default_value_t = 60
     )]
     pub login_per_address_per_minute: u32,
+    /// Writes allowed per user per minute, over REST (WHIP/WHEP included) and WebSocket
+    /// messages together (then 429 / `rate_limited` with Retry-After); 0: no limit.
+    #[arg(
+        long,
+        env = "LIVESURGERY_WRITES_PER_USER_PER_MINUTE",
+        default_value_t = 600
+    )]
+    pub writes_per_user_per_minute: u32,
+    /// Writes allowed per client address per minute, every user together; 0: no limit.
+    #[arg(
+        long,
+        env = "LIVESURGERY_WRITES_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 6000
+    )]
+    pub writes_per_address_per_minute: u32,
+    /// Participants one user may have present at once (over all sessions); a further
+    /// `participants:join` gets 429 `too_many_participants`.
+    #[arg(
+        long,
+        env = "LIVESURGERY_MAX_PARTICIPANTS_PER_USER",
+        default_value_t = 5
+    )]
+    pub max_participants_per_user: u32,
+    /// A participant whose WebSocket has not connected this long after the join leaves with
+    /// reason `timed_out`, in seconds.
+    #[arg(
+        long,
+        env = "LIVESURGERY_JOIN_CONNECT_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    pub join_connect_timeout_secs: u64,
     /// How long a read waits for the projections to reach `X-Min-Position`, in milliseconds.
     #[arg(long, env = "LIVESURGERY_READ_WAIT_MS", default_value_t = 5000)]
     pub read_wait_ms: u64,

@@ -199,6 +199,8 @@ impl Application {
                 .configure(|cfg| api::configure(cfg, &api_settings))
                 .configure(|cfg| crate::web::configure(cfg, &web_app, source_maps))
                 .wrap(from_fn(api::idempotency::idempotency))
+                // Outside idempotency: a replayed answer is for a caller still allowed it.
+                .wrap(from_fn(api::authorize::authorize_first))
                 // Inside the envelope: its refusals get the envelope, and every answer,
                 // the envelope's errors included, gets its headers.
                 .wrap(from_fn(api::headers::edge))

@@ -45,6 +45,10 @@ pub async fn start_in_process_with_sfu(
             // A free loopback port: the benchmark must not take (or collide with) the SFU port
             // of a server running on this machine.
             sfu_udp_bind: "127.0.0.1:0".into(),
+            // The benchmark measures throughput: the write rate limits would measure
+            // themselves.
+            writes_per_user_per_minute: 0,
+            writes_per_address_per_minute: 0,
             ..ApiSettings::default()
         },
     };

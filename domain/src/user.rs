@@ -93,7 +93,8 @@ pub fn validate_username(username: &str) -> Result<(), DomainError> {
     }
 }
 
-/// Checks a display name: 1-100 characters, not blank, no control characters.
+/// Checks a display name: 1-100 characters, not blank, no control characters, no bidi
+/// controls, not only invisible characters.
 pub fn validate_display_name(name: &str) -> Result<(), DomainError> {
     if name.trim().is_empty()
         || name.chars().count() > MAX_DISPLAY_NAME_LEN
@@ -106,7 +107,7 @@ pub fn validate_display_name(name: &str) -> Result<(), DomainError> {
             ),
         ));
     }
-    Ok(())
+    crate::text::check_not_spoofing("display_name", name)
 }
 
 /// Decides what a command does to a user: the events to append, or why it is refused.

@@ -8,11 +8,13 @@
 pub mod admin;
 pub mod archives;
 pub mod audit;
+pub mod authorize;
 pub mod dto;
 pub mod error;
 pub mod headers;
 pub mod idempotency;
 pub mod layout;
+pub mod limits;
 pub mod media;
 pub mod sessions;
 pub mod setup;
@@ -274,6 +276,12 @@ impl Modify for StandardErrors {
                     add(
                         "422",
                         "This Idempotency-Key was used for a different request",
+                    );
+                }
+                if method != HttpMethod::Get {
+                    add(
+                        "429",
+                        "`rate_limited`: too many writes from this user or address; see Retry-After",
                     );
                 }
                 if reads_after {

@@ -341,7 +341,9 @@ pub async fn remove_member(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Reviewers never join; admins must be members", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "The session is not live", body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "`too_many_participants`: the caller's cap of participants present at once; or `rate_limited`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn join(
     state: web::Data<ApiState>,
     req: HttpRequest,
@@ -350,8 +352,9 @@ pub async fn join(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
-    let request: JoinRequest = super::optional_json(&req, &body)?;
     let access = state.guard_session(&req, &caller, session_id).await?;
+    let request: JoinRequest = super::optional_json(&req, &body)?;
+    check_participant_cap(&state, &caller, session_id).await?;
     let participant_id = Uuid::now_v7();
     let accepted = state
         .session_command(
@@ -364,6 +367,10 @@ pub async fn join(
             },
         )
         .await?;
+    // A participant that never connects its WebSocket leaves as `timed_out`.
+    let mut participant = caller.context();
+    participant.participant_id = Some(participant_id);
+    state.app().watch_join(session_id, participant);
     if !state.wait_for(accepted.append.last_position).await {
         return Ok(accepted_not_visible(accepted.append.last_position));
     }
@@ -420,6 +427,34 @@ pub async fn join(
             expires_at,
             recording: RecordingFlag::of(&session),
         }))
+}
+
+/// Refuses a join past the caller's cap of participants present at once in the session
+/// (`--max-participants-per-user`): 429 `too_many_participants`, retry once one has left or
+/// timed out.
+async fn check_participant_cap(
+    state: &ApiState,
+    caller: &Caller,
+    session_id: Uuid,
+) -> Result<(), ApiError> {
+    let cap = state.settings.max_participants_per_user as usize;
+    let present = state
+        .read_models
+        .participants_present(session_id)
+        .await?
+        .iter()
+        .filter(|p| p.user_id == caller.id())
+        .count();
+    if present >= cap {
+        return Err(ApiError::too_many_requests(
+            "too_many_participants",
+            format!(
+                "at most {cap} participants of one user may be present at once; leave with                  one (or let an unconnected one time out) first"
+            ),
+            state.settings.join_connect_timeout_secs.max(1),
+        ));
+    }
+    Ok(())
 }
 
 /// The participants present now.

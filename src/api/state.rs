@@ -195,6 +195,11 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        // Authenticated already by the authorisation middleware (`authorize`), before any
+        // extractor read the request.
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Box::pin(std::future::ready(Ok(caller)));
+        }
         let req = req.clone();
         Box::pin(async move {
             let state = req

@@ -154,7 +154,7 @@ impl From<&CreateUserRequest> for NewUser {
         (status = 201, description = "Registered", body = User,
             headers(("X-Position" = u64, description = "Log position of the write"), ("Location" = String))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 409, description = "The username is taken, or `confusable_display_name`: a mixed-script display name that looks like another user's", body = ErrorBody),
         (status = 422, description = "Invalid username, password or display name", body = ErrorBody),
     ))]
 pub async fn create_user(
@@ -164,6 +164,9 @@ pub async fn create_user(
     body: web::Json<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.guard(&req, &caller).await?;
+    state
+        .check_confusable_display_name(&body.display_name, None)
+        .await?;
     let (user_id, accepted) = register_user(
         &*state.store,
         &state.credentials,
@@ -304,6 +307,9 @@ pub async fn update_user(
     if let Some(name) = &body.display_name
         && *name != current.display_name
     {
+        state
+            .check_confusable_display_name(name, Some(user_id))
+            .await?;
         commands.push(UserCommand::ChangeDisplayName {
             display_name: name.clone(),
         });

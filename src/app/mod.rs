@@ -15,7 +15,10 @@ pub mod commands;
 pub mod dispatch;
 pub mod error;
 pub mod identity;
+pub mod joins;
+pub mod limits;
 pub mod media;
+pub mod names;
 pub mod setup;
 pub mod users;
 
@@ -52,6 +55,10 @@ pub struct App {
     pub keys: Keys,
     pub settings: ApiSettings,
     pub login_limiter: LoginLimiter,
+    /// Write rate limits per user and per address, shared by REST and the WebSocket.
+    pub write_limiter: limits::WriteLimiter,
+    /// Joins whose WebSocket has not connected yet (see [`joins`]).
+    join_watch: joins::JoinWatch,
     /// The first-start setup token, while no admin exists (see [`setup`]).
     first_start: setup::FirstStart,
     /// Projections being rebuilt now.
@@ -85,6 +92,10 @@ impl App {
             settings.login_per_username_per_minute,
             settings.login_per_address_per_minute,
         );
+        let write_limiter = limits::WriteLimiter::new(
+            settings.writes_per_user_per_minute,
+            settings.writes_per_address_per_minute,
+        );
         let first_start = setup::FirstStart::new(
             settings.login_per_username_per_minute,
             settings.login_per_address_per_minute,
@@ -97,6 +108,8 @@ impl App {
             keys,
             settings,
             login_limiter,
+            write_limiter,
+            join_watch: joins::JoinWatch::default(),
             first_start,
             rebuilding: Arc::new(Mutex::new(HashSet::new())),
             processing_progress: ArchiveProgress::default(),

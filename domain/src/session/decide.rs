@@ -38,6 +38,9 @@ fn check_text(
             "must not contain control characters",
         ));
     }
+    if !(allow_empty && value.is_empty()) {
+        crate::text::check_not_spoofing(field, value)?;
+    }
     Ok(())
 }
 

@@ -49,6 +49,30 @@ impl Connection {
                 ))
                 .await;
         }
+        // The same write limits per user and per address as REST: more connections buy no
+        // more rate.
+        if kind != "ping"
+            && let Err(limited) = self
+                .writer
+                .app
+                .write_limiter
+                .check(Some(self.writer.claims.sub), self.address)
+        {
+            return self
+                .send(&ServerMessage::error(
+                    reference,
+                    limited.code,
+                    limited.message,
+                ))
+                .await;
+        }
+        // Authorisation before validation: a participant who may not send this kind of
+        // message is refused whatever its body holds.
+        if let Some(action) = action_of(kind)
+            && let Some(refused) = self.refused(kind, action, reference.clone()).await?
+        {
+            return self.send(&refused).await;
+        }
         let message: ClientMessage = match serde_json::from_value(value) {
             Ok(message) => message,
             Err(e) => {
@@ -148,6 +172,48 @@ impl Connection {
         }
     }
 
+    /// The `forbidden` answer when this participant may not do `action` now (recorded as
+    /// `AccessDenied`, as a refused write is); `None` when they may.
+    async fn refused(
+        &self,
+        kind: &'static str,
+        action: Action,
+        reference: Option<Ref>,
+    ) -> Flow<Option<ServerMessage>> {
+        let ctx = self.context().await?;
+        let writer = &self.writer;
+        let role = match writer.app.member_role(writer.session_id, ctx.user_id).await {
+            Ok(role) => role,
+            Err(error) => {
+                tracing::error!(%error, "could not load a WebSocket member's role");
+                return Err(Ending::internal());
+            }
+        };
+        let Err(denied) = livesurgery_domain::permissions::authorize(ctx.org_role, role, action)
+        else {
+            return Ok(None);
+        };
+        let op = crate::app::Operation {
+            method: "WS".to_owned(),
+            route: format!("/v1/sessions/{{id}}/ws {kind}"),
+        };
+        let refusal = crate::app::access::Refusal {
+            session_id: Some(writer.session_id),
+            action,
+            status: 403,
+            reason: &denied.reason,
+        };
+        writer
+            .app
+            .record_refusal(&op, &ctx, Uuid::now_v7(), refusal)
+            .await;
+        Ok(Some(ServerMessage::error(
+            reference,
+            "forbidden",
+            denied.reason,
+        )))
+    }
+
     pub(super) async fn context(&self) -> Flow<CommandContext> {
         self.writer.context().await
     }
@@ -227,5 +293,17 @@ impl Connection {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Ending::internal()),
         }
+    }
+}
+
+/// The action a kind of client message needs, checked before its body is read.
+fn action_of(kind: &str) -> Option<Action> {
+    match kind {
+        "layout.update" => Some(Action::UpdateLayout),
+        "source.select" => Some(Action::SelectSource),
+        "recording.start" => Some(Action::StartRecording),
+        "recording.stop" => Some(Action::StopRecording),
+        "media.subscribe" => Some(Action::SubscribeMedia),
+        _ => None,
     }
 }

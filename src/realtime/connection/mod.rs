@@ -55,6 +55,8 @@ pub async fn ws(
         .authenticate_participant(JoinChannel::Ws, token.as_deref(), session_id)
         .await?;
     let claims = participant.claims;
+    // Connected: the join is not timed out (`App::watch_join`).
+    app.participant_connected(claims.pid);
     let (response, socket, incoming) =
         actix_ws::handle_with_protocols(&req, body, &[protocol::SUBPROTOCOL]).map_err(|e| {
             AppError::invalid(
@@ -88,6 +90,7 @@ pub async fn ws(
         gateway,
         socket,
         limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+        address: req.peer_addr().map(|a| a.ip()),
         last_sent: 0,
         present: false,
     };
@@ -178,6 +181,8 @@ struct Connection {
     signal: Arc<Signal>,
     socket: actix_ws::Session,
     limiter: DefaultDirectRateLimiter,
+    /// The client's address, for the write limits per address shared with REST.
+    address: Option<std::net::IpAddr>,
     /// The position of the last event the client has (from a welcome, a replay or a push).
     last_sent: u64,
     /// Whether this connection's participant is present (its leave is this connection's to
