@@ -1,5 +1,5 @@
-//! Joins that never connect: a participant whose WebSocket has not connected within the
-//! configured time after `participants:join` leaves with reason `timed_out` (an event), so
+//! Joins that never connect: a participant whose WebSocket has not connected, and whose media
+//! does not flow, within the configured time after `participants:join` leaves with reason `timed_out` (an event), so
 //! that join floods leave no "present" participants behind.
 //!
 //! The watch is per server process: the process that answered the join watches it, and the
@@ -54,7 +54,9 @@ impl App {
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
             let connected = app.join_watch.watched().remove(&participant_id);
-            if connected != Some(false) {
+            // Media that flows is a connection too (a WHIP/WHEP-only client, or a viewer whose
+            // socket has not come yet): media presence records its leave when the media ends.
+            if connected != Some(false) || app.media_presence.is_live(participant_id) {
                 return;
             }
             let mut ctx = ctx;
