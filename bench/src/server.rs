@@ -49,6 +49,10 @@ pub async fn start_in_process_with_sfu(
             // themselves.
             writes_per_user_per_minute: 0,
             writes_per_address_per_minute: 0,
+            // One bench user with many participants and peers.
+            max_participants_per_user: 100_000,
+            sfu_max_peers_per_participant: 100_000,
+            sfu_max_peers_per_session: 100_000,
             ..ApiSettings::default()
         },
     };
@@ -160,6 +164,13 @@ impl ChildServer {
             .env("LIVESURGERY_DATA_DIR", data.path())
             .env("LIVESURGERY_JWT_SECRET", hex::encode(secret))
             .env("LIVESURGERY_JOIN_TOKEN_TTL_SECS", "3600")
+            // The suites measure throughput and leaks with one bench user, many participants
+            // and peers: the abuse limits would measure themselves.
+            .env("LIVESURGERY_WRITES_PER_USER_PER_MINUTE", "0")
+            .env("LIVESURGERY_WRITES_PER_ADDRESS_PER_MINUTE", "0")
+            .env("LIVESURGERY_MAX_PARTICIPANTS_PER_USER", "100000")
+            .env("LIVESURGERY_SFU_MAX_PEERS_PER_PARTICIPANT", "100000")
+            .env("LIVESURGERY_SFU_MAX_PEERS_PER_SESSION", "100000")
             .stdin(std::process::Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
