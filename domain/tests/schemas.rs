@@ -76,6 +76,8 @@ fn sample_name(event: &Event) -> &'static str {
         Event::UserReactivated(_) => "UserReactivated",
         Event::AccessDenied(_) => "AccessDenied",
         Event::AuditTrailRead(_) => "AuditTrailRead",
+        Event::RefreshTokenReused(_) => "RefreshTokenReused",
+        Event::SignInThrottled(_) => "SignInThrottled",
     }
 }
 
@@ -444,6 +446,16 @@ fn samples() -> Vec<Event> {
             session_id: Some(s),
             kind: AuditReadKind::Verify,
             query: Default::default(),
+        }),
+        Event::RefreshTokenReused(RefreshTokenReused {
+            user_id: u,
+            family_id: a,
+        }),
+        Event::SignInThrottled(SignInThrottled {
+            user_id: u,
+            address: "192.0.2.7".into(),
+            failures: 6,
+            delay_secs: 1,
         }),
     ]
 }
