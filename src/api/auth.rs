@@ -35,7 +35,13 @@ fn web_app(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.trim() == "1")
 }
 
-fn cookie(name: &str, value: String, path: &str, http_only: bool, max_age_secs: i64) -> Cookie<'static> {
+fn cookie(
+    name: &str,
+    value: String,
+    path: &str,
+    http_only: bool,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build(name.to_owned(), value)
         .path(path.to_owned())
         .http_only(http_only)
@@ -53,7 +59,13 @@ fn session_cookies(state: &ApiState, refresh_token: String) -> [Cookie<'static>;
         .refresh_token_ttl_secs
         .min(state.settings.session_absolute_timeout) as i64;
     [
-        cookie(REFRESH_COOKIE, refresh_token, REFRESH_COOKIE_PATH, true, max_age),
+        cookie(
+            REFRESH_COOKIE,
+            refresh_token,
+            REFRESH_COOKIE_PATH,
+            true,
+            max_age,
+        ),
         cookie(SIGNED_IN_COOKIE, "1".to_owned(), "/", false, max_age),
     ]
 }
@@ -205,8 +217,9 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let body: RefreshRequest = super::optional_json(&req, &body)?;
     let token = presented_refresh_token(&req, body)?;
-    state
-        .sign_out(token.as_deref(), bearer_token(&req))
-        .await?;
-    Ok(with_cookies(HttpResponse::NoContent().finish(), cleared_cookies()))
+    state.sign_out(token.as_deref(), bearer_token(&req)).await?;
+    Ok(with_cookies(
+        HttpResponse::NoContent().finish(),
+        cleared_cookies(),
+    ))
 }

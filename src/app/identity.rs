@@ -350,11 +350,7 @@ impl App {
         Ok(())
     }
 
-    async fn session_tokens(
-        &self,
-        user: UserRow,
-        family: Uuid,
-    ) -> Result<SessionTokens, AppError> {
+    async fn session_tokens(&self, user: UserRow, family: Uuid) -> Result<SessionTokens, AppError> {
         let ttl = self.settings.access_token_ttl_secs;
         let (access_token, _) = self
             .keys

@@ -125,12 +125,10 @@ impl LoginLimiter {
                 failures.clear();
             }
         }
-        let entry = failures
-            .entry(pair(username, address))
-            .or_insert(Failures {
-                count: 0,
-                not_before: Instant::now(),
-            });
+        let entry = failures.entry(pair(username, address)).or_insert(Failures {
+            count: 0,
+            not_before: Instant::now(),
+        });
         entry.count = entry.count.saturating_add(1);
         let delay = delay_after(entry.count);
         entry.not_before = Instant::now() + delay;

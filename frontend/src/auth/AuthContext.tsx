@@ -118,8 +118,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const signOut = useCallback(() => {
-    // The server revokes the sign-in and removes the cookies; the page forgets at once.
-    void http.POST("/v1/auth/logout", { body: {}, headers: WEB_APP }).catch(() => undefined);
+    // The server revokes the sign-in and removes the cookies. `keepalive`: the request outlives
+    // a navigation that follows at once. The marker goes now, so a reload before the answer
+    // does not try to restore a sign-in that is being revoked.
+    const logout = new Request(`${globalThis.location?.origin ?? ""}/v1/auth/logout`, {
+      method: "POST",
+      headers: WEB_APP,
+      credentials: "same-origin",
+      keepalive: true,
+    });
+    void globalThis.fetch(logout).catch(() => undefined);
+    if (globalThis.document) document.cookie = `${SIGNED_IN_COOKIE}=; Max-Age=0; Path=/; Secure; SameSite=Strict`;
     update(null);
   }, [update]);
 

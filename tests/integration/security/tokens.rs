@@ -129,18 +129,14 @@ async fn logout_revokes_the_current_family_and_answers_204() {
         app.call(Method::POST, "/v1/auth/logout", Some(access), None)
             .await
             .assert_status(204);
-        me(&app, access)
-            .await
-            .assert_error(401, "session_revoked");
+        me(&app, access).await.assert_error(401, "session_revoked");
         refresh(&app, again.str("refresh_token"))
             .await
             .assert_error(401, "invalid_token");
 
         // Another sign-in of the user is not signed out.
         let other = app.login(&user.username, PASSWORD).await;
-        me(&app, other.str("access_token"))
-            .await
-            .assert_status(200);
+        me(&app, other.str("access_token")).await.assert_status(200);
     }
 }
 
@@ -165,8 +161,14 @@ async fn a_token_issued_or_valid_only_in_the_future_is_refused() {
     let drift = forged_access(admin, |c| c["iat"] = (now + 10).into());
     me(&app, &drift).await.assert_status(200);
     let cases = [
-        ("iat an hour ahead", forged_access(admin, |c| c["iat"] = (now + 3600).into())),
-        ("nbf an hour ahead", forged_access(admin, |c| c["nbf"] = (now + 3600).into())),
+        (
+            "iat an hour ahead",
+            forged_access(admin, |c| c["iat"] = (now + 3600).into()),
+        ),
+        (
+            "nbf an hour ahead",
+            forged_access(admin, |c| c["nbf"] = (now + 3600).into()),
+        ),
     ];
     for (what, token) in cases {
         let answer = me(&app, &token).await;
@@ -183,7 +185,12 @@ fn client_from(address: Ipv4Addr) -> reqwest::Client {
         .expect("a client")
 }
 
-async fn login_from(app: &TestApp, client: &reqwest::Client, username: &str, password: &str) -> Answer {
+async fn login_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> Answer {
     let body = json!({"username": username, "password": password});
     Answer::of(client.post(app.url("/v1/auth/login")).json(&body)).await
 }
@@ -201,15 +208,25 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_at_another()
         let guesses: Vec<String> = (0..12).map(|i| format!("guess number {i}")).collect();
         let mut statuses = Vec::new();
         for guess in &guesses {
-            statuses.push(login_from(&app, &attacker, &user.username, guess).await.status);
+            statuses.push(
+                login_from(&app, &attacker, &user.username, guess)
+                    .await
+                    .status,
+            );
         }
         // Five free wrong passwords, the sixth starts a delay: the attempts after it are refused
         // unseen (exponential delay), not checked.
         assert_eq!(&statuses[..6], &[401; 6], "[{backend}] {statuses:?}");
-        assert!(statuses[6..].iter().all(|s| *s == 429), "[{backend}] {statuses:?}");
+        assert!(
+            statuses[6..].iter().all(|s| *s == 429),
+            "[{backend}] {statuses:?}"
+        );
         let throttled = login_from(&app, &attacker, &user.username, PASSWORD).await;
         throttled.assert_error(429, "too_many_attempts");
-        assert!(throttled.header("retry-after").is_some(), "[{backend}] a Retry-After");
+        assert!(
+            throttled.header("retry-after").is_some(),
+            "[{backend}] a Retry-After"
+        );
 
         // The rightful user at another address signs in.
         login_from(&app, &owner, &user.username, PASSWORD)
@@ -251,7 +268,10 @@ async fn the_web_app_refreshes_through_an_http_only_cookie_that_needs_the_csrf_h
         assert!(set.contains(attribute), "{attribute} missing in {set}");
     }
     let hint = set_cookie(&login, "livesurgery_signed_in").expect("the signed-in hint");
-    assert!(!hint.contains("HttpOnly") && cookie_value(hint) == "1", "{hint}");
+    assert!(
+        !hint.contains("HttpOnly") && cookie_value(hint) == "1",
+        "{hint}"
+    );
     let rt0 = cookie_value(set).to_owned();
     assert_eq!(rt0.len(), 64, "{set}");
 
@@ -259,7 +279,11 @@ async fn the_web_app_refreshes_through_an_http_only_cookie_that_needs_the_csrf_h
         let request = app
             .request(Method::POST, "/v1/auth/refresh", None)
             .header("Cookie", format!("livesurgery_refresh={token}"));
-        if csrf { request.header(CSRF, "1") } else { request }
+        if csrf {
+            request.header(CSRF, "1")
+        } else {
+            request
+        }
     };
     // Without the header (what a cross-site form or image could send): refused, not spent.
     Answer::of(with_cookie(&rt0, false))
@@ -267,9 +291,16 @@ async fn the_web_app_refreshes_through_an_http_only_cookie_that_needs_the_csrf_h
         .assert_error(403, "csrf_check_failed");
     let renewed = Answer::of(with_cookie(&rt0, true)).await;
     renewed.assert_status(200);
-    assert!(renewed.body.get("refresh_token").is_none(), "{}", renewed.text);
-    me(&app, renewed.str("access_token")).await.assert_status(200);
-    let rt1 = cookie_value(set_cookie(&renewed, "livesurgery_refresh").expect("a new cookie")).to_owned();
+    assert!(
+        renewed.body.get("refresh_token").is_none(),
+        "{}",
+        renewed.text
+    );
+    me(&app, renewed.str("access_token"))
+        .await
+        .assert_status(200);
+    let rt1 =
+        cookie_value(set_cookie(&renewed, "livesurgery_refresh").expect("a new cookie")).to_owned();
     assert_ne!(rt1, rt0);
 
     // A replayed cookie revokes the family, and the answer removes the cookies.
@@ -301,7 +332,10 @@ async fn the_web_app_refreshes_through_an_http_only_cookie_that_needs_the_csrf_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_after_the_idle_timeout_is_refused_with_session_idle_timeout() {
-    let app = spawn_app_with(crate::helpers::fresh_sqlite(), |s| s.session_idle_timeout = 2).await;
+    let app = spawn_app_with(crate::helpers::fresh_sqlite(), |s| {
+        s.session_idle_timeout = 2
+    })
+    .await;
     let user = app.create_user("observer").await;
     // In use: each refresh within the idle timeout keeps the session alive.
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -323,7 +357,9 @@ async fn a_refresh_after_the_absolute_timeout_is_refused_with_session_absolute_t
     })
     .await;
     let login = app.login(ADMIN, PASSWORD).await;
-    let started = jwt_claims(login.str("access_token"))["iat"].as_i64().unwrap_or_default();
+    let started = jwt_claims(login.str("access_token"))["iat"]
+        .as_i64()
+        .unwrap_or_default();
     let mut token = login.str("refresh_token").to_owned();
     // Refreshing often does not stretch the session past its absolute limit.
     loop {
