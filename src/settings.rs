@@ -110,13 +110,22 @@ pub struct ApiSettings {
     /// Lifetime of a refresh token, in seconds (each use replaces it with a new one).
     #[arg(long, env = "LIVESURGERY_REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub refresh_token_ttl_secs: u64,
+    /// Idle timeout of a signed-in session, in seconds: a refresh this long after the last one
+    /// (or the sign-in) is refused with 401 `session_idle_timeout`.
+    #[arg(long, env = "LIVESURGERY_SESSION_IDLE_TIMEOUT", default_value_t = 3600)]
+    pub session_idle_timeout: u64,
+    /// Absolute timeout of a signed-in session, in seconds: a refresh this long after the
+    /// sign-in is refused with 401 `session_absolute_timeout`.
+    #[arg(long, env = "LIVESURGERY_SESSION_ABSOLUTE_TIMEOUT", default_value_t = 12 * 3600)]
+    pub session_absolute_timeout: u64,
     /// Lifetime of the WebSocket and SFU tokens that `participants:join` hands out, in seconds.
     #[arg(long, env = "LIVESURGERY_JOIN_TOKEN_TTL_SECS", default_value_t = 600)]
     pub join_token_ttl_secs: u64,
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "LIVESURGERY_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
-    /// Login attempts allowed per username per minute (then 429 with Retry-After).
+    /// Login attempts allowed per username from one client address per minute (then 429 with
+    /// Retry-After); wrong passwords past five in a row add an exponential delay for that pair.
     #[arg(
         long,
         env = "LIVESURGERY_LOGIN_PER_USERNAME_PER_MINUTE",

@@ -89,6 +89,7 @@ const fn write(method: &'static str, path: &'static str, action: Action) -> Endp
 pub const ENDPOINTS: &[Endpoint] = &[
     public("POST", "/v1/auth/login"),
     public("POST", "/v1/auth/refresh"),
+    public("POST", "/v1/auth/logout"),
     public("GET", "/v1/setup"),
     Endpoint {
         method: "POST",

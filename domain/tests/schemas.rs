@@ -76,6 +76,8 @@ fn sample_name(event: &Event) -> &'static str {
         Event::UserReactivated(_) => "UserReactivated",
         Event::AccessDenied(_) => "AccessDenied",
         Event::AuditTrailRead(_) => "AuditTrailRead",
+        Event::RefreshTokenReused(_) => "RefreshTokenReused",
+        Event::SignInThrottled(_) => "SignInThrottled",
     }
 }
 
@@ -454,6 +456,16 @@ fn samples() -> Vec<Event> {
             kind: AuditReadKind::Export,
             query: [("from".to_owned(), at.to_rfc3339())].into(),
             client_address: Some("192.0.2.7".to_owned()),
+        }),
+        Event::RefreshTokenReused(RefreshTokenReused {
+            user_id: u,
+            family_id: a,
+        }),
+        Event::SignInThrottled(SignInThrottled {
+            user_id: u,
+            address: "192.0.2.7".into(),
+            failures: 6,
+            delay_secs: 1,
         }),
     ]
 }

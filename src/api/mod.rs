@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod archives;
 pub mod audit;
+pub mod auth;
 pub mod authorize;
 pub mod dto;
 pub mod error;
@@ -110,8 +111,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     .service(web::resource("/v1/sessions/{id}/media").route(web::get().to(media::media)))
     .service(web::resource("/readyz").route(web::get().to(admin::readyz)))
     .service(web::resource("/v1/openapi.json").route(web::get().to(admin::openapi_json)))
-    .service(web::resource("/v1/auth/login").route(web::post().to(users::login)))
-    .service(web::resource("/v1/auth/refresh").route(web::post().to(users::refresh)))
+    .service(web::resource("/v1/auth/login").route(web::post().to(auth::login)))
+    .service(web::resource("/v1/auth/refresh").route(web::post().to(auth::refresh)))
+    .service(web::resource("/v1/auth/logout").route(web::post().to(auth::logout)))
     .service(
         web::resource("/v1/setup")
             .route(web::get().to(setup::setup_status))
@@ -327,7 +329,7 @@ impl Modify for BearerAuth {
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
-        users::login, users::refresh, setup::setup_status, setup::complete_setup, users::me, users::directory, users::create_user, users::list_users, users::update_user,
+        auth::login, auth::refresh, auth::logout, setup::setup_status, setup::complete_setup, users::me, users::directory, users::create_user, users::list_users, users::update_user,
         sessions::create_session, sessions::list_sessions, sessions::get_session, sessions::update_session,
         sessions::start_session, sessions::end_session, sessions::cancel_session,
         sessions::list_members, sessions::put_member, sessions::remove_member,

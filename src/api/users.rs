@@ -1,4 +1,4 @@
-//! Sign-in (`/v1/auth/…`) and users (`/v1/users…`).
+//! Users (`/v1/users…`). Sign-in, refresh and logout are in `auth.rs`.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,125 +8,12 @@ use livesurgery_projections::UserFilter;
 use uuid::Uuid;
 
 use super::dto::{
-    CreateUserRequest, DirectoryEntry, DirectoryPage, DirectoryQuery, ListUsersQuery, LoginRequest,
-    RefreshRequest, TokenResponse, UpdateUserRequest, User, UserPage,
+    CreateUserRequest, DirectoryEntry, DirectoryPage, DirectoryQuery, ListUsersQuery,
+    UpdateUserRequest, User, UserPage,
 };
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller, POSITION_HEADER, accepted_not_visible};
 use crate::app::users::{NewUser, register_user};
-use crate::auth::verify_password;
-
-fn invalid_credentials() -> ApiError {
-    ApiError::unauthorized("invalid_credentials", "wrong username or password")
-}
-
-async fn tokens_for(
-    state: &ApiState,
-    user: livesurgery_projections::UserRow,
-) -> Result<TokenResponse, ApiError> {
-    let ttl = state.settings.access_token_ttl_secs;
-    let (access_token, _) = state.keys.issue_access(user.user_id, ttl);
-    let refresh_ttl = state.settings.refresh_token_ttl_secs;
-    let refresh_token = state
-        .credentials
-        .issue_refresh(user.user_id, refresh_ttl)
-        .await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: ttl,
-        refresh_token,
-        refresh_expires_in: refresh_ttl,
-        user: user.into(),
-    })
-}
-
-/// Sign in with a username and password.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Wrong username or password, or a deactivated user", body = ErrorBody),
-        (status = 429, description = "Too many attempts for this username or address; see Retry-After", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    ), security(()))]
-pub async fn login(
-    state: web::Data<ApiState>,
-    req: HttpRequest,
-    body: web::Json<LoginRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let address = req.peer_addr().map(|a| a.ip());
-    if let Err(wait) = state.login_limiter.check(&body.username, address) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Err(ApiError::too_many_requests(
-            "too_many_attempts",
-            "too many sign-in attempts; wait before trying again",
-            secs.max(1),
-        ));
-    }
-    let found = state.credentials.find(&body.username).await?;
-    let password = body.password;
-    let (user_id, ok) = match found {
-        Some((user_id, hash)) => {
-            let ok = web::block(move || verify_password(&password, &hash))
-                .await
-                .map_err(ApiError::internal)?;
-            (Some(user_id), ok)
-        }
-        None => {
-            // Same work as a real check, so timing does not tell which usernames exist.
-            let _ = web::block(move || verify_password(&password, crate::auth::dummy_hash())).await;
-            (None, false)
-        }
-    };
-    let Some(user_id) = user_id.filter(|_| ok) else {
-        tracing::info!("sign-in refused");
-        return Err(invalid_credentials());
-    };
-    let user = match state.user(user_id).await? {
-        Some(user) => user,
-        None => {
-            // Registered a moment ago, maybe by another process (`livesurgery users create`):
-            // let the read models catch up with the log once.
-            let head = state.store.head_position().await?;
-            state.wait_for(head).await;
-            state.user(user_id).await?.ok_or_else(invalid_credentials)?
-        }
-    };
-    if !user.active {
-        return Err(ApiError::unauthorized(
-            "user_deactivated",
-            "this user has been deactivated",
-        ));
-    }
-    Ok(HttpResponse::Ok().json(tokens_for(&state, user).await?))
-}
-
-/// Trade a refresh token for new tokens (the old refresh token is used up).
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses(
-        (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 401, description = "Unknown, used or expired refresh token, or a deactivated user", body = ErrorBody),
-    ), security(()))]
-pub async fn refresh(
-    state: web::Data<ApiState>,
-    body: web::Json<RefreshRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let invalid = || ApiError::unauthorized("invalid_token", "the refresh token is not valid");
-    let user_id = state
-        .credentials
-        .redeem_refresh(&body.refresh_token)
-        .await?
-        .ok_or_else(invalid)?;
-    let user = state.user(user_id).await?.ok_or_else(invalid)?;
-    if !user.active {
-        return Err(ApiError::unauthorized(
-            "user_deactivated",
-            "this user has been deactivated",
-        ));
-    }
-    Ok(HttpResponse::Ok().json(tokens_for(&state, user).await?))
-}
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users",

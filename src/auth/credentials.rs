@@ -47,7 +47,7 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("not a password anyone has"))
 }
 
-fn micros_now() -> i64 {
+pub(super) fn micros_now() -> i64 {
     Utc::now().timestamp_micros()
 }
 
@@ -59,7 +59,7 @@ pub fn token_digest(token: &str) -> String {
 /// The credentials tables.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
 }
 
 impl Credentials {
@@ -116,48 +116,16 @@ impl Credentials {
         }))
     }
 
-    /// Issues a refresh token for `user_id` (random, 256 bits); only its digest is stored.
-    pub async fn issue_refresh(
-        &self,
-        user_id: Uuid,
-        ttl_secs: u64,
-    ) -> Result<String, CredentialsError> {
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        let token = hex::encode(bytes);
-        let expires_at = micros_now() + (ttl_secs as i64) * 1_000_000;
+    /// Revokes every refresh token and family of a user (on deactivation).
+    pub async fn revoke_all(&self, user_id: Uuid) -> Result<(), CredentialsError> {
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, user_id, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, NULL)",
+            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = 'deactivated' \
+             WHERE user_id = $2 AND revoked_at IS NULL",
         )
-        .bind(token_digest(&token))
+        .bind(micros_now())
         .bind(user_id.to_string())
-        .bind(expires_at)
         .execute(&self.pool)
         .await?;
-        Ok(token)
-    }
-
-    /// Uses up a refresh token: revokes it and returns its user when it was valid and unused.
-    /// Two concurrent uses of one token: exactly one wins.
-    pub async fn redeem_refresh(&self, token: &str) -> Result<Option<Uuid>, CredentialsError> {
-        let now = micros_now();
-        let row = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 \
-             WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1 \
-             RETURNING user_id",
-        )
-        .bind(now)
-        .bind(token_digest(token))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .and_then(|r| r.try_get::<String, _>("user_id").ok())
-            .and_then(|id| Uuid::parse_str(&id).ok()))
-    }
-
-    /// Revokes every refresh token of a user (on deactivation).
-    pub async fn revoke_all(&self, user_id: Uuid) -> Result<(), CredentialsError> {
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )

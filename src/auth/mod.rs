@@ -1,13 +1,15 @@
 //! Who the caller is: password hashes (argon2, kept outside the log), signed tokens (HS256
-//! JWTs for access, WebSocket, SFU and archive playback), refresh tokens, and the login rate
-//! limits.
+//! JWTs for access, WebSocket, SFU and archive playback), refresh tokens and their
+//! families (reuse detection, logout, session timeouts), and the sign-in throttling.
 
 mod credentials;
+mod families;
 mod rate_limit;
 pub mod tokens;
 
 pub use credentials::{Credentials, CredentialsError, dummy_hash, hash_password, verify_password};
-pub use rate_limit::LoginLimiter;
+pub use families::{Redeemed, SessionLimits};
+pub use rate_limit::{LoginLimiter, Throttled};
 pub use tokens::{
     AccessClaims, JoinClaims, Keys, MediaPermission, PlaybackClaims, TokenError, load_or_create_key,
 };

@@ -1,16 +1,51 @@
-//! Login rate limits, per username and per client address (governor's keyed GCRA limiters).
+//! Sign-in throttling. Counted per (client address, username) pair, never per username alone:
+//! a per-username lock-out is one anyone can trigger against anyone (ten wrong passwords from
+//! anywhere, and the owner is locked out too). Three layers:
+//! - a rate per pair (governor's keyed GCRA): `per_username` attempts a minute;
+//! - an exponential delay per pair after [`FREE_FAILURES`] consecutive wrong passwords
+//!   (1 s, 2 s, 4 s, … up to [`MAX_DELAY`]), reset by a success;
+//! - a rate per address over all usernames (password spraying).
+//!
+//! The rightful user at another address is never slowed by someone else's guesses.
 
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Counts login attempts; refuses past the configured rate with how long to wait.
+/// Wrong passwords a pair may make in a row before each further one adds a delay.
+pub const FREE_FAILURES: u32 = 5;
+/// The longest delay between two attempts of one pair.
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Pairs remembered at most (their failures); the oldest are forgotten past it.
+const MAX_PAIRS: usize = 100_000;
+
+type Pair = (IpAddr, String);
+
+/// A pair has started to be delayed: what to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    /// Consecutive wrong passwords of the pair.
+    pub failures: u32,
+    /// The delay before its next attempt.
+    pub delay: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    not_before: Instant,
+}
+
+/// Counts sign-in attempts; refuses past the limits with how long to wait.
 pub struct LoginLimiter {
-    by_username: DefaultKeyedRateLimiter<String>,
+    by_pair: DefaultKeyedRateLimiter<Pair>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
+    failures: Mutex<HashMap<Pair, Failures>>,
     clock: DefaultClock,
 }
 
@@ -18,36 +53,95 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
 }
 
+fn pair(username: &str, address: Option<IpAddr>) -> Pair {
+    // No address (a test service, a Unix socket): all such callers share one.
+    (
+        address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        username.to_lowercase(),
+    )
+}
+
+/// The delay after the `count`-th consecutive failure.
+fn delay_after(count: u32) -> Duration {
+    match count.checked_sub(FREE_FAILURES) {
+        None | Some(0) => Duration::ZERO,
+        Some(n) => Duration::from_secs(1u64 << (n - 1).min(20)).min(MAX_DELAY),
+    }
+}
+
 impl LoginLimiter {
-    /// Allows `per_username` attempts per minute for each username and `per_address` for each
-    /// client address (bursts up to that many).
+    /// Allows `per_username` attempts a minute for each username from one address, and
+    /// `per_address` a minute from each address over all usernames (bursts up to that many).
     pub fn new(per_username: u32, per_address: u32) -> LoginLimiter {
         LoginLimiter {
-            by_username: RateLimiter::keyed(per_minute(per_username)),
+            by_pair: RateLimiter::keyed(per_minute(per_username)),
             by_address: RateLimiter::keyed(per_minute(per_address)),
+            failures: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Counts one attempt; `Err(wait)` when over either limit.
+    /// Counts one attempt; `Err(wait)` when it must not be tried now.
     pub fn check(&self, username: &str, address: Option<IpAddr>) -> Result<(), Duration> {
+        let key = pair(username, address);
+        if let Some(wait) = self.delayed(&key) {
+            return Err(wait);
+        }
         let now = self.clock.now();
         if let Some(address) = address
             && let Err(not_until) = self.by_address.check_key(&address)
         {
             return Err(not_until.wait_time_from(now));
         }
-        self.by_username
-            .check_key(&username.to_lowercase())
+        self.by_pair
+            .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(now))?;
         // Keep memory bounded: forget keys whose limits have fully recovered.
-        if self.by_username.len() > 100_000 {
-            self.by_username.retain_recent();
+        if self.by_pair.len() > MAX_PAIRS {
+            self.by_pair.retain_recent();
         }
-        if self.by_address.len() > 100_000 {
+        if self.by_address.len() > MAX_PAIRS {
             self.by_address.retain_recent();
         }
         Ok(())
+    }
+
+    fn delayed(&self, key: &Pair) -> Option<Duration> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = failures
+            .get(key)?
+            .not_before
+            .checked_duration_since(Instant::now())?;
+        (!wait.is_zero()).then_some(wait)
+    }
+
+    /// Records a wrong password; `Some` when the pair is now delayed.
+    pub fn failed(&self, username: &str, address: Option<IpAddr>) -> Option<Throttled> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= MAX_PAIRS {
+            let now = Instant::now();
+            failures.retain(|_, f| f.not_before > now);
+            if failures.len() >= MAX_PAIRS {
+                failures.clear();
+            }
+        }
+        let entry = failures.entry(pair(username, address)).or_insert(Failures {
+            count: 0,
+            not_before: Instant::now(),
+        });
+        entry.count = entry.count.saturating_add(1);
+        let delay = delay_after(entry.count);
+        entry.not_before = Instant::now() + delay;
+        (!delay.is_zero()).then_some(Throttled {
+            failures: entry.count,
+            delay,
+        })
+    }
+
+    /// Records a right password: the pair's failures are forgotten.
+    pub fn succeeded(&self, username: &str, address: Option<IpAddr>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&pair(username, address));
     }
 }
 
@@ -55,17 +149,41 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
+    const HERE: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+    const THERE: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+
     #[test]
     fn the_attempt_past_the_limit_is_refused_with_a_wait() {
         let limiter = LoginLimiter::new(3, 100);
         for _ in 0..3 {
-            assert!(limiter.check("alice", None).is_ok());
+            assert!(limiter.check("alice", HERE).is_ok());
         }
-        let wait = limiter.check("alice", None).unwrap_err();
+        let wait = limiter.check("alice", HERE).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(60));
         assert!(
-            limiter.check("bob", None).is_ok(),
+            limiter.check("bob", HERE).is_ok(),
             "limits are per username"
         );
+        assert!(
+            limiter.check("alice", THERE).is_ok(),
+            "and per address: the owner elsewhere is not limited"
+        );
+    }
+
+    #[test]
+    fn wrong_passwords_past_the_free_ones_delay_the_pair_exponentially() {
+        let limiter = LoginLimiter::new(1000, 1000);
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(limiter.failed("alice", HERE), None);
+        }
+        let first = limiter.failed("alice", HERE).expect("delayed");
+        let second = limiter.failed("alice", HERE).expect("delayed");
+        assert_eq!(first.delay, Duration::from_secs(1));
+        assert_eq!(second.delay, Duration::from_secs(2));
+        assert!(limiter.check("alice", HERE).is_err());
+        assert!(limiter.check("alice", THERE).is_ok());
+        assert_eq!(delay_after(FREE_FAILURES + 40), MAX_DELAY);
+        limiter.succeeded("alice", HERE);
+        assert!(limiter.check("alice", HERE).is_ok());
     }
 }

@@ -19,6 +19,9 @@ pub const AUDIENCE_SFU: &str = "livesurgery-sfu";
 /// The audience of archive playback tokens (in the media URLs of `GET .../playback`).
 pub const AUDIENCE_PLAYBACK: &str = "livesurgery-playback";
 const ISSUER: &str = "livesurgery";
+/// How far in the future a token's `iat` or `nbf` may be (clocks of several server processes
+/// drift a little); beyond it the token is refused.
+pub const FUTURE_LEEWAY_SECS: i64 = 60;
 
 /// What a participant may do with media and the layout; carried in join tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -43,6 +46,10 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique per token.
     pub jti: Uuid,
+    /// The refresh-token family (sign-in) this token was issued in: revoking the family
+    /// (logout, a replayed refresh token, deactivation) refuses the token at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<Uuid>,
 }
 
 /// Claims of a WebSocket or SFU token, scoped to one participant of one session.
@@ -173,16 +180,39 @@ impl Keys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         validation.leeway = 0;
-        jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        // A token issued (or valid) only in the future was not made by this server's clock:
+        // refuse it, beyond a little drift.
+        let latest = now() + FUTURE_LEEWAY_SECS;
+        for claim in ["iat", "nbf"] {
+            match claims.get(claim) {
+                None => {}
+                Some(value) => match value.as_i64() {
+                    Some(at) if at <= latest => {}
+                    _ => return Err(TokenError::Invalid),
+                },
+            }
+        }
+        serde_json::from_value(claims).map_err(|_| TokenError::Invalid)
     }
 
-    /// A new access token for `user_id`, valid for `ttl_secs`.
+    /// A new access token for `user_id`, valid for `ttl_secs`, outside any sign-in family.
     pub fn issue_access(&self, user_id: Uuid, ttl_secs: u64) -> (String, AccessClaims) {
+        self.issue_session_access(user_id, None, ttl_secs)
+    }
+
+    /// A new access token for `user_id` in refresh-token family `family`, valid for `ttl_secs`.
+    pub fn issue_session_access(
+        &self,
+        user_id: Uuid,
+        family: Option<Uuid>,
+        ttl_secs: u64,
+    ) -> (String, AccessClaims) {
         let iat = now();
         let claims = AccessClaims {
             sub: user_id,
@@ -191,6 +221,7 @@ impl Keys {
             iat,
             exp: iat + ttl_secs as i64,
             jti: Uuid::new_v4(),
+            fam: family,
         };
         (self.sign(&claims), claims)
     }
@@ -275,6 +306,35 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let user = Uuid::new_v4();
+        let forge = |edit: &dyn Fn(&mut AccessClaims)| {
+            let (_, mut claims) = keys.issue_access(user, 3600);
+            edit(&mut claims);
+            keys.sign(&claims)
+        };
+        let soon = now() + FUTURE_LEEWAY_SECS / 2;
+        let later = now() + FUTURE_LEEWAY_SECS * 10;
+        assert!(keys.verify_access(&forge(&|c| c.iat = soon)).is_ok());
+        assert_eq!(
+            keys.verify_access(&forge(&|c| c.iat = later)).unwrap_err(),
+            TokenError::Invalid
+        );
+        let with_nbf = |nbf: i64| {
+            let (_, claims) = keys.issue_access(user, 3600);
+            let mut value = serde_json::to_value(claims).unwrap();
+            value["nbf"] = nbf.into();
+            keys.sign(&value)
+        };
+        assert!(keys.verify_access(&with_nbf(soon)).is_ok());
+        assert_eq!(
+            keys.verify_access(&with_nbf(later)).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
 
     #[test]
     fn an_access_token_round_trips_and_a_tampered_one_is_refused() {

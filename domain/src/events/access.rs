@@ -54,3 +54,26 @@ pub struct AuditTrailRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_address: Option<String>,
 }
+
+/// A refresh token that had already been used was presented again: the mark of a stolen
+/// token. The whole family (the sign-in it descends from) was revoked: its refresh and access
+/// tokens stop working. No token in it: the family id only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshTokenReused {
+    pub user_id: Uuid,
+    /// The revoked family (a random id of the sign-in, not a token).
+    pub family_id: Uuid,
+}
+
+/// Sign-in attempts for a user from one client address are being delayed after consecutive
+/// wrong passwords. Only that pair is slowed; the user elsewhere is not. No password in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInThrottled {
+    pub user_id: Uuid,
+    /// The client address the wrong passwords came from.
+    pub address: String,
+    /// Consecutive wrong passwords from that address.
+    pub failures: u32,
+    /// Seconds before the next attempt from that address is considered.
+    pub delay_secs: u64,
+}

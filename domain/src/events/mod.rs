@@ -73,6 +73,8 @@ pub enum Event {
     UserReactivated(UserReactivated),
     AccessDenied(AccessDenied),
     AuditTrailRead(AuditTrailRead),
+    RefreshTokenReused(RefreshTokenReused),
+    SignInThrottled(SignInThrottled),
 }
 
 /// A stored event whose type or schema version this build does not know.
@@ -129,6 +131,8 @@ impl Event {
         "UserReactivated",
         "AccessDenied",
         "AuditTrailRead",
+        "RefreshTokenReused",
+        "SignInThrottled",
     ];
 
     /// The envelope `type` of this event.
@@ -176,6 +180,8 @@ impl Event {
             Event::UserReactivated(_) => "UserReactivated",
             Event::AccessDenied(_) => "AccessDenied",
             Event::AuditTrailRead(_) => "AuditTrailRead",
+            Event::RefreshTokenReused(_) => "RefreshTokenReused",
+            Event::SignInThrottled(_) => "SignInThrottled",
         }
     }
 
@@ -225,7 +231,9 @@ impl Event {
             | Event::UserDeactivated(_)
             | Event::UserReactivated(_)
             | Event::AccessDenied(_)
-            | Event::AuditTrailRead(_) => false,
+            | Event::AuditTrailRead(_)
+            | Event::RefreshTokenReused(_)
+            | Event::SignInThrottled(_) => false,
         }
     }
 

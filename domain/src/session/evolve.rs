@@ -144,7 +144,9 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
         | Event::UserDeactivated(_)
         | Event::UserReactivated(_)
         | Event::AccessDenied(_)
-        | Event::AuditTrailRead(_) => {}
+        | Event::AuditTrailRead(_)
+        | Event::RefreshTokenReused(_)
+        | Event::SignInThrottled(_) => {}
     }
     state
 }
@@ -194,7 +196,9 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         | Event::UserDeactivated(_)
         | Event::UserReactivated(_)
         | Event::AccessDenied(_)
-        | Event::AuditTrailRead(_) => return None,
+        | Event::AuditTrailRead(_)
+        | Event::RefreshTokenReused(_)
+        | Event::SignInThrottled(_) => return None,
     })
 }
 

@@ -31,7 +31,11 @@ pub fn t0() -> DateTime<Utc> {
 pub fn stream_of(event: &Event) -> String {
     match event {
         Event::AccessDenied(AccessDenied { user_id, .. })
-        | Event::AuditTrailRead(AuditTrailRead { user_id, .. }) => return access_stream(*user_id),
+        | Event::AuditTrailRead(AuditTrailRead { user_id, .. })
+        | Event::RefreshTokenReused(RefreshTokenReused { user_id, .. })
+        | Event::SignInThrottled(SignInThrottled { user_id, .. }) => {
+            return access_stream(*user_id);
+        }
         _ => {}
     }
     let data = event.data();

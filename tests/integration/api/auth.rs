@@ -110,13 +110,14 @@ async fn a_refresh_token_is_good_for_exactly_one_refresh() {
         signed_in.assert_status(200);
         assert_eq!(signed_in.uuid("id"), user.id);
 
+        // A second use is a replay: refused, and it revokes the sign-in's whole family
+        // (security::tokens::refresh_token_reuse_revokes_the_whole_family).
         refresh(&app, &user.refresh_token)
             .await
-            .assert_error(401, "invalid_token");
-        // The replacement still works, once.
+            .assert_error(401, "refresh_token_reused");
         refresh(&app, first.str("refresh_token"))
             .await
-            .assert_status(200);
+            .assert_error(401, "invalid_token");
         refresh(&app, "not-a-refresh-token")
             .await
             .assert_error(401, "invalid_token");

@@ -20,6 +20,7 @@ fn expired_token(user: Uuid) -> String {
         iat: now - 120,
         exp: now - 60,
         jti: Uuid::new_v4(),
+        fam: None,
     };
     let key = EncodingKey::from_secret(JWT_SECRET.as_bytes());
     jsonwebtoken::encode(&Header::default(), &claims, &key).expect("signing")

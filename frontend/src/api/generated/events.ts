@@ -364,6 +364,14 @@ export interface RecordingStoppedData {
 }
 
 /**
+ * Envelope `data` of a RefreshTokenReused event. A refresh token that had already been used was presented again (the mark of a stolen token): the whole family, the sign-in it descends from, was revoked, its refresh and access tokens with it. Stream `access-<user_id>`. No token in it: the family id only.
+ */
+export interface RefreshTokenReusedData {
+  user_id: string;
+  family_id: string;
+}
+
+/**
  * Envelope `data` of a SegmentStored event. One self-contained media segment of an archive is in object storage (upload confirmed).
  */
 export interface SegmentStoredData {
@@ -418,6 +426,16 @@ export interface SessionEndedData {
  */
 export interface SessionStartedData {
   session_id: string;
+}
+
+/**
+ * Envelope `data` of a SignInThrottled event. Sign-in attempts for a user from one client address are being delayed (exponentially) after consecutive wrong passwords; the user at another address is not slowed. Stream `access-<user_id>`. No password in it.
+ */
+export interface SignInThrottledData {
+  user_id: string;
+  address: string;
+  failures: number;
+  delay_secs: number;
 }
 
 /**
@@ -579,12 +597,14 @@ export interface EventDataByType {
   RecordingRequested: RecordingRequestedData;
   RecordingStarted: RecordingStartedData;
   RecordingStopped: RecordingStoppedData;
+  RefreshTokenReused: RefreshTokenReusedData;
   SegmentStored: SegmentStoredData;
   SessionCancelled: SessionCancelledData;
   SessionCreated: SessionCreatedData;
   SessionDetailsChanged: SessionDetailsChangedData;
   SessionEnded: SessionEndedData;
   SessionStarted: SessionStartedData;
+  SignInThrottled: SignInThrottledData;
   SourceSelected: SourceSelectedData;
   SubscriberConnected: SubscriberConnectedData;
   SubscriberDisconnected: SubscriberDisconnectedData;

@@ -27,8 +27,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Trade a refresh token for new tokens (the old refresh token is used up). */
+        /**
+         * Trade a refresh token for new tokens (the old refresh token is used up; replaying it
+         *     revokes every token of its sign-in).
+         */
         post: operations["refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: revoke the sign-in (refresh-token family) of the refresh token (body or cookie),
+         *     else of the access token; its refresh and access tokens stop working.
+         */
+        post: operations["logout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1221,9 +1244,17 @@ export interface components {
              */
             position: number;
         };
+        /**
+         * @description The refresh token, in the body (API clients) or, for the web app, in the
+         *     `livesurgery_refresh` cookie with the `X-LiveSurgery-CSRF: 1` header (then the body may be
+         *     empty or `{}`).
+         */
         RefreshRequest: {
-            /** @description The refresh token from the last login or refresh (each can be used once). */
-            refresh_token: string;
+            /**
+             * @description The refresh token from the last login or refresh (each can be used once; a second use
+             *     revokes every token of its sign-in).
+             */
+            refresh_token?: string | null;
         };
         /** @description A session as it was at a moment, folded from the log (`GET /v1/sessions/{id}/state`). */
         Replay: {
@@ -1441,8 +1472,12 @@ export interface components {
              * @description Seconds until the access token expires.
              */
             expires_in: number;
-            /** @description Trade it at `POST /v1/auth/refresh` for new tokens; valid once. */
-            refresh_token: string;
+            /**
+             * @description Trade it at `POST /v1/auth/refresh` for new tokens; valid once. Absent for the web app
+             *     (`X-LiveSurgery-CSRF: 1`), which gets it as an `HttpOnly` cookie instead, out of reach of
+             *     scripts.
+             */
+            refresh_token?: string | null;
             /**
              * Format: int64
              * @description Seconds until the refresh token expires.
@@ -1573,7 +1608,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `1` (the web app): the refresh token comes as an HttpOnly cookie, not in the body */
+                "X-LiveSurgery-CSRF"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1637,7 +1675,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too many attempts for this username or address; see Retry-After */
+            /** @description Too many attempts for this username from this address, or from this address; see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds to wait */
@@ -1653,13 +1691,17 @@ export interface operations {
     refresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `1`: take the refresh token from the livesurgery_refresh cookie and answer with a new cookie */
+                "X-LiveSurgery-CSRF"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        /** @description The refresh token; empty for the web app, which sends the cookie and X-LiveSurgery-CSRF: 1 */
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": null | components["schemas"]["RefreshRequest"];
             };
         };
         responses: {
@@ -1681,8 +1723,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown, used or expired refresh token, or a deactivated user */
+            /** @description Unknown, used (`refresh_token_reused`: the sign-in is revoked) or expired refresh token, a session past its idle (`session_idle_timeout`) or absolute (`session_absolute_timeout`) timeout, or a deactivated user */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The refresh cookie without the X-LiveSurgery-CSRF header (`csrf_check_failed`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1699,7 +1750,94 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Body not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body of the wrong shape or with invalid values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `1`: take the refresh token from the livesurgery_refresh cookie, and remove the cookies */
+                "X-LiveSurgery-CSRF"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The refresh token; empty for the web app (cookie) or with an access token */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed out (also when there was nothing to revoke) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a deactivated user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The refresh cookie without the X-LiveSurgery-CSRF header (`csrf_check_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The first request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             415: {
                 headers: {
                     [name: string]: unknown;

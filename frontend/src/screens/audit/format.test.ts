@@ -35,7 +35,7 @@ describe("EVENT_TYPES", () => {
     expect(new Set(EVENT_TYPES).size).toBe(EVENT_TYPES.length);
     expect([...EVENT_TYPES].sort()).toEqual(EVENT_TYPES);
     expect(EVENT_TYPES).toContain("ArchiveAccessed");
-    expect(EVENT_TYPES.length).toBe(42);
+    expect(EVENT_TYPES.length).toBe(44);
   });
 });
 
@@ -133,6 +133,13 @@ describe("summarize", () => {
         nameOf,
       ),
     ).toBe("endoscope video: 2.5 Mbit/s, 1.0% lost, rtt 20 ms");
+  });
+
+  it("spells out a replayed refresh token and a throttled sign-in, with no secret to show", () => {
+    const reused = event("RefreshTokenReused", { user_id: BOB, family_id: "f1" });
+    expect(summarize(reused, nameOf)).toBe(`a used refresh token of ${nameOf(BOB)} was replayed: that sign-in is revoked`);
+    const throttled = event("SignInThrottled", { user_id: BOB, address: "192.0.2.7", failures: 6, delay_secs: 1 });
+    expect(summarize(throttled, nameOf)).toBe(`sign-in of ${nameOf(BOB)} from 192.0.2.7 delayed 1 s after 6 wrong passwords`);
   });
 
   it("spells out a refusal and an audit read", () => {

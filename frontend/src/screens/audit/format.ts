@@ -34,12 +34,14 @@ const TYPES: Record<EventType, true> = {
   RecordingRequested: true,
   RecordingStarted: true,
   RecordingStopped: true,
+  RefreshTokenReused: true,
   SegmentStored: true,
   SessionCancelled: true,
   SessionCreated: true,
   SessionDetailsChanged: true,
   SessionEnded: true,
   SessionStarted: true,
+  SignInThrottled: true,
   SourceSelected: true,
   SubscriberConnected: true,
   SubscriberDisconnected: true,
@@ -309,6 +311,10 @@ export function summarize(event: AuditEvent, nameOf: NameOf): string {
       return `deactivated ${nameOf(e.data.user_id)}`;
     case "UserReactivated":
       return `reactivated ${nameOf(e.data.user_id)}`;
+    case "RefreshTokenReused":
+      return `a used refresh token of ${nameOf(e.data.user_id)} was replayed: that sign-in is revoked`;
+    case "SignInThrottled":
+      return `sign-in of ${nameOf(e.data.user_id)} from ${e.data.address} delayed ${e.data.delay_secs} s after ${e.data.failures} wrong passwords`;
   }
   // Unreachable while the switch covers EventType; kept for data of a future schema version.
   return JSON.stringify(d).slice(0, 120);

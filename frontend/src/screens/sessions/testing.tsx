@@ -5,7 +5,7 @@ import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { vi } from "vitest";
 import type { Session, User } from "../../api/client";
-import { AuthProvider } from "../../auth/AuthContext";
+import { AuthProvider, holdSignedIn } from "../../auth/AuthContext";
 import { ToastProvider } from "../../components/Toasts";
 import { apiError, json } from "../../test/http";
 
@@ -72,12 +72,9 @@ export const directory = (["admin", "surgeon", "observer", "reviewer"] as const)
   return { id: u.id, username: u.username, display_name: u.display_name, role: u.role };
 });
 
-/** Signs `who` in (as the auth provider stores it) so screens see `useAuth().user`. */
+/** Signs `who` in (as the auth provider holds it, in memory) so screens see `useAuth().user`. */
 export function signedInAs(who: User): void {
-  sessionStorage.setItem(
-    "livesurgery.auth",
-    JSON.stringify({ accessToken: "t", refreshToken: "r", accessExpiresAt: Date.now() + 3_600_000, user: who }),
-  );
+  holdSignedIn(who);
 }
 
 function Where() {
