@@ -154,7 +154,7 @@ pub struct ApiSettings {
         default_value_t = 6000
     )]
     pub writes_per_address_per_minute: u32,
-    /// Participants one user may have present at once (over all sessions); a further
+    /// Participants one user may have present at once in one session; a further
     /// `participants:join` gets 429 `too_many_participants`.
     #[arg(
         long,

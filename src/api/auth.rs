@@ -215,6 +215,8 @@ pub async fn logout(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // The bearer token first: a forged one gets 401 whatever the body.
+    state.refuse_a_forged_access_token(bearer_token(&req))?;
     let body: RefreshRequest = super::optional_json(&req, &body)?;
     let token = presented_refresh_token(&req, body)?;
     state.sign_out(token.as_deref(), bearer_token(&req)).await?;

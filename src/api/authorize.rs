@@ -100,7 +100,14 @@ async fn identify(
         }
         Guard::Action(_) => {
             let caller = state.authenticate(req).await?;
-            match target(&op.route, req.path()) {
+            let target = target(&op.route, req.path());
+            if matches!(target, Target::Session(_) | Target::Archive(_)) {
+                // A read-your-writes request may name a session or archive made by the write it
+                // waits for: guard it as of that position. A bad or unreached position is the
+                // handler's to answer, after this guard.
+                let _ = state.read_after(req).await;
+            }
+            match target {
                 Target::Nothing => state.guard(req, &caller).await?,
                 Target::Session(session_id) => {
                     state.guard_session(req, &caller, session_id).await?;

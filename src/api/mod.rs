@@ -200,13 +200,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
 // `startup.rs` (the API does not depend on the gateway).
 /// The realtime channel of a session: a WebSocket. Authenticate with the WS token of
 /// `participants:join`, as `?token=` or as the subprotocol `bearer.<token>` offered beside
-/// `livesurgery.v1`. The protocol is described in the README and `schemas/ws/`.
+/// `livesurgery.v1` (the web app does so: a URL may be logged by proxies). The protocol is described in the README and `schemas/ws/`.
 #[utoipa::path(get, path = "/v1/sessions/{id}/ws", tag = "realtime", operation_id = "ws",
     params(("id" = Uuid, Path), ("token" = Option<String>, Query, description = "The WS token (or send it as a subprotocol)")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "`not_a_websocket`", body = error::ErrorBody),
         (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`, `user_deactivated`", body = error::ErrorBody),
-        (status = 403, description = "`wrong_session`: the token is for another session", body = error::ErrorBody),
+        (status = 403, description = "`wrong_session`: the token is for another session; `origin_not_allowed`: a browser page of an origin not allowed (`--allowed-origins`)", body = error::ErrorBody),
         (status = 404, description = "The path names no session (not a UUID)", body = error::ErrorBody)),
     security(()))]
 #[allow(dead_code)]

@@ -325,12 +325,25 @@ impl App {
     }
 
     /// Signs out: revokes the family of the refresh token, or else of the access token (its
+    /// Refuses (401 `invalid_token`) a bearer token that is not one of ours, as every route
+    /// does; an expired one passes, so that signing out still works after it expired.
+    pub fn refuse_a_forged_access_token(&self, access_token: Option<&str>) -> Result<(), AppError> {
+        match access_token.map(|token| self.keys.verify_access(token.trim())) {
+            Some(Err(TokenError::Invalid)) => Err(AppError::unauthenticated(
+                "invalid_token",
+                "the access token is not valid",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// `fam` claim). Nothing to revoke is not an error.
     pub async fn sign_out(
         &self,
         refresh_token: Option<&str>,
         access_token: Option<&str>,
     ) -> Result<(), AppError> {
+        self.refuse_a_forged_access_token(access_token)?;
         let mut family = None;
         if let Some(token) = refresh_token {
             family = self.credentials.family_of(token).await?;

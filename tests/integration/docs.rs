@@ -57,14 +57,41 @@ fn the_readme_gives_every_global_and_serve_setting_with_its_variable_and_default
     }
 }
 
-/// Every `path.rs::test_name` that `ops/THREAT_MODEL.md` cites: the file exists and has the test.
-fn threat_model_citations(text: &str) -> Vec<(String, String)> {
+/// What `ops/THREAT_MODEL.md` cites as proof, in backticks: `path::test name` (a Rust test, or a
+/// Vitest test of the web app) or a script under `.ci/`.
+fn threat_model_citations(text: &str) -> Vec<(String, Option<String>)> {
     text.split('`')
         .skip(1)
         .step_by(2)
-        .filter_map(|code| code.split_once(".rs::"))
-        .map(|(path, name)| (format!("{path}.rs"), name.to_owned()))
+        .filter_map(|code| match code.split_once("::") {
+            Some((path, name)) if [".rs", ".ts", ".tsx"].iter().any(|ext| path.ends_with(ext)) => {
+                Some((path.to_owned(), Some(name.to_owned())))
+            }
+            None if code.starts_with(".ci/") && code.ends_with(".sh") => {
+                Some((code.to_owned(), None))
+            }
+            _ => None,
+        })
         .collect()
+}
+
+/// Whether `source` (the file at `path`) defines the test `name`.
+fn defines_test(path: &str, source: &str, name: &str) -> bool {
+    if path.ends_with(".rs") {
+        source.lines().any(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("pub(crate) ").unwrap_or(line);
+            let line = line.strip_prefix("async ").unwrap_or(line);
+            line.strip_prefix("fn ")
+                .and_then(|rest| rest.strip_prefix(name))
+                .is_some_and(|rest| rest.starts_with('(') || rest.starts_with('<'))
+        })
+    } else {
+        // Vitest: `it("name", …)` or `test("name", …)`.
+        ["it(\"", "test(\""]
+            .iter()
+            .any(|opening| source.contains(&format!("{opening}{name}\"")))
+    }
 }
 
 #[test]
@@ -73,24 +100,27 @@ fn threat_model_names_only_tests_that_exist() {
     let model = std::fs::read_to_string(format!("{root}/ops/THREAT_MODEL.md"))
         .expect("ops/THREAT_MODEL.md exists");
     let cited = threat_model_citations(&model);
-    assert!(cited.len() >= 20, "the threat model cites its tests; found {}", cited.len());
+    assert!(
+        cited.len() >= 20,
+        "the threat model cites its tests; found {}",
+        cited.len()
+    );
     let mut missing = Vec::new();
     for (path, name) in &cited {
-        let source = std::fs::read_to_string(format!("{root}/{path}")).unwrap_or_default();
-        // A test is a function of that name (async or not) in that file.
-        let defined = source.lines().any(|line| {
-            let line = line.trim_start();
-            let line = line.strip_prefix("pub(crate) ").unwrap_or(line);
-            let line = line.strip_prefix("async ").unwrap_or(line);
-            line.strip_prefix("fn ")
-                .and_then(|rest| rest.strip_prefix(name.as_str()))
-                .is_some_and(|rest| rest.starts_with('(') || rest.starts_with('<'))
-        });
-        if !defined {
-            missing.push(format!("{path}::{name}"));
+        let source = std::fs::read_to_string(format!("{root}/{path}"));
+        let found = match (&source, name) {
+            (Ok(source), Some(name)) => defines_test(path, source, name),
+            (Ok(_), None) => true,
+            (Err(_), _) => false,
+        };
+        if !found {
+            missing.push(format!("{path}::{}", name.as_deref().unwrap_or("")));
         }
     }
-    assert!(missing.is_empty(), "ops/THREAT_MODEL.md cites tests that do not exist: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "ops/THREAT_MODEL.md cites tests that do not exist: {missing:#?}"
+    );
 }
 
 #[test]
@@ -103,10 +133,20 @@ fn every_threat_in_the_threat_model_names_its_test_or_says_why_not() {
         .lines()
         .filter(|line| line.starts_with("| T-"))
         .collect();
-    assert!(rows.len() >= 20, "the threat model's STRIDE tables have rows; found {}", rows.len());
+    assert!(
+        rows.len() >= 20,
+        "the threat model's STRIDE tables have rows; found {}",
+        rows.len()
+    );
     let untested: Vec<&&str> = rows
         .iter()
-        .filter(|row| threat_model_citations(row).is_empty() && !row.contains("not tested:"))
+        .filter(|row| {
+            let test_cell = row.trim_end_matches('|').rsplit('|').next().unwrap_or("");
+            threat_model_citations(test_cell).is_empty() && !test_cell.contains("not tested:")
+        })
         .collect();
-    assert!(untested.is_empty(), "threats with neither a test nor a reason: {untested:#?}");
+    assert!(
+        untested.is_empty(),
+        "threats with neither a test nor a reason: {untested:#?}"
+    );
 }

@@ -283,11 +283,12 @@ async fn frames_until(peer: &mut Peer, until: Instant) -> Vec<Instant> {
 /// Asserts frames flowed up to `cut` and none arrived later than [`CUT_WITHIN`] after it.
 #[track_caller]
 fn assert_stopped_at(frames: &[Instant], cut: Instant, what: &str) {
+    // Media flowed up to the cut (a loaded machine's aiortc may pause a second or two).
     assert!(
         frames
             .iter()
-            .any(|at| *at + CUT_WITHIN >= cut && *at <= cut),
-        "{what}: no frame in the second before the cut ({} frames)",
+            .any(|at| *at + 3 * CUT_WITHIN >= cut && *at <= cut),
+        "{what}: no frame in the three seconds before the cut ({} frames)",
         frames.len()
     );
     let late: Vec<Duration> = frames

@@ -515,7 +515,7 @@ export interface paths {
         /**
          * The realtime channel of a session: a WebSocket. Authenticate with the WS token of
          *     `participants:join`, as `?token=` or as the subprotocol `bearer.<token>` offered beside
-         *     `livesurgery.v1`. The protocol is described in the README and `schemas/ws/`.
+         *     `livesurgery.v1` (the web app does so: a URL may be logged by proxies). The protocol is described in the README and `schemas/ws/`.
          */
         get: operations["ws"];
         put?: never;
@@ -4285,7 +4285,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `wrong_session`: the token is for another session */
+            /** @description `wrong_session`: the token is for another session; `origin_not_allowed`: a browser page of an origin not allowed (`--allowed-origins`) */
             403: {
                 headers: {
                     [name: string]: unknown;
