@@ -13,11 +13,14 @@ use crate::helpers::{TestDb, all_backends, event, open};
 
 const BIN: &str = env!("CARGO_BIN_EXE_livesurgery");
 
-/// Runs `livesurgery ARGS` against a database and waits for it.
+/// Runs `livesurgery ARGS` against a database and waits for it, in a data folder of its own
+/// (never the repository's `./data`, where a key or checkpoint file of another run may lie).
 pub fn livesurgery(db: &TestDb, args: &[&str]) -> Output {
+    let data = tempfile::tempdir().expect("a data folder");
     Command::new(BIN)
         .args(args)
         .env("LIVESURGERY_DATABASE_URL", &db.url)
+        .env("LIVESURGERY_DATA_DIR", data.path())
         .env("RUST_LOG", "warn")
         .output()
         .expect("running livesurgery")
@@ -476,10 +479,12 @@ mod with_commands {
 async fn serve_projects_events_appended_by_another_process() {
     for db in all_backends().await {
         let port = free_port();
+        let data = tempfile::tempdir().expect("a data folder");
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .args(["--sfu-udp-bind", "127.0.0.1:0"])
             .env("LIVESURGERY_DATABASE_URL", &db.url)
+            .env("LIVESURGERY_DATA_DIR", data.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

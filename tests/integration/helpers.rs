@@ -12,9 +12,92 @@ use uuid::Uuid;
 /// One headless Chromium test at a time: each starts one or two browsers that decode or encode
 /// video, and on two cores several at once starve the rest of the suite (its WebSocket and media
 /// tests then fail on time, not on behaviour). Hold the guard for the test's life.
-pub async fn chromium_slot() -> tokio::sync::MutexGuard<'static, ()> {
+pub async fn chromium_slot() -> ChromiumSlot {
     static SLOT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    SLOT.lock().await
+    let slot = SLOT.lock().await;
+    ChromiumSlot {
+        _network: network_in_use().await,
+        _slot: slot,
+    }
+}
+
+/// [`chromium_slot`]'s guard: the one browser test at a time, on a network nobody changes.
+pub struct ChromiumSlot {
+    _slot: tokio::sync::MutexGuard<'static, ()>,
+    _network: NetworkInUse,
+}
+
+/// Who uses the machine's network interfaces now: WebRTC peers (many), or one test changing
+/// them. Peers never wait for a test that only waits to change them (a test holding one peer
+/// may start a second), so the changing test waits for a moment with no peer at all.
+#[derive(Default)]
+struct Network {
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: tokio::sync::Notify,
+}
+
+fn network() -> &'static Network {
+    static NETWORK: std::sync::LazyLock<Network> = std::sync::LazyLock::new(Network::default);
+    &NETWORK
+}
+
+impl Network {
+    fn state(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Held by every WebRTC peer a test runs (aiortc, Chromium) while it lives: a peer gathers the
+/// addresses of every interface, and loses its media if the one it chose disappears.
+pub struct NetworkInUse(());
+
+/// Held by a test that adds and removes interfaces (`security::netns_turn`).
+pub struct NetworkChanging(());
+
+/// Waits while a test changes the interfaces, then counts one more peer.
+pub async fn network_in_use() -> NetworkInUse {
+    loop {
+        let changed = network().changed.notified();
+        {
+            let mut state = network().state();
+            if !state.1 {
+                state.0 += 1;
+                return NetworkInUse(());
+            }
+        }
+        changed.await;
+    }
+}
+
+/// Waits for a moment with no peer of any test, then keeps new ones waiting until dropped.
+pub async fn network_changing() -> NetworkChanging {
+    loop {
+        let changed = network().changed.notified();
+        {
+            let mut state = network().state();
+            if state.0 == 0 && !state.1 {
+                state.1 = true;
+                return NetworkChanging(());
+            }
+        }
+        changed.await;
+    }
+}
+
+impl Drop for NetworkInUse {
+    fn drop(&mut self) {
+        network().state().0 -= 1;
+        network().changed.notify_waiters();
+    }
+}
+
+impl Drop for NetworkChanging {
+    fn drop(&mut self) {
+        network().state().1 = false;
+        network().changed.notify_waiters();
+    }
 }
 
 /// The environment variable naming an administrative PostgreSQL URL for tests.

@@ -108,12 +108,15 @@ struct Networks {
     relay_ip: String,
     processes: Vec<Child>,
     turn_log: tempfile::TempDir,
+    /// Other tests' WebRTC peers are not running while the links exist (released after `drop`
+    /// removed them): an address of ours they chose would vanish under them.
+    _exclusive: crate::helpers::NetworkChanging,
 }
 
 impl Networks {
     /// Makes the namespaces and links; addresses from a /16 of 10/8 per test process, a /23 per
     /// test, so that parallel tests and runs do not meet.
-    fn create() -> Networks {
+    fn create(exclusive: crate::helpers::NetworkChanging) -> Networks {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
@@ -128,6 +131,7 @@ impl Networks {
             relay_ip: format!("10.{a}.{b}.2"),
             processes: Vec::new(),
             turn_log: tempfile::tempdir().expect("a folder for coturn's log"),
+            _exclusive: exclusive,
         };
         let (turn, client) = (networks.turn.as_str(), networks.client.as_str());
         let (server_side, turn_side, client_side) =
@@ -445,7 +449,7 @@ fn client_args(app: &TestApp, joined: &Joined, proxy: &str, with_turn: bool) -> 
 /// coturn as its TURN server, and the API's proxy; checks that the client has no route to the
 /// SFU.
 async fn world() -> (Networks, TestApp, String) {
-    let mut networks = Networks::create();
+    let mut networks = Networks::create(crate::helpers::network_changing().await);
     networks.start_coturn().await;
     let (sfu_ip, turn_url) = (
         networks.sfu_ip.clone(),

@@ -99,10 +99,12 @@ pub struct Peer {
     pub tag: Option<u64>,
     /// Its output ended (it exited, or closed stdout).
     ended: bool,
+    /// No test changes the network interfaces while it lives.
+    _network: crate::helpers::NetworkInUse,
 }
 
 impl Peer {
-    fn spawn(label: &str, args: &[String]) -> Peer {
+    fn spawn(label: &str, args: &[String], network: crate::helpers::NetworkInUse) -> Peer {
         let python = python().expect("webrtc_ready() was checked first");
         let mut child = Command::new(python)
             .arg(PEER)
@@ -144,6 +146,7 @@ impl Peer {
             location: String::new(),
             tag: None,
             ended: false,
+            _network: network,
         }
     }
 
@@ -168,7 +171,7 @@ impl Peer {
         ];
         args.extend_from_slice(extra);
         let args: Vec<String> = args.into_iter().map(String::from).collect();
-        let mut peer = Peer::spawn(label, &args);
+        let mut peer = Peer::spawn(label, &args, crate::helpers::network_in_use().await);
         let (_, published) = peer
             .until(CONNECT, "published", |l| l["event"] == "published")
             .await;
@@ -186,7 +189,11 @@ impl Peer {
     pub async fn probe_publish(label: &str, sfu: &Sfu, source: &str) -> Value {
         let url = format!("{}?source={source}", sfu.whip_url);
         let args = ["publish", "--probe", "--url", &url, "--token", &sfu.token];
-        let mut peer = Peer::spawn(label, &args.map(String::from));
+        let mut peer = Peer::spawn(
+            label,
+            &args.map(String::from),
+            crate::helpers::network_in_use().await,
+        );
         let (_, answer) = peer
             .until(CONNECT, "the HTTP answer", |l| l["event"] == "http")
             .await;
@@ -207,7 +214,11 @@ impl Peer {
             "--slots",
             &slots.to_string(),
         ];
-        let mut peer = Peer::spawn(label, &args.map(String::from));
+        let mut peer = Peer::spawn(
+            label,
+            &args.map(String::from),
+            crate::helpers::network_in_use().await,
+        );
         let (_, subscribed) = peer
             .until(CONNECT, "subscribed", |l| l["event"] == "subscribed")
             .await;
