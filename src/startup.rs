@@ -158,6 +158,22 @@ impl Application {
                 }
             });
         }
+        {
+            // Read before this process serves anything: what is past it is this process's own.
+            let head = store
+                .head_position()
+                .await
+                .context("reading the log's head")?;
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(error) = app.recover_after_restart(head).await {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "closing the media a previous run left open failed"
+                    );
+                }
+            });
+        }
         let sweeper = crate::recording::retention::spawn_sweeper(
             store.clone(),
             app.read_models.clone(),

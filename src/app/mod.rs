@@ -19,6 +19,7 @@ pub mod joins;
 pub mod limits;
 pub mod media;
 pub mod names;
+pub mod recovery;
 pub mod setup;
 pub mod users;
 

@@ -32,6 +32,9 @@ pub enum MediaEndReason {
     SetupTimeout,
     /// The SFU token its connection was made with expired.
     TokenExpired,
+    /// The server stopped without ending it (killed, crashed, power lost): recorded by the
+    /// next server to start on the same log, with the system actor.
+    Interrupted,
 }
 
 /// How the SFU asked a publisher for a keyframe (RTCP).

@@ -326,7 +326,8 @@ export interface PublisherDisconnectedData {
     | "shutdown"
     | "failed"
     | "setup_timeout"
-    | "token_expired";
+    | "token_expired"
+    | "interrupted";
 }
 
 /**
@@ -482,7 +483,8 @@ export interface SubscriberDisconnectedData {
     | "shutdown"
     | "failed"
     | "setup_timeout"
-    | "token_expired";
+    | "token_expired"
+    | "interrupted";
 }
 
 /**
@@ -526,7 +528,8 @@ export interface TrackUnpublishedData {
     | "shutdown"
     | "failed"
     | "setup_timeout"
-    | "token_expired";
+    | "token_expired"
+    | "interrupted";
 }
 
 /**

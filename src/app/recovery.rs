@@ -1,0 +1,175 @@
+//! What a server that stopped without ending things (killed, crashed, power lost) left open in
+//! the log, closed by the next server to start on it:
+//!
+//! - media: a publisher or subscriber the log shows connected has no peer any more (the SFU's
+//!   peers live in the process that died). Its tracks are unpublished and its peer
+//!   disconnected with reason `interrupted`, by the system actor, so that an audit replay does
+//!   not show a feed playing, or a viewer watching, forever.
+//! - presence: a participant the log shows present must connect again (its WebSocket resumes,
+//!   or its media flows) within the join-connect time, or it leaves with reason
+//!   `disconnected`.
+//!
+//! A graceful stop closes its media itself (reason `shutdown`) and leaves participants present
+//! for their clients to resume; the presence part covers it too.
+//!
+//! Only what the log held when this process started (`head`) is looked at: what a peer of this
+//! process writes afterwards is its own. One server process per log is assumed, as the SFU
+//! does today (each process forwards only between its own peers).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use livesurgery_domain::events::{
+    Event, LeaveReason, MediaEndReason, PublisherDisconnected, SubscriberDisconnected,
+    TrackUnpublished, session_stream,
+};
+use livesurgery_domain::replay::replay_session;
+use livesurgery_projections::{SessionFilter, SessionStatus};
+use uuid::Uuid;
+
+use super::App;
+use super::media::MediaGone;
+
+/// How long to wait for the read models to reach the log's head at start-up before giving up.
+const CATCH_UP: Duration = Duration::from_secs(120);
+
+/// What [`App::recover_after_restart`] found and did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Live sessions looked at.
+    pub sessions: usize,
+    /// Publishers and subscribers closed with reason `interrupted`.
+    pub peers_closed: usize,
+    /// Participants that must connect again within the join-connect time.
+    pub participants_watched: usize,
+}
+
+impl App {
+    /// Closes the media, and watches the presence, that a previous server left open in the
+    /// live sessions, as the log stood at `head` (read when this process started).
+    pub async fn recover_after_restart(self: &Arc<App>, head: u64) -> anyhow::Result<Recovered> {
+        if !self.projector.wait_for(head, CATCH_UP).await {
+            anyhow::bail!(
+                "the read models did not reach position {head} within {CATCH_UP:?} (at {})",
+                self.projector.position()
+            );
+        }
+        let mut recovered = Recovered::default();
+        let mut filter = SessionFilter {
+            status: Some(SessionStatus::Live),
+            limit: 1000,
+            ..SessionFilter::default()
+        };
+        loop {
+            let page = self.read_models.list_sessions(&filter).await?;
+            for session in &page.items {
+                self.recover_session(session.session_id, head, &mut recovered)
+                    .await?;
+            }
+            match page.next {
+                Some(next) => filter.before_position = Some(next),
+                None => break,
+            }
+        }
+        if recovered.peers_closed > 0 || recovered.participants_watched > 0 {
+            tracing::info!(
+                sessions = recovered.sessions,
+                peers_closed = recovered.peers_closed,
+                participants_watched = recovered.participants_watched,
+                "closed the media a previous server left open; present participants must connect again"
+            );
+        }
+        Ok(recovered)
+    }
+
+    async fn recover_session(
+        self: &Arc<App>,
+        session_id: Uuid,
+        head: u64,
+        recovered: &mut Recovered,
+    ) -> anyhow::Result<()> {
+        let mut events =
+            crate::store::read_whole_stream(&*self.store, &session_stream(session_id)).await?;
+        events.retain(|e| e.position <= head);
+        let view = replay_session(&events, None)?;
+        recovered.sessions += 1;
+
+        // The participant of each publisher (the replayed view keeps only its user).
+        let mut publishers: HashMap<Uuid, Uuid> = HashMap::new();
+        for recorded in &events {
+            if recorded.event_type == "PublisherConnected" {
+                let event = Event::from_stored(
+                    &recorded.event_type,
+                    recorded.schema_version,
+                    &recorded.data,
+                )?;
+                if let Event::PublisherConnected(e) = event {
+                    publishers.insert(e.resource_id, e.participant_id);
+                }
+            }
+        }
+        let reason = MediaEndReason::Interrupted;
+        let mut facts = Vec::new();
+        for source in &view.media.sources {
+            for track in &source.tracks {
+                facts.push(Event::TrackUnpublished(TrackUnpublished {
+                    session_id,
+                    resource_id: source.resource_id,
+                    source: source.source.clone(),
+                    kind: track.kind,
+                    mid: track.mid.clone(),
+                    reason,
+                }));
+            }
+            facts.push(Event::PublisherDisconnected(PublisherDisconnected {
+                session_id,
+                resource_id: source.resource_id,
+                participant_id: publishers
+                    .get(&source.resource_id)
+                    .copied()
+                    .unwrap_or_default(),
+                user_id: source.user_id,
+                source: source.source.clone(),
+                reason,
+            }));
+        }
+        for subscriber in &view.media.subscribers {
+            facts.push(Event::SubscriberDisconnected(SubscriberDisconnected {
+                session_id,
+                resource_id: subscriber.resource_id,
+                participant_id: subscriber.participant_id,
+                user_id: subscriber.user_id,
+                reason,
+            }));
+        }
+        let peers = view.media.sources.len() + view.media.subscribers.len();
+        if !facts.is_empty() {
+            self.record_system_facts(session_id, facts).await?;
+            recovered.peers_closed += peers;
+        }
+
+        // Each participant present must come back within the join-connect time.
+        let wait = Duration::from_secs(self.settings.join_connect_timeout_secs);
+        for participant in &view.participants {
+            let Some(user) = self.read_models.get_user(participant.user_id).await? else {
+                continue;
+            };
+            let gone = MediaGone {
+                session_id,
+                participant_id: participant.participant_id,
+                user_id: participant.user_id,
+                org_role: user.role,
+                reason: LeaveReason::Disconnected,
+            };
+            let app = Arc::clone(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                // Records the leave unless its WebSocket is connected or its media flows.
+                app.leave_after_media(gone).await;
+            });
+            recovered.participants_watched += 1;
+        }
+        Ok(())
+    }
+}
