@@ -3,8 +3,9 @@
 //! path's query, headers or body. A caller without the right gets 401/403/404 whatever they
 //! sent: a bad body never tells them more (a 422 would say "you may, but not like this").
 //!
-//! The handlers still make their own checks (cheap: the look-ups are cached); the caller found
-//! here is handed to them through the request's extensions.
+//! What this guard establishes (the caller, the session access or the archive, a finished
+//! read-your-writes wait) is handed to the handler through the request's extensions: its own
+//! checks of the same object then cost nothing and are not recorded twice.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::limits;
-use super::state::{ApiState, bearer_token, operation};
+use super::state::{ApiState, CaughtUp, Guarded, bearer_token, operation};
 use crate::app::JoinChannel;
 
 /// What an endpoint's `{id}` names, read from the raw path (the router has not run yet).
@@ -105,15 +106,21 @@ async fn identify(
                 // A read-your-writes request may name a session or archive made by the write it
                 // waits for: guard it as of that position. A bad or unreached position is the
                 // handler's to answer, after this guard.
-                let _ = state.read_after(req).await;
+                if state.read_after(req).await.is_ok() {
+                    req.extensions_mut().insert(CaughtUp);
+                }
             }
             match target {
                 Target::Nothing => state.guard(req, &caller).await?,
                 Target::Session(session_id) => {
-                    state.guard_session(req, &caller, session_id).await?;
+                    let access = state.guard_session(req, &caller, session_id).await?;
+                    req.extensions_mut()
+                        .insert(Guarded::Session(session_id, access));
                 }
                 Target::Archive(archive_id) => {
-                    state.guard_archive(req, &caller, archive_id).await?;
+                    let archive = state.guard_archive(req, &caller, archive_id).await?;
+                    req.extensions_mut()
+                        .insert(Guarded::Archive(archive_id, Box::new(archive)));
                 }
                 Target::Unreadable => {}
             }
