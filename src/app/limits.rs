@@ -3,25 +3,17 @@
 //! or alternating transports buys no extra rate (governor's keyed GCRA limiters).
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 use super::AppError;
+use crate::auth::KeyedRate;
 
 /// Counts writes per user and per address; refuses past the configured rates.
 pub struct WriteLimiter {
-    by_user: Option<DefaultKeyedRateLimiter<Uuid>>,
-    by_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    clock: DefaultClock,
-}
-
-/// A keyed limiter of `n` per minute; 0 means no limit.
-fn per_minute<K: std::hash::Hash + Eq + Clone>(n: u32) -> Option<DefaultKeyedRateLimiter<K>> {
-    NonZeroU32::new(n).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
+    by_user: KeyedRate<Uuid>,
+    by_address: KeyedRate<IpAddr>,
 }
 
 impl WriteLimiter {
@@ -29,16 +21,14 @@ impl WriteLimiter {
     /// address (bursts up to that many); 0 turns that limit off.
     pub fn new(per_user: u32, per_address: u32) -> WriteLimiter {
         WriteLimiter {
-            by_user: per_minute(per_user),
-            by_address: per_minute(per_address),
-            clock: DefaultClock::default(),
+            by_user: KeyedRate::per_minute(per_user),
+            by_address: KeyedRate::per_minute(per_address),
         }
     }
 
     /// Counts one write by `user` (when known) from `address` (when known); `rate_limited`
     /// with the seconds to wait when over either limit.
     pub fn check(&self, user: Option<Uuid>, address: Option<IpAddr>) -> Result<(), AppError> {
-        let now = self.clock.now();
         let refused = |wait: Duration, whom: &str| {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut error = AppError::new(
@@ -49,22 +39,15 @@ impl WriteLimiter {
             error.retry_after = Some(secs.max(1));
             error
         };
-        if let (Some(limiter), Some(address)) = (&self.by_address, address) {
-            limiter
-                .check_key(&address)
-                .map_err(|not_until| refused(not_until.wait_time_from(now), "address"))?;
-            // Keep memory bounded: forget keys whose limits have fully recovered.
-            if limiter.len() > 100_000 {
-                limiter.retain_recent();
-            }
+        if let Some(address) = address {
+            self.by_address
+                .check(&address)
+                .map_err(|wait| refused(wait, "address"))?;
         }
-        if let (Some(limiter), Some(user)) = (&self.by_user, user) {
-            limiter
-                .check_key(&user)
-                .map_err(|not_until| refused(not_until.wait_time_from(now), "user"))?;
-            if limiter.len() > 100_000 {
-                limiter.retain_recent();
-            }
+        if let Some(user) = user {
+            self.by_user
+                .check(&user)
+                .map_err(|wait| refused(wait, "user"))?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ pub mod tokens;
 
 pub use credentials::{Credentials, CredentialsError, dummy_hash, hash_password, verify_password};
 pub use families::{Redeemed, SessionLimits};
-pub use rate_limit::{LoginLimiter, Throttled};
+pub use rate_limit::{KeyedRate, LoginLimiter, Throttled};
 pub use tokens::{
     AccessClaims, JoinClaims, Keys, MediaPermission, PlaybackClaims, TokenError, load_or_create_key,
 };

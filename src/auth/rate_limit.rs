@@ -9,6 +9,7 @@
 //! The rightful user at another address is never slowed by someone else's guesses.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -17,12 +18,47 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+/// Keys a [`KeyedRate`] remembers before it forgets those whose limit has fully recovered.
+const MAX_KEYS: usize = 100_000;
+
+/// A rate per key (governor's keyed GCRA): `n` a minute, in bursts of up to `n`. Its memory is
+/// bounded: past [`MAX_KEYS`] keys, those back at their full allowance are forgotten.
+pub struct KeyedRate<K: Hash + Eq + Clone> {
+    /// `None`: no limit.
+    limiter: Option<DefaultKeyedRateLimiter<K>>,
+    clock: DefaultClock,
+}
+
+impl<K: Hash + Eq + Clone> KeyedRate<K> {
+    /// `n` a minute per key; 0 means no limit.
+    pub fn per_minute(n: u32) -> KeyedRate<K> {
+        KeyedRate {
+            limiter: NonZeroU32::new(n).map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one for `key`; `Err(wait)` when past the rate: how long until one more is allowed.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))?;
+        if limiter.len() > MAX_KEYS {
+            limiter.retain_recent();
+        }
+        Ok(())
+    }
+}
+
 /// Wrong passwords a pair may make in a row before each further one adds a delay.
 pub const FREE_FAILURES: u32 = 5;
 /// The longest delay between two attempts of one pair.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-/// Pairs remembered at most (their failures); the oldest are forgotten past it.
-const MAX_PAIRS: usize = 100_000;
+/// Pairs whose failures are remembered at most; the oldest are forgotten past it.
+const MAX_PAIRS: usize = MAX_KEYS;
 
 type Pair = (IpAddr, String);
 
@@ -43,14 +79,9 @@ struct Failures {
 
 /// Counts sign-in attempts; refuses past the limits with how long to wait.
 pub struct LoginLimiter {
-    by_pair: DefaultKeyedRateLimiter<Pair>,
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_pair: KeyedRate<Pair>,
+    by_address: KeyedRate<IpAddr>,
     failures: Mutex<HashMap<Pair, Failures>>,
-    clock: DefaultClock,
-}
-
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
 }
 
 fn pair(username: &str, address: Option<IpAddr>) -> Pair {
@@ -73,11 +104,11 @@ impl LoginLimiter {
     /// Allows `per_username` attempts a minute for each username from one address, and
     /// `per_address` a minute from each address over all usernames (bursts up to that many).
     pub fn new(per_username: u32, per_address: u32) -> LoginLimiter {
+        // Sign-in is never unlimited: 0 counts as 1 a minute.
         LoginLimiter {
-            by_pair: RateLimiter::keyed(per_minute(per_username)),
-            by_address: RateLimiter::keyed(per_minute(per_address)),
+            by_pair: KeyedRate::per_minute(per_username.max(1)),
+            by_address: KeyedRate::per_minute(per_address.max(1)),
             failures: Mutex::new(HashMap::new()),
-            clock: DefaultClock::default(),
         }
     }
 
@@ -87,23 +118,10 @@ impl LoginLimiter {
         if let Some(wait) = self.delayed(&key) {
             return Err(wait);
         }
-        let now = self.clock.now();
-        if let Some(address) = address
-            && let Err(not_until) = self.by_address.check_key(&address)
-        {
-            return Err(not_until.wait_time_from(now));
+        if let Some(address) = address {
+            self.by_address.check(&address)?;
         }
-        self.by_pair
-            .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(now))?;
-        // Keep memory bounded: forget keys whose limits have fully recovered.
-        if self.by_pair.len() > MAX_PAIRS {
-            self.by_pair.retain_recent();
-        }
-        if self.by_address.len() > MAX_PAIRS {
-            self.by_address.retain_recent();
-        }
-        Ok(())
+        self.by_pair.check(&key)
     }
 
     fn delayed(&self, key: &Pair) -> Option<Duration> {
