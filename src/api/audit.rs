@@ -21,7 +21,7 @@ use crate::store::read_whole_stream;
 
 /// The address a request came from, as audit records keep it.
 fn client_address(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    super::state::client_address(req).map(|ip| ip.to_string())
 }
 
 fn query_record(query: &AuditQuery) -> BTreeMap<String, String> {

@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::dto::{LoginRequest, RefreshRequest, TokenResponse};
 use super::error::{ApiError, ErrorBody};
-use super::state::{ApiState, bearer_token};
+use super::state::{ApiState, bearer_token, client_address};
 use crate::app::identity::SessionTokens;
 use crate::app::{AppError, ErrorKind};
 
@@ -132,7 +132,7 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let address = req.peer_addr().map(|a| a.ip());
+    let address = client_address(&req);
     let tokens = state
         .sign_in(&body.username, body.password, address)
         .await?;
@@ -216,10 +216,10 @@ pub async fn logout(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     // The bearer token first: a forged one gets 401 whatever the body.
-    state.refuse_a_forged_access_token(bearer_token(&req))?;
+    let access_family = state.sign_out_family(bearer_token(&req))?;
     let body: RefreshRequest = super::optional_json(&req, &body)?;
     let token = presented_refresh_token(&req, body)?;
-    state.sign_out(token.as_deref(), bearer_token(&req)).await?;
+    state.sign_out(token.as_deref(), access_family).await?;
     Ok(with_cookies(
         HttpResponse::NoContent().finish(),
         cleared_cookies(),

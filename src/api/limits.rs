@@ -4,34 +4,22 @@
 //! `rate_limited` with `Retry-After` and the error envelope. The WebSocket counts its messages
 //! against the same limiter (`App::write_limiter`).
 
-use std::net::IpAddr;
-
 use actix_web::HttpRequest;
 use actix_web::http::Method;
 use livesurgery_domain::endpoints::Endpoint;
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::state::ApiState;
+use super::state::{ApiState, client_address};
 
 /// Whether a request to this endpoint is a write that the rate limits count.
 pub fn is_write(req: &HttpRequest, endpoint: &Endpoint) -> bool {
     endpoint.writes || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The client address the limits count: the connection's peer (a forwarded-for header is
-/// the client's to choose, so it is not trusted here).
-pub fn client_address(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
-}
-
 /// Counts one write from the request's address (before its caller is known).
-pub fn count_write(
-    state: &ApiState,
-    req: &HttpRequest,
-    user: Option<Uuid>,
-) -> Result<(), ApiError> {
-    Ok(state.write_limiter.check(user, client_address(req))?)
+pub fn count_address_write(state: &ApiState, req: &HttpRequest) -> Result<(), ApiError> {
+    Ok(state.write_limiter.check(None, client_address(req))?)
 }
 
 /// Counts one write of a user, once the request's credentials named them.

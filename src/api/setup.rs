@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dto::{SetupRequest, SetupStatus};
 use super::error::{ApiError, ErrorBody};
-use super::state::{ApiState, correlation_id};
+use super::state::{ApiState, client_address, correlation_id};
 use crate::app::setup;
 
 /// Whether the first-start setup is open (no admin exists and the printed link is unused).
@@ -41,7 +41,7 @@ pub async fn complete_setup(
         display_name: body.display_name,
         password: body.password,
     };
-    let address = req.peer_addr().map(|a| a.ip());
+    let address = client_address(&req);
     let (user_id, accepted) = state
         .complete_setup(&request, address, correlation_id(&req))
         .await?;

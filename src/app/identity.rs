@@ -324,40 +324,33 @@ impl App {
         }
     }
 
-    /// Signs out: revokes the family of the refresh token, or else of the access token (its
+    /// The sign-in family of a sign-out's bearer token (its `fam` claim), if it has one.
     /// Refuses (401 `invalid_token`) a bearer token that is not one of ours, as every route
-    /// does; an expired one passes, so that signing out still works after it expired.
-    pub fn refuse_a_forged_access_token(&self, access_token: Option<&str>) -> Result<(), AppError> {
+    /// does; an expired one passes (without a family), so that signing out with the refresh
+    /// token still works after the access token expired.
+    pub fn sign_out_family(&self, access_token: Option<&str>) -> Result<Option<Uuid>, AppError> {
         match access_token.map(|token| self.keys.verify_access(token.trim())) {
             Some(Err(TokenError::Invalid)) => Err(AppError::unauthenticated(
                 "invalid_token",
                 "the access token is not valid",
             )),
-            _ => Ok(()),
+            Some(Ok(claims)) => Ok(claims.fam),
+            Some(Err(_)) | None => Ok(None),
         }
     }
 
-    /// `fam` claim). Nothing to revoke is not an error.
+    /// Signs out: revokes the family of the refresh token, or else `access_family` (from
+    /// [`App::sign_out_family`]). Nothing to revoke is not an error.
     pub async fn sign_out(
         &self,
         refresh_token: Option<&str>,
-        access_token: Option<&str>,
+        access_family: Option<Uuid>,
     ) -> Result<(), AppError> {
-        self.refuse_a_forged_access_token(access_token)?;
         let mut family = None;
         if let Some(token) = refresh_token {
             family = self.credentials.family_of(token).await?;
         }
-        if family.is_none()
-            && let Some(token) = access_token
-        {
-            family = self
-                .keys
-                .verify_access(token.trim())
-                .ok()
-                .and_then(|c| c.fam);
-        }
-        if let Some(family) = family {
+        if let Some(family) = family.or(access_family) {
             self.credentials.revoke_family(family, "logout").await?;
         }
         Ok(())

@@ -90,7 +90,7 @@ pub async fn ws(
         gateway,
         socket,
         limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
-        address: req.peer_addr().map(|a| a.ip()),
+        address: crate::api::state::client_address(&req),
         last_sent: 0,
         present: false,
     };
