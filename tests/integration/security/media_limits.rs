@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api::spawn::{Answer, TestApp, jwt_claims, spawn_app, spawn_app_with};
+use crate::api::spawn::{Answer, TestApp, TestUser, jwt_claims, spawn_app, spawn_app_with};
 use crate::helpers::all_backends;
 use crate::realtime::client::WsClient;
 use crate::realtime::{
@@ -280,6 +280,34 @@ async fn frames_until(peer: &mut Peer, until: Instant) -> Vec<Instant> {
     seen
 }
 
+/// A live session whose host publishes `endoscope`, and an observer member with the SFU URLs
+/// and token of its join (not subscribed yet).
+struct Publishing {
+    session: Uuid,
+    observer: TestUser,
+    publisher: Peer,
+    sfu: Sfu,
+}
+
+async fn publishing(app: &TestApp) -> Publishing {
+    let (host, session) = live_session(app).await;
+    let observer = member(app, session, "observer", "observer").await;
+    let publisher = Peer::publish(
+        "host",
+        &Sfu::of(&join(app, session, &host).await),
+        "endoscope",
+        FPS,
+    )
+    .await;
+    let sfu = Sfu::of(&join(app, session, &observer).await);
+    Publishing {
+        session,
+        observer,
+        publisher,
+        sfu,
+    }
+}
+
 /// Asserts frames flowed up to `cut` and none arrived later than [`CUT_WITHIN`] after it.
 #[track_caller]
 fn assert_stopped_at(frames: &[Instant], cut: Instant, what: &str) {
@@ -307,17 +335,13 @@ async fn established_media_stops_within_a_second_when_its_sfu_token_expires() {
     for db in all_backends().await {
         let app = spawn_app(db).await;
         let backend = app.backend;
-        let (host, session) = live_session(&app).await;
-        let observer = member(&app, session, "observer", "observer").await;
-        let publisher = Peer::publish(
-            "host",
-            &Sfu::of(&join(&app, session, &host).await),
-            "endoscope",
-            FPS,
-        )
-        .await;
+        let Publishing {
+            session,
+            observer,
+            publisher,
+            sfu,
+        } = publishing(&app).await;
         // The viewer's token expires in a few seconds; the publisher's lives on.
-        let sfu = Sfu::of(&join(&app, session, &observer).await);
         let short = Sfu {
             token: token_expiring_in(&sfu.token, 15),
             ..sfu
@@ -364,16 +388,12 @@ async fn established_media_stops_within_a_second_when_its_user_is_deactivated() 
     for db in all_backends().await {
         let app = spawn_app(db).await;
         let backend = app.backend;
-        let (host, session) = live_session(&app).await;
-        let observer = member(&app, session, "observer", "observer").await;
-        let publisher = Peer::publish(
-            "host",
-            &Sfu::of(&join(&app, session, &host).await),
-            "endoscope",
-            FPS,
-        )
-        .await;
-        let sfu = Sfu::of(&join(&app, session, &observer).await);
+        let Publishing {
+            session,
+            observer,
+            publisher,
+            sfu,
+        } = publishing(&app).await;
         let mut viewer = Peer::subscribe("observer", &sfu, 1, "").await;
         let watched = viewer.resource_id().to_owned();
         viewer

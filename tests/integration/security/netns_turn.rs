@@ -18,18 +18,15 @@
 
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use serde_json::json;
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
 use crate::api::spawn::{TestApp, spawn_app_with};
 use crate::helpers::fresh_sqlite;
 use crate::realtime::{Joined, join, live_session, member};
-use crate::sfu::support::{PEER, Sfu, python, webrtc_ready};
+use crate::sfu::support::{Peer, Sfu, python, webrtc_ready};
 
 const SECRET: &str = "turn-secret-of-the-netns-test-0123456789abcdef";
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/ops/coturn/turnserver.conf");
@@ -324,97 +321,6 @@ impl Drop for Networks {
     }
 }
 
-/// One `peer.py` in the client's namespace: its JSON lines, its stderr, its exit.
-struct NsPeer {
-    label: &'static str,
-    child: Child,
-    lines: mpsc::UnboundedReceiver<Value>,
-    log: Vec<Value>,
-    stderr: Arc<Mutex<Vec<String>>>,
-}
-
-impl NsPeer {
-    fn spawn(label: &'static str, netns: &str, args: &[String]) -> NsPeer {
-        let python = python().expect("netns_ready() checked aiortc");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", netns])
-            .arg(python)
-            .arg(PEER)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{label}: peer.py starts: {e}"));
-        let (tx, lines) = mpsc::unbounded_channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        tokio::spawn(async move {
-            let mut stdout = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = stdout.next_line().await {
-                let value = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| json!({"event": "unparsed", "line": line}));
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let kept = stderr.clone();
-        let err = child.stderr.take().expect("piped stderr");
-        tokio::spawn(async move {
-            let mut err = BufReader::new(err).lines();
-            while let Ok(Some(line)) = err.next_line().await {
-                kept.lock().expect("stderr lines").push(line);
-            }
-        });
-        NsPeer {
-            label,
-            child,
-            lines,
-            log: Vec::new(),
-            stderr,
-        }
-    }
-
-    fn tail(&self) -> String {
-        let stderr = self.stderr.lock().expect("stderr lines");
-        let start = stderr.len().saturating_sub(20);
-        format!(
-            "{} lines: {}\nstderr:\n{}",
-            self.label,
-            Value::Array(self.log.clone()),
-            stderr[start..].join("\n")
-        )
-    }
-
-    /// The first line (from now) that `wanted` accepts; `None` if the output ends or time runs
-    /// out first.
-    async fn find(&mut self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.recv())
-                .await
-                .ok()??;
-            self.log.push(line.clone());
-            if wanted(&line) {
-                return Some(line);
-            }
-        }
-    }
-
-    async fn until(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        match self.find(CONNECT, wanted).await {
-            Some(line) => line,
-            None => panic!(
-                "{}: no {what} within {CONNECT:?}\n{}",
-                self.label,
-                self.tail()
-            ),
-        }
-    }
-}
-
 /// A participant's WHIP/WHEP URLs as the client must use them (through the proxy), and its
 /// TURN server and credential from `participants:join`.
 fn client_args(app: &TestApp, joined: &Joined, proxy: &str, with_turn: bool) -> (Sfu, Vec<String>) {
@@ -497,13 +403,13 @@ async fn a_client_that_reaches_only_coturn_publishes_and_a_second_subscribes_thr
     ]);
     args.extend(["--connect-timeout".into(), "25".into()]);
     args.extend(turn);
-    let mut publisher = NsPeer::spawn("publisher", &networks.client, &args);
+    let mut publisher = Peer::spawn_in_netns("publisher", &networks.client, &args);
     let published = publisher
-        .until("published", |l| l["event"] == "published")
+        .first(CONNECT, "published", |l| l["event"] == "published")
         .await;
     let tag = published["source_tag"].as_u64().expect("the source's tag");
     let connected = publisher
-        .until("connected", |l| {
+        .first(CONNECT, "connected", |l| {
             l["event"] == "connected" || l["event"] == "error"
         })
         .await;
@@ -531,9 +437,9 @@ async fn a_client_that_reaches_only_coturn_publishes_and_a_second_subscribes_thr
         "25".into(),
     ]);
     args.extend(turn);
-    let mut subscriber = NsPeer::spawn("subscriber", &networks.client, &args);
+    let mut subscriber = Peer::spawn_in_netns("subscriber", &networks.client, &args);
     let connected = subscriber
-        .until("connected", |l| {
+        .first(CONNECT, "connected", |l| {
             l["event"] == "connected" || l["event"] == "error"
         })
         .await;
@@ -545,13 +451,13 @@ async fn a_client_that_reaches_only_coturn_publishes_and_a_second_subscribes_thr
     );
     // Frames decode: the publisher's tag, and a counter that moves on (live, not one picture).
     let first = subscriber
-        .until("a decoded frame of the publisher", |l| {
+        .first(CONNECT, "a decoded frame of the publisher", |l| {
             l["event"] == "frame" && l["source_tag"].as_u64() == Some(tag)
         })
         .await;
     let counter = first["counter"].as_u64().expect("a frame counter");
     subscriber
-        .until("a later frame", |l| {
+        .first(CONNECT, "a later frame", |l| {
             l["event"] == "frame"
                 && l["source_tag"].as_u64() == Some(tag)
                 && l["counter"].as_u64().is_some_and(|c| c > counter)
@@ -579,14 +485,14 @@ async fn a_client_that_reaches_only_coturn_fails_clearly_without_turn() {
         "--connect-timeout".into(),
         "8".into(),
     ]);
-    let mut publisher = NsPeer::spawn("publisher without TURN", &networks.client, &args);
+    let mut publisher = Peer::spawn_in_netns("publisher without TURN", &networks.client, &args);
     // Signalling works (through the proxy): the offer is answered...
     publisher
-        .until("published", |l| l["event"] == "published")
+        .first(CONNECT, "published", |l| l["event"] == "published")
         .await;
     // ...but media cannot flow: ICE has only host candidates, and no route to the SFU.
     let outcome = publisher
-        .until("the connection's outcome", |l| {
+        .first(CONNECT, "the connection's outcome", |l| {
             l["event"] == "connected" || l["event"] == "error"
         })
         .await;
@@ -598,10 +504,7 @@ async fn a_client_that_reaches_only_coturn_fails_clearly_without_turn() {
     );
     let message = outcome["message"].as_str().unwrap_or_default();
     assert!(message.contains("not connected"), "{message}");
-    let status = tokio::time::timeout(Duration::from_secs(10), publisher.child.wait())
-        .await
-        .expect("peer.py exits after the failure")
-        .expect("an exit status");
+    let status = publisher.status(Duration::from_secs(10)).await;
     assert_eq!(
         status.code(),
         Some(3),

@@ -99,14 +99,33 @@ pub struct Peer {
     pub tag: Option<u64>,
     /// Its output ended (it exited, or closed stdout).
     ended: bool,
-    /// No test changes the network interfaces while it lives.
-    _network: crate::helpers::NetworkInUse,
+    /// No test changes the network interfaces while it lives (`None`: its caller holds them
+    /// itself, to change them).
+    _network: Option<crate::helpers::NetworkInUse>,
 }
 
 impl Peer {
     fn spawn(label: &str, args: &[String], network: crate::helpers::NetworkInUse) -> Peer {
         let python = python().expect("webrtc_ready() was checked first");
-        let mut child = Command::new(python)
+        Peer::spawn_command(label, Command::new(python), args, Some(network))
+    }
+
+    /// Runs peer.py with `args` inside the network namespace `netns` (`ip netns exec`). The
+    /// caller holds the network interfaces itself (`network_changing`).
+    pub fn spawn_in_netns(label: &str, netns: &str, args: &[String]) -> Peer {
+        let python = python().expect("webrtc_ready() was checked first");
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", netns]).arg(python);
+        Peer::spawn_command(label, command, args, None)
+    }
+
+    fn spawn_command(
+        label: &str,
+        mut command: Command,
+        args: &[String],
+        network: Option<crate::helpers::NetworkInUse>,
+    ) -> Peer {
+        let mut child = command
             .arg(PEER)
             .args(args)
             .stdin(Stdio::piped())
@@ -114,7 +133,7 @@ impl Peer {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("{label}: cannot start {python:?} {PEER}: {e}"));
+            .unwrap_or_else(|e| panic!("{label}: cannot start peer.py ({PEER}): {e}"));
         let (tx, lines) = mpsc::unbounded_channel();
         let stdout = child.stdout.take().expect("piped stdout");
         tokio::spawn(async move {
@@ -261,33 +280,75 @@ impl Peer {
     ) -> impl Future<Output = (Instant, Value)> + 'a {
         let caller = std::panic::Location::caller();
         async move {
-            let deadline = Instant::now() + within;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match self.next(left).await {
-                    Some((at, line)) if pred(&line) => return (at, line),
-                    Some((_, line)) if line["event"] == "error" => {
-                        panic!(
-                            "{} ({caller}): waiting for {what}, got {line}\n{}",
-                            self.label,
-                            self.tail()
-                        )
-                    }
-                    Some(_) => {}
-                    None => {
-                        let when = if self.ended {
-                            "before its output ended".to_owned()
-                        } else {
-                            format!("within {within:?}")
-                        };
-                        panic!(
-                            "{} ({caller}): waiting for {what}: nothing {when}\n{}",
-                            self.label,
-                            self.tail()
-                        )
-                    }
+            let mut matched = false;
+            let (at, line) = self
+                .first_at(within, what, caller, |l| {
+                    matched = pred(l);
+                    matched || l["event"] == "error"
+                })
+                .await;
+            if !matched {
+                panic!(
+                    "{} ({caller}): waiting for {what}, got {line}\n{}",
+                    self.label,
+                    self.tail()
+                );
+            }
+            (at, line)
+        }
+    }
+
+    /// The first line from now that satisfies `pred`, `error` lines included. Panics at the
+    /// deadline or at the end of the output.
+    #[track_caller]
+    pub fn first<'a>(
+        &'a mut self,
+        within: Duration,
+        what: &'a str,
+        pred: impl FnMut(&Value) -> bool + 'a,
+    ) -> impl Future<Output = Value> + 'a {
+        let caller = std::panic::Location::caller();
+        async move { self.first_at(within, what, caller, pred).await.1 }
+    }
+
+    async fn first_at(
+        &mut self,
+        within: Duration,
+        what: &str,
+        caller: &std::panic::Location<'_>,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> (Instant, Value) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next(left).await {
+                Some((at, line)) if pred(&line) => return (at, line),
+                Some(_) => {}
+                None => {
+                    let when = if self.ended {
+                        "before its output ended".to_owned()
+                    } else {
+                        format!("within {within:?}")
+                    };
+                    panic!(
+                        "{} ({caller}): waiting for {what}: nothing {when}\n{}",
+                        self.label,
+                        self.tail()
+                    )
                 }
             }
+        }
+    }
+
+    /// Waits for the process to exit; its status. Panics if it runs past `within`.
+    pub async fn status(&mut self, within: Duration) -> std::process::ExitStatus {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.expect("waiting for the peer"),
+            Err(_) => panic!(
+                "{}: still running after {within:?}\n{}",
+                self.label,
+                self.tail()
+            ),
         }
     }
 
@@ -307,14 +368,7 @@ impl Peer {
     pub fn exit(&mut self, within: Duration) -> impl Future<Output = Vec<Value>> + '_ {
         let caller = std::panic::Location::caller();
         async move {
-            let status = match tokio::time::timeout(within, self.child.wait()).await {
-                Ok(status) => status.expect("waiting for the peer"),
-                Err(_) => panic!(
-                    "{} ({caller}): still running after {within:?}\n{}",
-                    self.label,
-                    self.tail()
-                ),
-            };
+            let status = self.status(within).await;
             while self.next(Duration::from_secs(2)).await.is_some() {}
             assert!(
                 status.success(),
