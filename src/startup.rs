@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
-use actix_web::{HttpServer, dev::Server, web};
+use actix_web::{dev::Server, web};
 use anyhow::Context;
 use livesurgery_projections::ReadModels;
 
@@ -198,7 +198,7 @@ impl Application {
         let gateway_data = web::Data::from(gateway.clone());
         let sfu_data = web::Data::from(sfu.clone());
         let api_settings = settings.api.clone();
-        let server = HttpServer::new(move || {
+        let server = api::wire::serve(listener, tls, 10, move || {
             let api_settings = api_settings.clone();
             actix_web::App::new()
                 .app_data(state.clone())
@@ -222,15 +222,7 @@ impl Application {
                 .wrap(from_fn(api::headers::edge))
                 .wrap(from_fn(api::error::envelope))
         })
-        // Small frames (a WebSocket ack, then its event) must not wait for the peer's delayed
-        // ACK (Nagle): that cost pushes ~40 ms.
-        .tcp_nodelay(true);
-        let server = match tls {
-            Some(config) => server.listen_rustls_0_23(listener, config)?,
-            None => server.listen(listener)?,
-        }
-        .shutdown_timeout(10)
-        .run();
+        .context("serving HTTP")?;
         Ok(Application {
             addr,
             public_url: settings.api.public_url.clone(),

@@ -74,7 +74,7 @@ async fn check(state: &ApiState, req: &HttpRequest) -> Result<(), ApiError> {
     let writes = limits::is_write(req, endpoint);
     // Per address first: a flood with bad tokens counts too.
     if writes {
-        limits::count_write(state, req, None)?;
+        limits::count_address_write(state, req)?;
     }
     let user = identify(state, req, &op, endpoint).await?;
     if writes && let Some(user) = user {

@@ -291,7 +291,8 @@ fn sane_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
-fn code_for(status: StatusCode) -> (&'static str, &'static str) {
+/// The envelope's code and message for an error status that carries none of its own.
+pub fn code_for(status: StatusCode) -> (&'static str, &'static str) {
     match status.as_u16() {
         400 => ("bad_request", "the request is malformed"),
         401 => ("unauthorized", "sign in first"),

@@ -4,9 +4,8 @@
 //! `Strict-Transport-Security` when the server terminates TLS, and CORS for the allowed
 //! origins only (`--allowed-origins`; the server's own origin needs none).
 //!
-//! A malformed request line never reaches this (nor any) middleware: actix-http answers it
-//! itself, with a bare 400 (`actix-http` 3.x, `h1/dispatcher.rs`, the `Err(err)` arm of
-//! `poll_request`), before a service runs.
+//! A request the HTTP parser refuses never reaches this (nor any) middleware: actix-http answers
+//! it itself; [`super::wire`] gives those answers the same headers.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod setup;
 pub mod state;
 pub mod users;
+pub mod wire;
 
 use actix_web::{HttpRequest, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -250,6 +250,12 @@ pub fn accepted_not_visible(position: u64) -> actix_web::HttpResponse {
         })
 }
 
+/// The address a request came from: the connection's peer. A forwarded-for header is the
+/// client's to choose, so it is not trusted for the limits or the audit records.
+pub fn client_address(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     req.headers()

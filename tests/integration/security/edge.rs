@@ -366,10 +366,10 @@ async fn sqlite_database_files_are_created_readable_by_their_owner_only() {
     }
 }
 
-#[tokio::test]
-async fn tls_is_terminated_with_the_given_certificate_and_answers_carry_hsts() {
+/// A server terminating TLS with a self-signed certificate for `localhost`: its port and the
+/// certificate (PEM). The folder holds its database, data and key files while it serves.
+pub async fn tls_server() -> (u16, String, tempfile::TempDir) {
     use livesurgery::settings::{ApiSettings, DatabaseUrl, Settings};
-    let db = fresh_sqlite();
     let data = tempfile::tempdir().expect("a data folder");
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
         .expect("a self-signed certificate");
@@ -378,7 +378,10 @@ async fn tls_is_terminated_with_the_given_certificate_and_answers_carry_hsts() {
     std::fs::write(&cert, certified.cert.pem()).expect("cert.pem");
     std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key.pem");
     let settings = Settings {
-        database_url: DatabaseUrl::new(&db.url),
+        database_url: DatabaseUrl::new(format!(
+            "sqlite://{}",
+            data.path().join("livesurgery.db").display()
+        )),
         http_addr: "127.0.0.1:0".into(),
         api: ApiSettings {
             data_dir: data.path().to_owned(),
@@ -394,9 +397,13 @@ async fn tls_is_terminated_with_the_given_certificate_and_answers_carry_hsts() {
         .expect("the server builds with TLS");
     let port = server.port();
     tokio::spawn(server.run_until_stopped());
+    (port, certified.cert.pem(), data)
+}
 
-    let trusted = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes())
-        .expect("the test's certificate");
+#[tokio::test]
+async fn tls_is_terminated_with_the_given_certificate_and_answers_carry_hsts() {
+    let (port, pem, _data) = tls_server().await;
+    let trusted = reqwest::Certificate::from_pem(pem.as_bytes()).expect("the test's certificate");
     let client = reqwest::Client::builder()
         .use_rustls_tls()
         .add_root_certificate(trusted)
@@ -411,6 +418,13 @@ async fn tls_is_terminated_with_the_given_certificate_and_answers_carry_hsts() {
         Some("max-age=31536000")
     );
     assert_security_headers(&health, "GET /healthz over TLS");
+    // The web app's pages know they are served over TLS: their WebSocket is `wss://`.
+    let page = Answer::of(client.get(format!("https://localhost:{port}/"))).await;
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains(&format!("connect-src 'self' wss://localhost:{port}")),
+        "{csp}"
+    );
 
     // Plain HTTP on the TLS port gets no answer: nothing travels in the clear.
     let plain = reqwest::Client::builder()

@@ -10,3 +10,4 @@ mod media_limits;
 mod netns_turn;
 mod sensitive_data;
 mod tokens;
+mod wire;
