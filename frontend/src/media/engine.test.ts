@@ -353,7 +353,7 @@ describe("publishing", () => {
       ["DELETE", /\/whip\//, ok],
     ]);
     const e = engine();
-    await vi.waitFor(() => expect(e.getSnapshot().devices.map((d) => d.deviceId)).toEqual(["cam1"]));
+    await vi.waitFor(() => expect(e.getSnapshot().devices.map((d) => d.deviceId)).toEqual(["cam1", "mic1"]));
     await e.publish("endoscope", "cam1");
     expect(getUserMedia).toHaveBeenCalledWith({ video: { deviceId: { exact: "cam1" } }, audio: false });
     const post = sent.find((r) => r.method === "POST");
@@ -370,6 +370,38 @@ describe("publishing", () => {
     expect(sent.find((r) => r.method === "DELETE")?.url.pathname).toBe(`/v1/sessions/${SID}/whip/pub-1`);
     expect(last().closed).toBe(true);
     expect(e.getSnapshot().published).toEqual([]);
+    e.dispose();
+  });
+
+  it("publishes the chosen microphone with the camera in the same WHIP offer, and mutes it", async () => {
+    const video = new FakeTrack("Fake camera");
+    const mic = new FakeTrack("Fake mic", "audio");
+    const getUserMedia = vi.fn(async () => new FakeStream([video, mic]));
+    vi.stubGlobal("navigator", { mediaDevices: { getUserMedia, enumerateDevices: vi.fn(async () => []), addEventListener: vi.fn(), removeEventListener: vi.fn() } });
+    const sent = server([
+      ["GET", /\/media$/, media],
+      ["POST", /\/whip$/, () => new Response(answerSdp(1), { status: 201, headers: { Location: `/v1/sessions/${SID}/whip/pub-1` } })],
+      ["DELETE", /\/whip\//, ok],
+    ]);
+    const e = engine();
+    await e.publish("endoscope", "cam1", { deviceId: "mic1" });
+    expect(getUserMedia).toHaveBeenCalledWith({ video: { deviceId: { exact: "cam1" } }, audio: { deviceId: { exact: "mic1" } } });
+    const offer = sent.find((r) => r.method === "POST")?.body;
+    expect(offer).toMatch(/m=video[\s\S]*m=audio/);
+    expect(last().transceivers.map((t) => [t.sending?.kind, t.direction])).toEqual([
+      ["video", "sendonly"],
+      ["audio", "sendonly"],
+    ]);
+    expect(e.getSnapshot().published[0]).toMatchObject({ source: "endoscope", deviceId: "cam1", audio: { deviceId: "mic1" }, muted: false });
+
+    e.setMuted("endoscope", true);
+    expect(mic.enabled).toBe(false);
+    expect(video.enabled).toBe(true);
+    expect(e.getSnapshot().published[0]?.muted).toBe(true);
+    e.setMuted("endoscope", false);
+    expect(mic.enabled).toBe(true);
+    await e.unpublish("endoscope");
+    expect(mic.stopped).toBe(true);
     e.dispose();
   });
 

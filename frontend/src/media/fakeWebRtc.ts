@@ -4,9 +4,12 @@ let ids = 0;
 
 export class FakeTrack extends EventTarget {
   readonly id = `track-${++ids}`;
-  readonly kind = "video";
   stopped = false;
-  constructor(readonly label = "") {
+  enabled = true;
+  constructor(
+    readonly label = "",
+    readonly kind: "video" | "audio" = "video",
+  ) {
     super();
   }
   stop() {
@@ -20,7 +23,10 @@ export class FakeStream {
     return this.tracks;
   }
   getVideoTracks() {
-    return this.tracks;
+    return this.tracks.filter((t) => t.kind === "video");
+  }
+  getAudioTracks() {
+    return this.tracks.filter((t) => t.kind === "audio");
   }
 }
 
@@ -54,7 +60,7 @@ export class FakePeerConnection extends EventTarget {
     return t;
   }
   async createOffer() {
-    const media = this.transceivers.map((t, i) => `m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:${i}\r\na=${t.direction}\r\n`);
+    const media = this.transceivers.map((t, i) => `m=${t.sending?.kind ?? "video"} 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:${i}\r\na=${t.direction}\r\n`);
     return { type: "offer", sdp: `v=0\r\ns=-\r\n${media.join("")}` };
   }
   async setLocalDescription(d: { type: string; sdp: string }) {

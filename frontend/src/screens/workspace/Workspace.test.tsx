@@ -22,6 +22,7 @@ vi.mock("../../media", () => ({
     published: [],
     publish: async () => {},
     unpublish: async () => {},
+    setMuted: () => {},
     devices: [],
     sessionSources: media.sessionSources,
     setWanted: media.setWanted,
