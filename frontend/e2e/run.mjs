@@ -364,6 +364,8 @@ try {
 
   // The surgeon stops publishing; the observer's panel loses the picture.
   await sp.getByRole("button", { name: `Stop publishing ${SOURCE}`, exact: true }).click();
+  // Stop asks first (it cuts the feed for everyone).
+  await sp.getByRole("dialog", { name: `Stop publishing ${SOURCE}?` }).getByRole("button", { name: "Stop publishing", exact: true }).click();
   await sp.getByTestId(`published-${SOURCE}`).waitFor({ state: "detached" });
   step("surgeon stopped publishing");
 
