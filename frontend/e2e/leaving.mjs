@@ -5,7 +5,8 @@
 // the surgeon previews the fake camera and publishes it with the fake microphone; the observer's
 // panel decodes it; leaving through a link asks first (Stay); a reload warns (beforeunload),
 // then offers "Resume publishing endoscope?"; Resume publishes it again and the observer's panel
-// decodes frames again (framesDecoded advancing); Stop asks to confirm.
+// decodes frames again (framesDecoded advancing) and plays its sound once turned on; Stop asks
+// to confirm.
 //
 // Run by tests/integration/web/leaving.rs; by hand:
 //   E2E_BASE=http://127.0.0.1:8080 E2E_SESSION=<id> E2E_USERS='{"surgeon":["u","pw"],"observer":["u","pw"]}' node e2e/leaving.mjs
@@ -167,6 +168,16 @@ try {
   if (!playing) fail("the observer's panel p1 is not playing after Resume");
   result.observer_frames = { before_reload: first, while_cut: cut, after_resume: again };
   step("Resume published it again; the observer decodes frames again", result.observer_frames);
+
+  // The microphone's sound reaches the observer, whose panel plays it once turned on.
+  await op.getByRole("button", { name: `Sound of ${SOURCE}`, exact: true }).click();
+  const sound = await op.getByTestId("panel-video-p1").evaluate((v) => {
+    const track = v.srcObject?.getAudioTracks()[0];
+    return { element_muted: v.muted, track_receiving: track ? !track.muted : false };
+  });
+  if (sound.element_muted || !sound.track_receiving) fail(`the observer's panel does not play the sound: ${JSON.stringify(sound)}`);
+  result.observer_sound = sound;
+  step("the observer hears the surgeon's microphone", sound);
 
   // 4. Stop asks to confirm.
   await sp.getByRole("button", { name: `Stop publishing ${SOURCE}`, exact: true }).click();

@@ -116,7 +116,12 @@ describe("receiving", () => {
     expect(post?.headers.get("Authorization")).toBe("Bearer sfu-token");
     expect(post?.headers.get("Content-Type")).toBe("application/sdp");
     expect(post?.body.match(/^m=video /gm)).toHaveLength(4);
+    // Audio m-line i plays the source of video slot i: a slot's stream carries its sound too.
+    expect(post?.body.match(/^m=audio /gm)).toHaveLength(4);
     expect(last().transceivers.every((t) => t.direction === "recvonly")).toBe(true);
+    const stream = e.streamFor("endoscope") as unknown as FakeStream;
+    expect(stream.getVideoTracks()).toEqual([last().transceivers[0]?.receiver.track]);
+    expect(stream.getAudioTracks()).toEqual([last().transceivers[4]?.receiver.track]);
     // null username/credential are left out (browsers reject them)
     expect(last().config.iceServers).toEqual([{ urls: ["stun:stun.example:3478"] }]);
     expect(e.streamFor("room-cam")).not.toBeNull();

@@ -1,7 +1,8 @@
 //! Leaving must not silently cut the operating room's feed (`frontend/e2e/leaving.mjs`): in
 //! headless Chromium against this server serving the app's build, the host surgeon publishes
 //! the fake camera, leaving through a link asks first, a reload warns and then offers to resume,
-//! Resume brings the observer's frames back, and Stop asks to confirm.
+//! Resume brings the observer's frames (and the microphone's sound) back, and Stop asks to
+//! confirm.
 
 use serde_json::json;
 
@@ -53,6 +54,10 @@ async fn in_chromium_a_reload_while_publishing_warns_then_offers_to_resume_and_s
     assert!(
         again > cut,
         "the observer's frames advance after Resume: {frames}"
+    );
+    assert_eq!(
+        result["observer_sound"]["track_receiving"], true,
+        "the surgeon's microphone reaches the observer: {result}"
     );
     assert_eq!(
         result["console_errors"].as_array().map(Vec::len),
