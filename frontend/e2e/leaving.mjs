@@ -17,6 +17,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { watchCsp } from "./csp.mjs";
+import { signIn, until } from "./browser.mjs";
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
 const sessionId = process.env.E2E_SESSION ?? "";
@@ -59,12 +60,7 @@ async function signedIn(role) {
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => msg.type() === "error" && result.console_errors.push({ role, text: msg.text() }));
   page.on("pageerror", (err) => result.console_errors.push({ role, text: String(err) }));
-  const [username, password] = users[role];
-  await page.goto("/login");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+  await signIn(page, users[role]);
   return page;
 }
 
@@ -81,16 +77,6 @@ async function shoot(page, name) {
   const file = path.join(artifacts, `${name}.png`);
   await page.screenshot({ path: file });
   result.screenshots.push(path.relative(process.cwd(), file));
-}
-
-async function until(probe, ms, every = 100) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await new Promise((r) => setTimeout(r, every));
-  }
 }
 
 const publishedLive = (page) => until(async () => (await page.evaluate(() => window.__livesurgeryMedia?.published() ?? [])).includes(SOURCE), 15_000);

@@ -71,20 +71,12 @@ export function PublishControl({ media }: { media: SessionMedia }) {
         </datalist>
         <SelectField label="Camera" value={deviceId} onChange={(e) => setDeviceId(e.target.value)}>
           <option value="">Default camera</option>
-          {cameras.map((d, i) => (
-            <option key={d.deviceId || i} value={d.deviceId}>
-              {d.label || `Camera ${i + 1}`}
-            </option>
-          ))}
+          {deviceOptions(cameras, "Camera")}
         </SelectField>
         <CameraPreview deviceId={deviceId} on={previewing} onToggle={setPreviewing} />
         <SelectField label="Microphone" value={micId} onChange={(e) => setMicId(e.target.value)}>
           <option value="">Default microphone</option>
-          {mics.map((d, i) => (
-            <option key={d.deviceId || i} value={d.deviceId}>
-              {d.label || `Microphone ${i + 1}`}
-            </option>
-          ))}
+          {deviceOptions(mics, "Microphone")}
           <option value={NO_MIC}>No microphone (video only)</option>
         </SelectField>
         <Button type="submit" disabled={busy}>
@@ -97,4 +89,13 @@ export function PublishControl({ media }: { media: SessionMedia }) {
       <PublishedList media={media} onError={setError} />
     </section>
   );
+}
+
+/** One option per device, named by its label (known once permission was granted) or its rank. */
+function deviceOptions(devices: MediaDeviceInfo[], noun: string) {
+  return devices.map((d, i) => (
+    <option key={d.deviceId || i} value={d.deviceId}>
+      {d.label || `${noun} ${i + 1}`}
+    </option>
+  ));
 }
