@@ -21,6 +21,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { injectScript, watchCsp } from "./csp.mjs";
+import { signIn as signInAs, until } from "./browser.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -127,13 +128,8 @@ async function screen(page, name) {
   await shoot(page, name);
 }
 
-async function signIn(page, role) {
-  const [username, password] = users[role];
-  await page.goto("/login");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+function signIn(page, role) {
+  return signInAs(page, users[role]);
 }
 
 /** Waits until the page's connection indicator says connected. */
@@ -150,17 +146,6 @@ async function panelBox(page, id) {
     w: Number(await panel.getAttribute("data-w")),
     h: Number(await panel.getAttribute("data-h")),
   };
-}
-
-/** Polls `probe` until it returns a truthy value or `ms` pass; the value, or null. */
-async function until(probe, ms, every = 50) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await new Promise((r) => setTimeout(r, every));
-  }
 }
 
 await mkdir(artifacts, { recursive: true });
@@ -364,6 +349,8 @@ try {
 
   // The surgeon stops publishing; the observer's panel loses the picture.
   await sp.getByRole("button", { name: `Stop publishing ${SOURCE}`, exact: true }).click();
+  // Stop asks first (it cuts the feed for everyone).
+  await sp.getByRole("dialog", { name: `Stop publishing ${SOURCE}?` }).getByRole("button", { name: "Stop publishing", exact: true }).click();
   await sp.getByTestId(`published-${SOURCE}`).waitFor({ state: "detached" });
   step("surgeon stopped publishing");
 

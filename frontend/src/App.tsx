@@ -1,5 +1,5 @@
 // Routes and the signed-in shell. Screens live in src/screens/<screen>/.
-import { BrowserRouter, Link, NavLink, Navigate, Outlet, Route, Routes, useLocation } from "react-router";
+import { Link, NavLink, Navigate, Outlet, Route, RouterProvider, Routes, createBrowserRouter, useLocation } from "react-router";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { ToastProvider } from "./components/Toasts";
 import { Button } from "./components/ui";
@@ -108,13 +108,15 @@ export function AppRoutes() {
   );
 }
 
+// A data router, so that a screen can hold navigation back (`useBlocker`: leaving the workspace
+// while publishing asks first); the routes themselves stay in `AppRoutes`.
+const router = createBrowserRouter([{ path: "*", element: <AppRoutes /> }]);
+
 export default function App() {
   return (
     <AuthProvider>
       <ToastProvider>
-        <BrowserRouter>
-          <AppRoutes />
-        </BrowserRouter>
+        <RouterProvider router={router} />
       </ToastProvider>
     </AuthProvider>
   );

@@ -1,5 +1,7 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
+import { FakeStream, FakeTrack } from "./fakeWebRtc";
 import { PanelVideo } from "./PanelVideo";
 
 const fakeStream = () => ({ id: Math.random().toString(36) }) as unknown as MediaStream;
@@ -50,5 +52,31 @@ describe("PanelVideo", () => {
 
     rerender(<PanelVideo panelId="p1" source="room-cam" stream={null} />);
     expect(video.srcObject).toBeNull();
+  });
+
+  it("plays a source's sound only when the viewer turns it on, and only once sound arrives", async () => {
+    const voice = new FakeTrack("", "audio");
+    voice.muted = true; // no packets yet
+    const stream = new FakeStream([new FakeTrack(), voice]) as unknown as MediaStream;
+    render(<PanelVideo panelId="p1" source="endoscope" stream={stream} />);
+    const video = screen.getByTestId("panel-video-p1") as HTMLVideoElement;
+    Object.defineProperty(video, "videoWidth", { configurable: true, value: 640 });
+    act(() => {
+      fireEvent(video, new Event("loadeddata"));
+    });
+    expect(screen.queryByRole("button", { name: "Sound of endoscope" })).toBeNull();
+
+    act(() => {
+      voice.muted = false;
+      voice.dispatchEvent(new Event("unmute"));
+    });
+    const toggle = screen.getByRole("button", { name: "Sound of endoscope" });
+    expect(toggle).toHaveAttribute("aria-pressed", "false");
+    expect(video.muted).toBe(true);
+    await userEvent.click(toggle);
+    expect(video.muted).toBe(false);
+    expect(toggle).toHaveAttribute("aria-pressed", "true");
+    await userEvent.click(toggle);
+    expect(video.muted).toBe(true);
   });
 });

@@ -33,6 +33,14 @@ export function PanelVideo({ panelId, source, stream }: { panelId: string; sourc
     };
   }, []);
 
+  const sound = useSound(stream);
+  // Muted by default (autoplay needs it, and one source in two panels would echo): the viewer
+  // turns a panel's sound on.
+  const [listening, setListening] = useState(false);
+  useEffect(() => {
+    if (video.current) video.current.muted = !listening;
+  }, [listening, stream]);
+
   const playing = stream !== null && shown === stream;
   const placeholder = source === null ? "No source" : `Waiting for ${source}…`;
   return (
@@ -48,6 +56,18 @@ export function PanelVideo({ panelId, source, stream }: { panelId: string; sourc
         aria-label={source === null ? "Video panel without a source" : `Video of ${source}`}
         className="h-full w-full object-contain"
       />
+      {playing && sound && source !== null && (
+        <button
+          type="button"
+          aria-pressed={listening}
+          aria-label={`Sound of ${source}`}
+          title={listening ? "Sound on: press to mute" : "Sound off: press to listen"}
+          onClick={() => setListening((l) => !l)}
+          className={`absolute right-1 bottom-1 rounded px-2 py-0.5 text-xs hover:bg-slate-700 ${listening ? "bg-emerald-700 text-white" : "bg-slate-900/80 text-slate-300 line-through"}`}
+        >
+          Sound
+        </button>
+      )}
       {!playing && (
         <div
           data-testid={`panel-placeholder-${panelId}`}
@@ -58,4 +78,26 @@ export function PanelVideo({ panelId, source, stream }: { panelId: string; sourc
       )}
     </div>
   );
+}
+
+/** Whether `stream` carries sound now: an audio track whose packets arrive (a remote track is
+ * muted while none come, as for a source published without a microphone). */
+function useSound(stream: MediaStream | null): boolean {
+  const [sound, setSound] = useState(false);
+  useEffect(() => {
+    const track = stream?.getAudioTracks?.()[0];
+    if (!track) {
+      setSound(false);
+      return;
+    }
+    const update = () => setSound(!track.muted);
+    update();
+    track.addEventListener("mute", update);
+    track.addEventListener("unmute", update);
+    return () => {
+      track.removeEventListener("mute", update);
+      track.removeEventListener("unmute", update);
+    };
+  }, [stream]);
+  return sound;
 }

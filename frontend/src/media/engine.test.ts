@@ -116,7 +116,12 @@ describe("receiving", () => {
     expect(post?.headers.get("Authorization")).toBe("Bearer sfu-token");
     expect(post?.headers.get("Content-Type")).toBe("application/sdp");
     expect(post?.body.match(/^m=video /gm)).toHaveLength(4);
+    // Audio m-line i plays the source of video slot i: a slot's stream carries its sound too.
+    expect(post?.body.match(/^m=audio /gm)).toHaveLength(4);
     expect(last().transceivers.every((t) => t.direction === "recvonly")).toBe(true);
+    const stream = e.streamFor("endoscope") as unknown as FakeStream;
+    expect(stream.getVideoTracks()).toEqual([last().transceivers[0]?.receiver.track]);
+    expect(stream.getAudioTracks()).toEqual([last().transceivers[4]?.receiver.track]);
     // null username/credential are left out (browsers reject them)
     expect(last().config.iceServers).toEqual([{ urls: ["stun:stun.example:3478"] }]);
     expect(e.streamFor("room-cam")).not.toBeNull();
@@ -353,7 +358,7 @@ describe("publishing", () => {
       ["DELETE", /\/whip\//, ok],
     ]);
     const e = engine();
-    await vi.waitFor(() => expect(e.getSnapshot().devices.map((d) => d.deviceId)).toEqual(["cam1"]));
+    await vi.waitFor(() => expect(e.getSnapshot().devices.map((d) => d.deviceId)).toEqual(["cam1", "mic1"]));
     await e.publish("endoscope", "cam1");
     expect(getUserMedia).toHaveBeenCalledWith({ video: { deviceId: { exact: "cam1" } }, audio: false });
     const post = sent.find((r) => r.method === "POST");
@@ -370,6 +375,38 @@ describe("publishing", () => {
     expect(sent.find((r) => r.method === "DELETE")?.url.pathname).toBe(`/v1/sessions/${SID}/whip/pub-1`);
     expect(last().closed).toBe(true);
     expect(e.getSnapshot().published).toEqual([]);
+    e.dispose();
+  });
+
+  it("publishes the chosen microphone with the camera in the same WHIP offer, and mutes it", async () => {
+    const video = new FakeTrack("Fake camera");
+    const mic = new FakeTrack("Fake mic", "audio");
+    const getUserMedia = vi.fn(async () => new FakeStream([video, mic]));
+    vi.stubGlobal("navigator", { mediaDevices: { getUserMedia, enumerateDevices: vi.fn(async () => []), addEventListener: vi.fn(), removeEventListener: vi.fn() } });
+    const sent = server([
+      ["GET", /\/media$/, media],
+      ["POST", /\/whip$/, () => new Response(answerSdp(1), { status: 201, headers: { Location: `/v1/sessions/${SID}/whip/pub-1` } })],
+      ["DELETE", /\/whip\//, ok],
+    ]);
+    const e = engine();
+    await e.publish("endoscope", "cam1", { deviceId: "mic1" });
+    expect(getUserMedia).toHaveBeenCalledWith({ video: { deviceId: { exact: "cam1" } }, audio: { deviceId: { exact: "mic1" } } });
+    const offer = sent.find((r) => r.method === "POST")?.body;
+    expect(offer).toMatch(/m=video[\s\S]*m=audio/);
+    expect(last().transceivers.map((t) => [t.sending?.kind, t.direction])).toEqual([
+      ["video", "sendonly"],
+      ["audio", "sendonly"],
+    ]);
+    expect(e.getSnapshot().published[0]).toMatchObject({ source: "endoscope", deviceId: "cam1", audio: { deviceId: "mic1" }, muted: false });
+
+    e.setMuted("endoscope", true);
+    expect(mic.enabled).toBe(false);
+    expect(video.enabled).toBe(true);
+    expect(e.getSnapshot().published[0]?.muted).toBe(true);
+    e.setMuted("endoscope", false);
+    expect(mic.enabled).toBe(true);
+    await e.unpublish("endoscope");
+    expect(mic.stopped).toBe(true);
     e.dispose();
   });
 

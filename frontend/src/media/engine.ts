@@ -7,6 +7,7 @@ import { EngineCore, type EngineOptions, type EngineSnapshot } from "./core";
 import { Publishing } from "./publishing";
 import { sameSlots } from "./slots";
 import { Subscriptions, type InboundSlot } from "./subscriptions";
+import type { AudioChoice } from "./types";
 
 export type { EngineOptions, EngineSnapshot } from "./core";
 export { FIRST_FRAME_POLL_MS } from "./subscriptions";
@@ -211,8 +212,13 @@ export class MediaEngine {
   // ---- Publishing (WHIP) ----
 
   /** Publishes a camera as `source`; rejects with a sentence to show (also kept on the source). */
-  publish(source: string, deviceId?: string): Promise<void> {
-    return this.publishing.publish(source, deviceId);
+  publish(source: string, deviceId?: string, audio?: AudioChoice | null): Promise<void> {
+    return this.publishing.publish(source, deviceId, audio);
+  }
+
+  /** Mutes or unmutes the microphone published with `source`. */
+  setMuted(source: string, muted: boolean): void {
+    this.publishing.setMuted(source, muted);
   }
 
   /** Stops `source`: DELETE of its WHIP resource (awaited, so a refusal reaches the caller). */

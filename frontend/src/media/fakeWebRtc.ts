@@ -4,9 +4,14 @@ let ids = 0;
 
 export class FakeTrack extends EventTarget {
   readonly id = `track-${++ids}`;
-  readonly kind = "video";
   stopped = false;
-  constructor(readonly label = "") {
+  enabled = true;
+  /** A remote track is muted while no packets arrive. */
+  muted = false;
+  constructor(
+    readonly label = "",
+    readonly kind: "video" | "audio" = "video",
+  ) {
     super();
   }
   stop() {
@@ -20,17 +25,23 @@ export class FakeStream {
     return this.tracks;
   }
   getVideoTracks() {
-    return this.tracks;
+    return this.tracks.filter((t) => t.kind === "video");
+  }
+  getAudioTracks() {
+    return this.tracks.filter((t) => t.kind === "audio");
   }
 }
 
 class FakeTransceiver {
   mid: string | null = null;
-  readonly receiver = { track: new FakeTrack() };
+  readonly receiver: { track: FakeTrack };
   constructor(
     readonly sending: FakeTrack | null,
     readonly direction: string,
-  ) {}
+    readonly kind: "video" | "audio" = sending?.kind ?? "video",
+  ) {
+    this.receiver = { track: new FakeTrack("", kind) };
+  }
   setCodecPreferences() {}
 }
 
@@ -49,12 +60,15 @@ export class FakePeerConnection extends EventTarget {
     FakePeerConnection.all.push(this);
   }
   addTransceiver(trackOrKind: FakeTrack | string, init: { direction: string }) {
-    const t = new FakeTransceiver(typeof trackOrKind === "string" ? null : trackOrKind, init.direction);
+    const t =
+      typeof trackOrKind === "string"
+        ? new FakeTransceiver(null, init.direction, trackOrKind === "audio" ? "audio" : "video")
+        : new FakeTransceiver(trackOrKind, init.direction);
     this.transceivers.push(t);
     return t;
   }
   async createOffer() {
-    const media = this.transceivers.map((t, i) => `m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:${i}\r\na=${t.direction}\r\n`);
+    const media = this.transceivers.map((t, i) => `m=${t.kind} 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:${i}\r\na=${t.direction}\r\n`);
     return { type: "offer", sdp: `v=0\r\ns=-\r\n${media.join("")}` };
   }
   async setLocalDescription(d: { type: string; sdp: string }) {

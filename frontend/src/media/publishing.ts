@@ -1,6 +1,6 @@
 // The publishing side of the media engine: one WHIP connection per camera this browser
 // publishes as a named source, and the list of cameras to choose from.
-import type { LocalSource } from "./types";
+import type { AudioChoice, LocalSource } from "./types";
 import type { EngineCore } from "./core";
 import { cameraErrorText, connectionFailedText, publishErrorText } from "./errors";
 import { deleteResource, postOffer } from "./signal";
@@ -10,6 +10,9 @@ import { emptyStream, offerWhenGathered, preferSfuCodecs } from "./webrtc";
 interface Publication {
   source: string;
   deviceLabel: string;
+  deviceId?: string;
+  audio: AudioChoice | null;
+  muted: boolean;
   stream: MediaStream;
   state: LocalSource["state"];
   error?: string;
@@ -53,6 +56,9 @@ export class Publishing {
     return [...this.pubs.values()].map((p) => ({
       source: p.source,
       deviceLabel: p.deviceLabel,
+      ...(p.deviceId ? { deviceId: p.deviceId } : {}),
+      audio: p.audio,
+      muted: p.muted,
       stream: p.stream,
       state: p.state,
       ...(p.error ? { error: p.error } : {}),
@@ -72,7 +78,7 @@ export class Publishing {
     try {
       const all = await md.enumerateDevices();
       if (this.core.disposed) return;
-      this.devices = all.filter((d) => d.kind === "videoinput");
+      this.devices = all.filter((d) => d.kind === "videoinput" || d.kind === "audioinput");
       this.core.emit();
     } catch {
       // No list of cameras: publishing still uses the default one.
@@ -106,7 +112,7 @@ export class Publishing {
   }
 
   /** Publishes a camera as `source`; rejects with a sentence to show (also kept on the source). */
-  async publish(source: string, deviceId?: string): Promise<void> {
+  async publish(source: string, deviceId?: string, audio: AudioChoice | null = null): Promise<void> {
     const core = this.core;
     if (core.disposed) throw new Error("The workspace is closing.");
     if (core.over) throw new Error("The session has ended: cameras can no longer be published.");
@@ -124,14 +130,20 @@ export class Publishing {
     let stream: MediaStream;
     try {
       if (!md?.getUserMedia) throw new TypeError("no mediaDevices");
-      stream = await md.getUserMedia({ video: deviceId ? { deviceId: { exact: deviceId } } : true, audio: false });
+      stream = await md.getUserMedia({
+        video: deviceId ? { deviceId: { exact: deviceId } } : true,
+        audio: audio ? (audio.deviceId ? { deviceId: { exact: audio.deviceId } } : true) : false,
+      });
     } catch (err) {
       const text =
         err instanceof TypeError
           ? "This browser cannot use cameras on this page (a secure connection, https, is needed)."
           : cameraErrorText(err);
       if (core.disposed) throw new Error(text);
-      this.pubs.set(source, { source, deviceLabel: "", stream: emptyStream(), state: "failed", error: text, pc: null, url: null, resourceId: null, ended: true });
+      this.pubs.set(source, {
+        ...{ source, deviceLabel: "", audio, muted: false, stream: emptyStream(), state: "failed", error: text },
+        ...{ ...(deviceId ? { deviceId } : {}), pc: null, url: null, resourceId: null, ended: true },
+      });
       core.emit();
       throw new Error(text);
     }
@@ -141,6 +153,9 @@ export class Publishing {
     const pub: Publication = {
       source,
       deviceLabel: track?.label ?? "",
+      ...(deviceId ? { deviceId } : {}),
+      audio,
+      muted: false,
       stream,
       state: "connecting",
       pc: null,
@@ -162,6 +177,7 @@ export class Publishing {
         if (!pub.ended) this.failPublication(pub, `The camera of "${source}" stopped (unplugged, or taken by another application). Publish it again.`);
       });
       preferSfuCodecs(pc.addTransceiver(track, { direction: "sendonly", streams: [stream] }));
+      for (const mic of stream.getAudioTracks?.() ?? []) pc.addTransceiver(mic, { direction: "sendonly", streams: [stream] });
       const offer = await offerWhenGathered(pc);
       if (pub.ended) return;
       const answer = await postOffer(whipUrlFor(core.opts.join.sfu.whip_url, source), core.token, offer);
@@ -209,6 +225,15 @@ export class Publishing {
     pub.pc = null;
     pub.url = null;
     this.core.deleteThenClose(url, pc);
+  }
+
+  /** Mutes (or unmutes) the microphone of `source`: its track stays, sending silence. */
+  setMuted(source: string, muted: boolean): void {
+    const pub = this.pubs.get(source);
+    if (!pub || pub.muted === muted) return;
+    pub.muted = muted;
+    for (const mic of pub.stream.getAudioTracks?.() ?? []) mic.enabled = !muted;
+    this.core.emit();
   }
 
   /** Stops `source`: DELETE of its WHIP resource (awaited, so a refusal reaches the caller). */

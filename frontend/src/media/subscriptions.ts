@@ -196,10 +196,12 @@ export class Subscriptions {
     const core = this.core;
     const pc = new RTCPeerConnection({ iceServers: core.iceServers });
     const transceivers = slots.map(() => pc.addTransceiver("video", { direction: "recvonly" }));
+    // Audio m-line i plays the source of video slot i: each slot's stream carries both.
+    const voices = slots.map(() => pc.addTransceiver("audio", { direction: "recvonly" }));
     const sub: Subscription = {
       pc,
       transceivers,
-      streams: transceivers.map((t) => new MediaStream([t.receiver.track])),
+      streams: transceivers.map((t, i) => new MediaStream([t.receiver.track, ...(voices[i] ? [voices[i].receiver.track] : [])])),
       slots,
       baseline: slots.map(() => 0),
       url: null,

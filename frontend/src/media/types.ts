@@ -15,11 +15,22 @@ export interface MediaOptions {
   sendFirstFrame: (msg: Omit<MediaFirstFrameMessage, "ref" | "type">) => void;
 }
 
+/** The microphone sent with a camera: `deviceId` absent is the default microphone. */
+export interface AudioChoice {
+  deviceId?: string;
+}
+
 /** A camera this browser publishes as a named source. */
 export interface LocalSource {
   source: string;
   /** The camera's label, for the person who chose it. */
   deviceLabel: string;
+  /** The camera asked for (absent: the default one), so the same can be published again. */
+  deviceId?: string;
+  /** The microphone sent with it, or null for video only. */
+  audio: AudioChoice | null;
+  /** The microphone is muted (its track sends silence). */
+  muted: boolean;
   stream: MediaStream;
   state: "connecting" | "live" | "failed";
   error?: string;
@@ -28,11 +39,14 @@ export interface LocalSource {
 export interface SessionMedia {
   /** This browser's published sources. */
   published: LocalSource[];
-  /** Publishes a local camera (`deviceId`, default the first) as `source` over WHIP. */
-  publish(source: string, deviceId?: string): Promise<void>;
+  /** Publishes a local camera (`deviceId`, default the first) as `source` over WHIP, with a
+   * microphone when `audio` is given. */
+  publish(source: string, deviceId?: string, audio?: AudioChoice | null): Promise<void>;
+  /** Mutes or unmutes the microphone published with `source`. */
+  setMuted(source: string, muted: boolean): void;
   /** Stops publishing `source` (DELETE of its WHIP resource) and stops the camera. */
   unpublish(source: string): Promise<void>;
-  /** The cameras this browser can publish (labels once permission was granted). */
+  /** The cameras and microphones this browser can publish (labels once permission was granted). */
   devices: MediaDeviceInfo[];
   /** Sources published in the session by anyone, as the server lists them. */
   sessionSources: string[];

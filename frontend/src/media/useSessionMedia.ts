@@ -1,7 +1,7 @@
 // The React face of the media layer: one MediaEngine per join, read through a snapshot.
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { MediaEngine, type EngineSnapshot } from "./engine";
-import type { MediaOptions, SessionMedia } from "./types";
+import type { AudioChoice, MediaOptions, SessionMedia } from "./types";
 
 const IDLE: EngineSnapshot = { published: [], devices: [], sessionSources: [], error: null, slotsVersion: 0 };
 const noSubscribe = () => () => {};
@@ -12,7 +12,7 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
   const wanted = useRef<string[]>([]);
   // Survive it too: what this browser publishes. A renewal is a new participant whose old media
   // the server cuts (its SFU token and participant end), so the new join publishes it again.
-  const publishing = useRef(new Map<string, string | undefined>());
+  const publishing = useRef(new Map<string, { deviceId?: string; audio: AudioChoice | null }>());
   const send = useRef<MediaOptions["sendFirstFrame"] | null>(null);
   const current = useRef<MediaEngine | null>(null);
   const [engine, setEngine] = useState<MediaEngine | null>(null);
@@ -38,7 +38,7 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
     current.current = e;
     e.start();
     setEngine(e);
-    for (const [source, deviceId] of publishing.current) republish(e, source, deviceId);
+    for (const [source, { deviceId, audio }] of publishing.current) republish(e, source, deviceId, audio);
     return () => {
       e.dispose();
       if (current.current === e) current.current = null;
@@ -49,12 +49,13 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
   const snapshot = useSyncExternalStore(engine?.subscribe ?? noSubscribe, engine?.getSnapshot ?? idleSnapshot);
 
   // Callers may hold an old result (effects with narrow deps): every method reads the live engine.
-  const publish = useCallback(async (source: string, deviceId?: string) => {
+  const publish = useCallback(async (source: string, deviceId?: string, audio: AudioChoice | null = null) => {
     const e = current.current;
     if (!e) throw new Error("Live media is not connected yet. Try again in a moment.");
-    await e.publish(source, deviceId);
-    publishing.current.set(source, deviceId);
+    await e.publish(source, deviceId, audio);
+    publishing.current.set(source, { ...(deviceId ? { deviceId } : {}), audio });
   }, []);
+  const setMuted = useCallback((source: string, muted: boolean) => current.current?.setMuted(source, muted), []);
   const unpublish = useCallback(async (source: string) => {
     publishing.current.delete(source);
     await current.current?.unpublish(source);
@@ -75,6 +76,7 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
       sessionSources: snapshot.sessionSources,
       error: snapshot.error,
       publish,
+      setMuted,
       unpublish,
       setWanted,
       streamFor,
@@ -82,16 +84,16 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
     }),
     // A new snapshot (also when only `slotsVersion` moved) is a new result, so panels ask
     // `streamFor` again.
-    [snapshot, publish, unpublish, setWanted, streamFor, onSessionEvent],
+    [snapshot, publish, setMuted, unpublish, setWanted, streamFor, onSessionEvent],
   );
 }
 
 /** Publishes `source` again on a new join's engine; one retry a second later, while the server
  * may still hold the old join's publication of it. A failure shows on the source's row. */
-function republish(e: MediaEngine, source: string, deviceId: string | undefined): void {
-  e.publish(source, deviceId).catch(() => {
+function republish(e: MediaEngine, source: string, deviceId: string | undefined, audio: AudioChoice | null): void {
+  e.publish(source, deviceId, audio).catch(() => {
     setTimeout(() => {
-      if (!e.disposed) void e.publish(source, deviceId).catch(() => {});
+      if (!e.disposed) void e.publish(source, deviceId, audio).catch(() => {});
     }, 1000);
   });
 }

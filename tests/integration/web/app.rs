@@ -22,7 +22,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// Set to `1` where a missing prerequisite must fail the tests rather than skip them.
 pub(crate) const REQUIRE_WEBAPP: &str = "LIVESURGERY_REQUIRE_WEBAPP";
 /// The E2E script's own limit (it shares two cores with the rest of the suite).
-const E2E_TIMEOUT_MS: u64 = 150_000;
+pub(super) const E2E_TIMEOUT_MS: u64 = 150_000;
 /// Past this a step hangs (each should have given up by itself before).
 pub(crate) const STEP_LIMIT: Duration = Duration::from_secs(240);
 

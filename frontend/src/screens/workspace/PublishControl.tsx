@@ -1,20 +1,28 @@
-// Publish a local camera as a named source of the session (WHIP, through the media layer).
+// Publish a local camera (seen first in a preview) with a microphone as a named source of the
+// session (WHIP, through the media layer).
 import { useId, useState } from "react";
 import type { FormEvent } from "react";
-import { Alert, Badge, Button, SelectField, TextField, messageOf } from "../../components/ui";
+import { Alert, Button, SelectField, TextField, messageOf } from "../../components/ui";
 import type { SessionMedia } from "../../media/types";
+import { CameraPreview } from "./CameraPreview";
+import { PublishedList } from "./PublishedList";
 
 export const SOURCE_LABEL = /^[a-z0-9._-]{1,64}$/;
 const SUGGESTED = ["endoscope", "room-cam", "vitals"];
+/** The microphone select's value for "video only". */
+const NO_MIC = "none";
 
 export function PublishControl({ media }: { media: SessionMedia }) {
   const listId = useId();
   const [source, setSource] = useState("endoscope");
   const [deviceId, setDeviceId] = useState("");
+  const [micId, setMicId] = useState("");
+  const [previewing, setPreviewing] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [invalid, setInvalid] = useState<string | null>(null);
   const cameras = media.devices.filter((d) => d.kind === "videoinput");
+  const mics = media.devices.filter((d) => d.kind === "audioinput");
   const mine = new Set(media.published.map((p) => p.source));
 
   async function submit(e: FormEvent) {
@@ -31,8 +39,10 @@ export function PublishControl({ media }: { media: SessionMedia }) {
     setInvalid(null);
     setError(null);
     setBusy(true);
+    // The camera goes from the preview to the publication (some cameras open only once).
+    setPreviewing(false);
     try {
-      await media.publish(name, deviceId || undefined);
+      await media.publish(name, deviceId || undefined, micId === NO_MIC ? null : micId ? { deviceId: micId } : {});
     } catch (err) {
       setError(messageOf(err));
     } finally {
@@ -61,11 +71,13 @@ export function PublishControl({ media }: { media: SessionMedia }) {
         </datalist>
         <SelectField label="Camera" value={deviceId} onChange={(e) => setDeviceId(e.target.value)}>
           <option value="">Default camera</option>
-          {cameras.map((d, i) => (
-            <option key={d.deviceId || i} value={d.deviceId}>
-              {d.label || `Camera ${i + 1}`}
-            </option>
-          ))}
+          {deviceOptions(cameras, "Camera")}
+        </SelectField>
+        <CameraPreview deviceId={deviceId} on={previewing} onToggle={setPreviewing} />
+        <SelectField label="Microphone" value={micId} onChange={(e) => setMicId(e.target.value)}>
+          <option value="">Default microphone</option>
+          {deviceOptions(mics, "Microphone")}
+          <option value={NO_MIC}>No microphone (video only)</option>
         </SelectField>
         <Button type="submit" disabled={busy}>
           {busy ? "Publishing…" : "Publish"}
@@ -74,25 +86,16 @@ export function PublishControl({ media }: { media: SessionMedia }) {
       {/* A failed publish usually stays listed with its reason below; say it once. */}
       {error && !media.published.some((p) => p.error === error) && <Alert>{error}</Alert>}
       {media.error && <Alert>{media.error}</Alert>}
-      {media.published.length > 0 && (
-        <ul aria-label="Published by this browser" className="flex flex-col gap-1.5">
-          {media.published.map((p) => (
-            <li key={p.source} data-testid={`published-${p.source}`} className="flex flex-wrap items-center gap-1.5 text-sm">
-              <span className="font-medium text-slate-100">{p.source}</span>
-              <Badge tone={p.state === "live" ? "emerald" : p.state === "failed" ? "rose" : "amber"}>{p.state}</Badge>
-              <span className="w-full truncate text-xs text-slate-400">{p.deviceLabel}</span>
-              {p.error && <span className="w-full text-xs text-rose-300">{p.error}</span>}
-              <Button
-                variant="secondary"
-                aria-label={`Stop publishing ${p.source}`}
-                onClick={() => void media.unpublish(p.source).catch((err: unknown) => setError(messageOf(err)))}
-              >
-                Stop
-              </Button>
-            </li>
-          ))}
-        </ul>
-      )}
+      <PublishedList media={media} onError={setError} />
     </section>
   );
+}
+
+/** One option per device, named by its label (known once permission was granted) or its rank. */
+function deviceOptions(devices: MediaDeviceInfo[], noun: string) {
+  return devices.map((d, i) => (
+    <option key={d.deviceId || i} value={d.deviceId}>
+      {d.label || `${noun} ${i + 1}`}
+    </option>
+  ));
 }

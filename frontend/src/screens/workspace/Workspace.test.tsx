@@ -22,6 +22,7 @@ vi.mock("../../media", () => ({
     published: [],
     publish: async () => {},
     unpublish: async () => {},
+    setMuted: () => {},
     devices: [],
     sessionSources: media.sessionSources,
     setWanted: media.setWanted,
@@ -185,6 +186,27 @@ describe("Workspace", () => {
     expect(screen.getByRole("button", { name: "Add panel" })).toBeEnabled();
     expect(document.querySelectorAll(".react-resizable-handle").length).toBeGreaterThan(0);
     expect(screen.getByRole("region", { name: "Publish camera" })).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "End session" })).toBeNull(); // hosts only
+  });
+
+  it("lets the host end the session from the workspace, once confirmed, and then says it ended", async () => {
+    await open(welcome({ role: "host" }));
+    const fetch = vi.mocked(globalThis.fetch);
+    const answer = fetch.getMockImplementation()!;
+    fetch.mockImplementation(async (req) => (new URL((req as Request).url).pathname.endsWith(":end") ? json({}) : answer(req)));
+    const ends = () => fetch.mock.calls.map(([r]) => r as Request).filter((r) => r.url.endsWith(`/v1/sessions/${SESSION_ID}:end`));
+    await userEvent.click(screen.getByRole("button", { name: "End session" }));
+    const dialog = screen.getByRole("dialog", { name: "End this session?" });
+    await userEvent.click(within(dialog).getByRole("button", { name: "Keep it live" }));
+    expect(ends()).toHaveLength(0);
+    expect(screen.queryByTestId("session-ended")).toBeNull();
+
+    await userEvent.click(screen.getByRole("button", { name: "End session" }));
+    await userEvent.click(within(screen.getByRole("dialog", { name: "End this session?" })).getByRole("button", { name: "End session" }));
+    expect(await screen.findByTestId("session-ended")).toHaveTextContent("The session has ended.");
+    expect(ends().map((r) => r.method)).toEqual(["POST"]);
+    expect(screen.queryByRole("button", { name: "End session" })).toBeNull();
+    expect(screen.queryByRole("region", { name: "Publish camera" })).toBeNull();
   });
 
   it("moves a panel with the keyboard: one layout.update, server values until the event", async () => {

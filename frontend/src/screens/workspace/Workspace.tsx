@@ -14,6 +14,10 @@ import { RecordingControl } from "../../components/RecordingControl";
 import { RecordingIndicator } from "../../components/RecordingIndicator";
 import { canEditLayout, canRecord, isRecording, sourcesInUse } from "../../realtime/sessionState";
 import { ConnectionIndicator } from "./ConnectionIndicator";
+import { EndSessionControl } from "./EndSessionControl";
+import { LeaveGuard } from "./LeaveGuard";
+import { usePublishMemory } from "./publishMemory";
+import { ResumeBanner } from "./ResumeOffer";
 import { keyboardRect, MAX_PANELS } from "./grid";
 import { PanelVideo, useSessionMedia } from "../../media";
 import { PanelCard } from "./PanelCard";
@@ -122,7 +126,11 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
   // Until the welcome, the join answer says whether the session is being recorded.
   const recording = state.ready ? isRecording(state) : (recordingFlagOf(joined.join)?.active ?? false);
 
-  const ended = state.status === "ended" || state.status === "cancelled" || closeReason === "ended";
+  const [endedHere, setEndedHere] = useState(false);
+  const ended = state.status === "ended" || state.status === "cancelled" || closeReason === "ended" || endedHere;
+  const mayPublish = state.ready && state.permissions.includes("publish") && state.status === "live" && !ended;
+  const resumeOffer = usePublishMemory(sessionId, media, ended);
+  const publishing = media.published.filter((p) => p.state !== "failed").map((p) => p.source);
 
   const onKey = (id: string) => (e: KeyboardEvent<HTMLButtonElement>) => {
     const current = shown.find((p) => p.id === id);
@@ -198,6 +206,9 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
         <RecordingIndicator active={recording} />
         {state.ready && state.role && <span className="text-sm text-slate-400">You: {state.role}</span>}
         <div className="ml-auto flex flex-wrap items-center gap-2">
+          {state.role === "host" && state.status === "live" && !ended && (
+            <EndSessionControl sessionId={sessionId} onEnded={() => setEndedHere(true)} />
+          )}
           {canRecord(state) && <RecordingControl sessionId={sessionId} active={recording} disabled={status !== "connected"} />}
           {editable && (
             <Button onClick={addPanel} disabled={panels.length >= MAX_PANELS || status !== "connected"}>
@@ -219,7 +230,9 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
         </div>
       </div>
 
+      <LeaveGuard sources={ended ? [] : publishing} />
       <div className="flex flex-col gap-2 px-3 pt-2 empty:hidden">
+        {mayPublish && <ResumeBanner offer={resumeOffer} />}
         {ended && (
           <div data-testid="session-ended">
             <Alert kind="info">
@@ -260,7 +273,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
             className="flex w-56 shrink-0 flex-col gap-4 overflow-y-auto border-l border-slate-800 bg-slate-900/40 p-3 xl:w-64"
           >
             <Presence participants={state.participants} me={state.participantId} directory={directory} />
-            {state.ready && state.permissions.includes("publish") && state.status === "live" && <PublishControl media={media} />}
+            {mayPublish && <PublishControl media={media} />}
           </aside>
         )}
       </div>
