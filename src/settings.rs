@@ -240,6 +240,10 @@ pub struct ApiSettings {
     /// removed (its disconnect recorded with reason `setup_timeout`), in seconds.
     #[arg(long, env = "LIVESURGERY_SFU_SETUP_TIMEOUT", default_value_t = 15)]
     pub sfu_setup_timeout: u64,
+    /// SFU: a publisher's video that sends nothing this long while its connection stays up is
+    /// marked stalled (`SourceStalled`; its next media records `SourceResumed`), in ms.
+    #[arg(long, env = "LIVESURGERY_SFU_STALL_AFTER_MS", default_value_t = 2000)]
+    pub sfu_stall_after_ms: u64,
     /// TURN servers handed to clients with time-limited credentials, comma-separated
     /// (`turn:turn.example.org:3478?transport=udp,turns:...`); needs `--turn-secret`.
     #[arg(long, env = "LIVESURGERY_TURN_URLS", value_delimiter = ',')]

@@ -66,6 +66,8 @@ pub struct MediaSourceView {
     pub user_id: Uuid,
     /// Its tracks, in publish order.
     pub tracks: Vec<TrackView>,
+    /// Its video stopped arriving (`SourceStalled`) and has not resumed.
+    pub stalled: bool,
 }
 
 /// A subscriber connected at the replayed time.
@@ -103,6 +105,7 @@ impl MediaView {
                     resource_id: e.resource_id,
                     user_id: e.user_id,
                     tracks: Vec::new(),
+                    stalled: false,
                 });
             }
             Event::PublisherDisconnected(e) => {
@@ -124,6 +127,16 @@ impl MediaView {
             Event::TrackUnpublished(e) => {
                 if let Some(source) = self.source_mut(e.resource_id) {
                     source.tracks.retain(|t| t.mid != e.mid);
+                }
+            }
+            Event::SourceStalled(e) => {
+                if let Some(source) = self.source_mut(e.resource_id) {
+                    source.stalled = true;
+                }
+            }
+            Event::SourceResumed(e) => {
+                if let Some(source) = self.source_mut(e.resource_id) {
+                    source.stalled = false;
                 }
             }
             Event::SubscriberConnected(e) => {

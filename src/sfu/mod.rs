@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use livesurgery_domain::events::{LeaveReason, MediaEndReason};
 use livesurgery_domain::roles::OrgRole;
 use livesurgery_domain::{CommandContext, Event};
@@ -244,19 +245,14 @@ impl Sfu {
             metrics: metrics.clone(),
         };
         let weak = Arc::downgrade(&sfu);
-        let setup_timeout = Duration::from_secs(settings.sfu_setup_timeout.max(1));
+        let timing = engine::Timing {
+            setup_timeout: Duration::from_secs(settings.sfu_setup_timeout.max(1)),
+            stall_after: Duration::from_millis(settings.sfu_stall_after_ms.max(1)),
+        };
         let engine = std::thread::Builder::new()
             .name("sfu-media".into())
             .spawn(move || {
-                engine::run(
-                    socket,
-                    advertised,
-                    command_rx,
-                    sink,
-                    metrics,
-                    weak,
-                    setup_timeout,
-                );
+                engine::run(socket, advertised, command_rx, sink, metrics, weak, timing);
             })
             .context("starting the SFU media thread")?;
         *lock(&sfu.engine) = Some(engine);
@@ -343,6 +339,8 @@ impl Sfu {
                 participant_id: info.participant_id,
                 user_id: info.user_id,
                 tracks: Vec::new(),
+                stalled: false,
+                stalled_since: None,
             });
         }
         let answered = engine::answer(self.advertised, offer);
@@ -548,6 +546,20 @@ impl Sfu {
                 presence.connected(info.participant_id, e.resource_id, None);
             }
             _ => {}
+        }
+    }
+
+    /// Called by the media loop when a source's video stalls (`since` its last frame) or
+    /// resumes (`None`).
+    fn stall(&self, session_id: Uuid, resource_id: Uuid, since: Option<DateTime<Utc>>) {
+        let mut registry = lock(&self.registry);
+        if let Some(source) = registry
+            .sessions
+            .get_mut(&session_id)
+            .and_then(|m| m.sources.iter_mut().find(|s| s.resource_id == resource_id))
+        {
+            source.stalled = since.is_some();
+            source.stalled_since = since;
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use livesurgery_domain::events::MediaKind;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -29,6 +30,11 @@ pub struct SourceView {
     pub participant_id: Uuid,
     pub user_id: Uuid,
     pub tracks: Vec<TrackView>,
+    /// Its video sent nothing for the stall threshold while its connection stayed up
+    /// (`SourceStalled`); cleared by its next frame (`SourceResumed`).
+    pub stalled: bool,
+    /// When its last video frame arrived before the stall; `null` unless stalled.
+    pub stalled_since: Option<DateTime<Utc>>,
 }
 
 /// One subscription (WHEP resource) of a session.

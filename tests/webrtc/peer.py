@@ -17,8 +17,9 @@ test can tell sources apart and see the picture advance.
 Stdout carries one JSON object a line (`{"event": ...}`); logs go to stderr. Stdin takes JSON
 commands, one a line: `{"cmd":"quit"}` (DELETE the resource, close, exit 0),
 `{"cmd":"drop"}` (close the peer connection without DELETE), `{"cmd":"vanish"}` (exit at once,
-sending nothing: the server sees the peer go silent), `{"cmd":"stats"}`. Without `--seconds`,
-stdin closing means quit.
+sending nothing: the server sees the peer go silent), `{"cmd":"stats"}`; a publisher also takes
+`{"cmd":"pause"}` (stop sending video frames, the connection staying up: the source stalls) and
+`{"cmd":"resume"}`. Without `--seconds`, stdin closing means quit.
 
 Exit codes: 0 done, 2 an HTTP error, 3 the connection failed or timed out, 1 anything else.
 """
@@ -323,9 +324,11 @@ async def delete(resource: str, token: str) -> None:
 
 
 async def run_until_told(
-    commands: asyncio.Queue, seconds: Optional[float], on_stats
+    commands: asyncio.Queue, seconds: Optional[float], on_stats, others=None
 ) -> str:
-    """Waits for quit/drop/vanish (or the time limit, or stdin closing); what to do then."""
+    """Waits for quit/drop/vanish (or the time limit, or stdin closing); what to do then.
+    `others` maps further command names to what they do."""
+    others = others or {}
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -342,6 +345,8 @@ async def run_until_told(
             return name
         if name == "stats":
             on_stats()
+        elif name in others:
+            others[name]()
         else:
             emit("error", message=f"unknown command {command!r}")
 
@@ -369,10 +374,25 @@ class PatternTrack(MediaStreamTrack):
         self.tag, self.width, self.height, self.fps = tag, width, height, fps
         self.count = 0
         self._start: Optional[float] = None
+        self._running = asyncio.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Stops producing frames (nothing is sent; the connection stays up)."""
+        self._running.clear()
+        emit("paused", frame=self.count)
+
+    def resume(self) -> None:
+        """Produces frames again, paced from now."""
+        if not self._running.is_set():
+            self._start = time.monotonic() - self.count / self.fps
+            self._running.set()
+        emit("resumed", frame=self.count)
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
+        await self._running.wait()
         if self._start is None:
             self._start = time.monotonic()
         due = self._start + self.count / self.fps
@@ -472,7 +492,9 @@ async def publish(args: argparse.Namespace) -> None:
             state=pc.connectionState,
         )
 
-    action = await run_until_told(commands, args.seconds, stats)
+    action = await run_until_told(
+        commands, args.seconds, stats, {"pause": track.pause, "resume": track.resume}
+    )
     if args.no_delete and action == "quit":
         action = "drop"
     stats()

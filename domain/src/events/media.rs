@@ -1,5 +1,5 @@
 //! Media events, appended by the SFU to the session stream (`session-<uuid>`): publishers,
-//! subscribers, tracks, keyframe requests, first frames and reception quality.
+//! subscribers, tracks, keyframe requests, first frames and reception quality, stalls.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -208,6 +208,31 @@ pub struct MediaQualitySampled {
     pub interval_ms: u64,
 }
 
+/// A publisher's video source sent no media for the SFU's stall threshold
+/// (`LIVESURGERY_SFU_STALL_AFTER_MS`) while its connection stayed up: its picture is frozen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceStalled {
+    pub session_id: Uuid,
+    /// The publisher's WHIP resource.
+    pub resource_id: Uuid,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub source: String,
+}
+
+/// A stalled source's media arrived again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceResumed {
+    pub session_id: Uuid,
+    /// The publisher's WHIP resource.
+    pub resource_id: Uuid,
+    pub participant_id: Uuid,
+    pub user_id: Uuid,
+    pub source: String,
+    /// From its last media before the stall to this resumption.
+    pub stalled_ms: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -368,6 +393,29 @@ mod tests {
                     interval_ms: 10_000,
                 }),
             ),
+            (
+                json!({"session_id": SESSION, "resource_id": WHIP, "participant_id": PARTICIPANT,
+                       "user_id": USER, "source": "endoscope"}),
+                Event::SourceStalled(SourceStalled {
+                    session_id: s,
+                    resource_id: whip,
+                    participant_id: p,
+                    user_id: u,
+                    source: "endoscope".into(),
+                }),
+            ),
+            (
+                json!({"session_id": SESSION, "resource_id": WHIP, "participant_id": PARTICIPANT,
+                       "user_id": USER, "source": "endoscope", "stalled_ms": 4_200}),
+                Event::SourceResumed(SourceResumed {
+                    session_id: s,
+                    resource_id: whip,
+                    participant_id: p,
+                    user_id: u,
+                    source: "endoscope".into(),
+                    stalled_ms: 4_200,
+                }),
+            ),
         ]
     }
 
@@ -391,7 +439,7 @@ mod tests {
             );
             assert_eq!(session_id_of(&read), Some(id(SESSION)), "{event_type}");
         }
-        assert_eq!(samples.len(), 11);
+        assert_eq!(samples.len(), 13);
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub enum Event {
     FirstFrameDelivered(FirstFrameDelivered),
     FirstFrameDecoded(FirstFrameDecoded),
     MediaQualitySampled(MediaQualitySampled),
+    SourceStalled(SourceStalled),
+    SourceResumed(SourceResumed),
     UserRegistered(UserRegistered),
     UserRoleChanged(UserRoleChanged),
     UserDisplayNameChanged(UserDisplayNameChanged),
@@ -124,6 +126,8 @@ impl Event {
         "FirstFrameDelivered",
         "FirstFrameDecoded",
         "MediaQualitySampled",
+        "SourceStalled",
+        "SourceResumed",
         "UserRegistered",
         "UserRoleChanged",
         "UserDisplayNameChanged",
@@ -173,6 +177,8 @@ impl Event {
             Event::FirstFrameDelivered(_) => "FirstFrameDelivered",
             Event::FirstFrameDecoded(_) => "FirstFrameDecoded",
             Event::MediaQualitySampled(_) => "MediaQualitySampled",
+            Event::SourceStalled(_) => "SourceStalled",
+            Event::SourceResumed(_) => "SourceResumed",
             Event::UserRegistered(_) => "UserRegistered",
             Event::UserRoleChanged(_) => "UserRoleChanged",
             Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
@@ -225,6 +231,8 @@ impl Event {
             | Event::FirstFrameDelivered(_)
             | Event::FirstFrameDecoded(_)
             | Event::MediaQualitySampled(_)
+            | Event::SourceStalled(_)
+            | Event::SourceResumed(_)
             | Event::UserRegistered(_)
             | Event::UserRoleChanged(_)
             | Event::UserDisplayNameChanged(_)

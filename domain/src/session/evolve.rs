@@ -135,6 +135,8 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
         | Event::FirstFrameDelivered(_)
         | Event::FirstFrameDecoded(_)
         | Event::MediaQualitySampled(_)
+        | Event::SourceStalled(_)
+        | Event::SourceResumed(_)
         | Event::SegmentStored(_)
         | Event::RecordingOverrun(_)
         | Event::ArchiveAccessed(_)
@@ -190,6 +192,8 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         Event::FirstFrameDelivered(e) => e.session_id,
         Event::FirstFrameDecoded(e) => e.session_id,
         Event::MediaQualitySampled(e) => e.session_id,
+        Event::SourceStalled(e) => e.session_id,
+        Event::SourceResumed(e) => e.session_id,
         Event::UserRegistered(_)
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)

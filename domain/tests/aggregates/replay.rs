@@ -215,12 +215,14 @@ fn replay_shows_the_sources_published_at_a_time_in_publish_order_with_their_trac
                     track(MediaKind::Video, "vp8", "0"),
                     track(MediaKind::Audio, "opus", "1"),
                 ],
+                stalled: false,
             },
             MediaSourceView {
                 source: "room-cam".into(),
                 resource_id: WHIP_ROOM_CAM,
                 user_id: SURGEON,
                 tracks: vec![track(MediaKind::Video, "h264", "0")],
+                stalled: false,
             },
         ]
     );
@@ -319,4 +321,42 @@ fn replayed_media_serialises_as_the_sfu_contract_names_it() {
     let observer = &json["media"]["subscribers"][0];
     assert_eq!(observer["participant_id"], P_OBSERVER.to_string());
     assert_eq!(observer["slots"], serde_json::json!(["room-cam", null]));
+}
+
+#[test]
+fn replay_shows_a_source_stalled_until_its_media_resumes() {
+    let stalled = Event::SourceStalled(SourceStalled {
+        session_id: SESSION,
+        resource_id: WHIP_ENDOSCOPE,
+        participant_id: P_HOST,
+        user_id: HOST,
+        source: "endoscope".into(),
+    });
+    let resumed = Event::SourceResumed(SourceResumed {
+        session_id: SESSION,
+        resource_id: WHIP_ENDOSCOPE,
+        participant_id: P_HOST,
+        user_id: HOST,
+        source: "endoscope".into(),
+        stalled_ms: 5_000,
+    });
+    let events = recorded(with(
+        live(),
+        [
+            publisher_connected(WHIP_ENDOSCOPE, P_HOST, HOST, "endoscope"),
+            stalled,
+            resumed,
+        ],
+    ));
+    let n = events.len() as i64;
+    let stalled_flag = |at: i64| {
+        replay_session(&events, Some(minute(at)))
+            .unwrap()
+            .media
+            .sources[0]
+            .stalled
+    };
+    assert!(!stalled_flag(n - 2), "before the stall");
+    assert!(stalled_flag(n - 1), "after SourceStalled");
+    assert!(!stalled_flag(n), "after SourceResumed");
 }

@@ -1,7 +1,18 @@
 // One panel's video: the received stream in a muted inline <video>, a placeholder until it shows.
 import { useEffect, useRef, useState } from "react";
 
-export function PanelVideo({ panelId, source, stream }: { panelId: string; source: string | null; stream: MediaStream | null }) {
+export function PanelVideo({
+  panelId,
+  source,
+  stream,
+  placeholder: said,
+}: {
+  panelId: string;
+  source: string | null;
+  stream: MediaStream | null;
+  /** What to say while no picture shows (default: waiting for the source). */
+  placeholder?: string;
+}) {
   const video = useRef<HTMLVideoElement>(null);
   // Which stream has shown a picture: a new stream waits for its own first frame.
   const [shown, setShown] = useState<MediaStream | null>(null);
@@ -42,7 +53,7 @@ export function PanelVideo({ panelId, source, stream }: { panelId: string; sourc
   }, [listening, stream]);
 
   const playing = stream !== null && shown === stream;
-  const placeholder = source === null ? "No source" : `Waiting for ${source}…`;
+  const placeholder = said ?? (source === null ? "No source" : `Waiting for ${source}…`);
   return (
     <div className="relative h-full w-full overflow-hidden bg-black">
       <video

@@ -209,6 +209,11 @@ export class MediaEngine {
     return this.gone.has(source) ? null : this.subscriptions.streamFor(source);
   }
 
+  /** Frames decoded so far of `source` (the receiver's stats), or null while it is not received. */
+  framesDecoded(source: string): Promise<number | null> {
+    return this.gone.has(source) ? Promise.resolve(null) : this.subscriptions.framesDecoded(source);
+  }
+
   // ---- Publishing (WHIP) ----
 
   /** Publishes a camera as `source`; rejects with a sentence to show (also kept on the source). */

@@ -342,6 +342,15 @@ export class Subscriptions {
     }
   }
 
+  /** Frames decoded so far in the slot showing `source`, or null while none shows it. */
+  async framesDecoded(source: string): Promise<number | null> {
+    const sub = this.sub;
+    const slot = sub ? sub.slots.indexOf(source) : -1;
+    if (!sub || sub.ended || slot < 0) return null;
+    const stats = await inboundVideoStats(sub.pc, sub.transceivers);
+    return stats.get(slot)?.framesDecoded ?? null;
+  }
+
   /** Each slot's source and decoded frames, for the E2E test. */
   async inbound(): Promise<InboundSlot[]> {
     const sub = this.sub;

@@ -54,6 +54,8 @@ export interface SessionMedia {
   setWanted(sources: string[]): void;
   /** What shows `source` now, or null while it is not received (yet). */
   streamFor(source: string): MediaStream | null;
+  /** Frames decoded so far of `source` (from the receiver's stats), or null while it is not received. */
+  framesDecoded(source: string): Promise<number | null>;
   /** Called by the workspace with every session event, so the media layer follows media events. */
   onSessionEvent(eventType: string, data: unknown): void;
   /** The last media problem worth showing, or null. */

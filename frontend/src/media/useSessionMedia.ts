@@ -65,6 +65,10 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
     current.current?.setWanted(sources);
   }, []);
   const streamFor = useCallback((source: string) => current.current?.streamFor(source) ?? null, []);
+  const framesDecoded = useCallback(
+    (source: string) => current.current?.framesDecoded(source).catch(() => null) ?? Promise.resolve(null),
+    [],
+  );
   const onSessionEvent = useCallback((eventType: string, data: unknown) => {
     current.current?.onSessionEvent(eventType, data);
   }, []);
@@ -80,11 +84,12 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
       unpublish,
       setWanted,
       streamFor,
+      framesDecoded,
       onSessionEvent,
     }),
     // A new snapshot (also when only `slotsVersion` moved) is a new result, so panels ask
     // `streamFor` again.
-    [snapshot, publish, setMuted, unpublish, setWanted, streamFor, onSessionEvent],
+    [snapshot, publish, setMuted, unpublish, setWanted, streamFor, framesDecoded, onSessionEvent],
   );
 }
 

@@ -86,6 +86,8 @@ pub struct ReplaySource {
     pub user_id: Uuid,
     /// In publish order.
     pub tracks: Vec<ReplayTrack>,
+    /// Its video had stopped arriving (`SourceStalled` without `SourceResumed` yet).
+    pub stalled: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -207,11 +209,13 @@ impl From<livesurgery_domain::replay::SessionView> for Replay {
                              resource_id,
                              user_id,
                              tracks,
+                             stalled,
                          }| ReplaySource {
                             source,
                             resource_id,
                             user_id,
                             tracks: tracks.into_iter().map(track).collect(),
+                            stalled,
                         },
                     )
                     .collect(),

@@ -38,6 +38,9 @@ const IDLE: Duration = Duration::from_secs(1);
 const DEAD: Duration = Duration::from_secs(3600);
 /// How long a new peer has to connect (ICE and DTLS) unless the core is told otherwise.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a publisher's video may send nothing before it counts as stalled, unless the core
+/// is told otherwise.
+const STALL_AFTER: Duration = Duration::from_secs(2);
 
 /// What the core asks of the loop that drives it, in the order it must happen.
 #[derive(Debug)]
@@ -68,6 +71,12 @@ pub(super) enum RegistryUpdate {
         resource_id: Uuid,
         track: TrackView,
     },
+    /// A publisher's video stalled since its last frame at `since`, or (`None`) resumed.
+    Stall {
+        session_id: Uuid,
+        resource_id: Uuid,
+        since: Option<Instant>,
+    },
     /// A peer ended and was removed, for this reason.
     PeerGone {
         session_id: Uuid,
@@ -95,6 +104,8 @@ pub(super) struct Core {
     taps: HashMap<Uuid, Tee>,
     /// How long a new peer has to connect before it is removed.
     setup_timeout: Duration,
+    /// How long a publisher's video may send nothing before it is marked stalled.
+    stall_after: Duration,
 }
 
 impl Core {
@@ -111,12 +122,19 @@ impl Core {
             unsettled: false,
             taps: HashMap::new(),
             setup_timeout: SETUP_TIMEOUT,
+            stall_after: STALL_AFTER,
         }
     }
 
     /// The same core with another setup timeout (`LIVESURGERY_SFU_SETUP_TIMEOUT`).
     pub(super) fn with_setup_timeout(mut self, setup_timeout: Duration) -> Core {
         self.setup_timeout = setup_timeout;
+        self
+    }
+
+    /// The same core with another stall threshold (`LIVESURGERY_SFU_STALL_AFTER_MS`).
+    pub(super) fn with_stall_after(mut self, stall_after: Duration) -> Core {
+        self.stall_after = stall_after;
         self
     }
 
@@ -206,6 +224,7 @@ impl Core {
         self.advance(now);
         let now = self.now;
         for (id, peer) in self.peers.iter_mut() {
+            peer.check_stall(now, self.stall_after, &mut self.outputs);
             // A peer past its setup time or its token's expiry ends now (and is reaped at the
             // settle this turn); one whose `Rtc` wants time gets it.
             if peer.check_limits(now) || peer.deadline <= now {
@@ -225,7 +244,7 @@ impl Core {
             None => Output::Timeout(
                 self.peers
                     .values()
-                    .map(Peer::due)
+                    .map(|peer| peer.due(self.stall_after))
                     .min()
                     .unwrap_or(self.now + IDLE),
             ),

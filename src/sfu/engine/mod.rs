@@ -37,7 +37,7 @@ pub(super) fn run(
     sink: FactSink,
     metrics: Arc<Metrics>,
     sfu: Weak<Sfu>,
-    setup_timeout: Duration,
+    timing: Timing,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -58,7 +58,9 @@ pub(super) fn run(
             }
         };
         let mut media = Loop {
-            core: Core::new(metrics.clone(), Instant::now()).with_setup_timeout(setup_timeout),
+            core: Core::new(metrics.clone(), Instant::now())
+                .with_setup_timeout(timing.setup_timeout)
+                .with_stall_after(timing.stall_after),
             socket,
             advertised,
             sink,
@@ -67,6 +69,15 @@ pub(super) fn run(
         };
         media.run(commands).await;
     });
+}
+
+/// The media loop's time limits, from the settings.
+pub(super) struct Timing {
+    /// How long a new peer has to connect (`LIVESURGERY_SFU_SETUP_TIMEOUT`).
+    pub(super) setup_timeout: Duration,
+    /// How long a publisher's video may send nothing before it is marked stalled
+    /// (`LIVESURGERY_SFU_STALL_AFTER_MS`).
+    pub(super) stall_after: Duration,
 }
 
 /// The core with what it talks to.
@@ -153,6 +164,19 @@ impl Loop {
                             resource_id,
                             track,
                         } => sfu.track_seen(session_id, resource_id, track),
+                        RegistryUpdate::Stall {
+                            session_id,
+                            resource_id,
+                            since,
+                        } => {
+                            // The core reads no wall clock: its instant is placed on it here.
+                            let since = since.map(|at| {
+                                let ago = Instant::now().saturating_duration_since(at);
+                                chrono::Utc::now()
+                                    - chrono::Duration::from_std(ago).unwrap_or_default()
+                            });
+                            sfu.stall(session_id, resource_id, since);
+                        }
                         RegistryUpdate::PeerGone {
                             session_id,
                             resource_id,

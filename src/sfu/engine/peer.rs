@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use livesurgery_domain::Event;
 use livesurgery_domain::events::{
     KeyframeCause, MediaEndReason, MediaKind, MediaQualitySampled, PublisherConnected,
-    SubscriberConnected, SubscriptionChanged, TrackPublished,
+    SourceResumed, SourceStalled, SubscriberConnected, SubscriptionChanged, TrackPublished,
 };
 use str0m::change::SdpOffer;
 use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, MediaData, Mid};
@@ -81,6 +81,8 @@ impl NewPeer {
             role: Role::Publisher(Publisher {
                 source,
                 tracks: Vec::new(),
+                last_video: None,
+                stalled: false,
             }),
             expires_at: None,
         }
@@ -185,6 +187,10 @@ pub(super) struct Publisher {
     /// The source label (one WHIP resource = one source).
     pub(super) source: String,
     pub(super) tracks: Vec<TrackIn>,
+    /// When its last video frame arrived (`None` before the first: no stall before it).
+    last_video: Option<Instant>,
+    /// Its video stopped for the stall threshold and has not resumed (`SourceStalled`).
+    stalled: bool,
 }
 
 /// A track received from a publisher.
@@ -291,9 +297,13 @@ impl Effects<'_> {
 }
 
 impl Peer {
-    /// The first of its own deadlines: its `Rtc`'s, its setup's (until connected), its token's.
-    pub(super) fn due(&self) -> Instant {
+    /// The first of its own deadlines: its `Rtc`'s, its setup's (until connected), its token's,
+    /// its video's stall (a publisher's, `stall_after` past its last frame).
+    pub(super) fn due(&self, stall_after: Duration) -> Instant {
         let mut due = self.deadline;
+        if let Some(stall) = self.stall_due(stall_after) {
+            due = due.min(stall);
+        }
         if !self.connected && self.ending.is_none() {
             due = due.min(self.setup_by);
         }
@@ -320,6 +330,54 @@ impl Peer {
             return true;
         }
         false
+    }
+
+    /// When a live publisher's video counts as stalled unless a frame comes first.
+    fn stall_due(&self, stall_after: Duration) -> Option<Instant> {
+        match &self.role {
+            Role::Publisher(publisher)
+                if self.connected && self.ending.is_none() && !publisher.stalled =>
+            {
+                publisher.last_video.map(|last| last + stall_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// Marks a publisher's source stalled once its video sent nothing for `stall_after` while
+    /// its connection stays up: once per stall (its next frame resumes it).
+    pub(super) fn check_stall(
+        &mut self,
+        now: Instant,
+        stall_after: Duration,
+        outputs: &mut VecDeque<Output>,
+    ) {
+        let Some(due) = self.stall_due(stall_after) else {
+            return;
+        };
+        let Role::Publisher(publisher) = &mut self.role else {
+            return;
+        };
+        if due > now {
+            return;
+        }
+        publisher.stalled = true;
+        let info = &self.info;
+        outputs.push_back(Output::Fact(
+            info.clone(),
+            Event::SourceStalled(SourceStalled {
+                session_id: info.session_id,
+                resource_id: info.resource_id,
+                participant_id: info.participant_id,
+                user_id: info.user_id,
+                source: publisher.source.clone(),
+            }),
+        ));
+        outputs.push_back(Output::Registry(RegistryUpdate::Stall {
+            session_id: info.session_id,
+            resource_id: info.resource_id,
+            since: publisher.last_video,
+        }));
     }
 
     /// Marks the peer as ending. A reason the server decided (a DELETE, a removal, the end of
@@ -465,6 +523,32 @@ impl Peer {
             MediaKind::Video => Kind::Video,
             MediaKind::Audio => Kind::Audio,
         };
+        if kind == Kind::Video {
+            if std::mem::take(&mut publisher.stalled) {
+                let stalled_for = publisher.last_video.map_or(Duration::ZERO, |last| {
+                    effects.now.saturating_duration_since(last)
+                });
+                effects.fact(
+                    info,
+                    Event::SourceResumed(SourceResumed {
+                        session_id: info.session_id,
+                        resource_id: info.resource_id,
+                        participant_id: info.participant_id,
+                        user_id: info.user_id,
+                        source: publisher.source.clone(),
+                        stalled_ms: stalled_for.as_millis() as u64,
+                    }),
+                );
+                effects
+                    .outputs
+                    .push_back(Output::Registry(RegistryUpdate::Stall {
+                        session_id: info.session_id,
+                        resource_id: info.resource_id,
+                        since: None,
+                    }));
+            }
+            publisher.last_video = Some(effects.now);
+        }
         if kind == Kind::Video && !data.contiguous {
             effects.actions.push_back(Action::Keyframe {
                 session_id: info.session_id,

@@ -6,6 +6,7 @@
 //! `LIVESURGERY_REQUIRE_WEBRTC=1`.
 
 mod leaving;
+mod stalls;
 mod switching;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! itself: its generated types, its unit/component tests and the end-to-end run in Chromium.
 
 pub(crate) mod app;
+mod feeds;
 mod first_start;
 mod leaving;
 mod serving;

@@ -440,6 +440,18 @@ export interface SignInThrottledData {
 }
 
 /**
+ * Envelope `data` of a SourceResumed event. A stalled source's media arrived again; stalled_ms = from its last media before the stall to this resumption. resource_id = the WHIP resource. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface SourceResumedData {
+  session_id: string;
+  resource_id: string;
+  participant_id: string;
+  user_id: string;
+  source: string;
+  stalled_ms: number;
+}
+
+/**
  * Envelope `data` of a SourceSelected event. A panel now shows another media source (a new layout version).
  */
 export interface SourceSelectedData {
@@ -453,6 +465,17 @@ export interface Actor {
   user_id: string | null;
   role: string | null;
   participant_id: string | null;
+}
+
+/**
+ * Envelope `data` of a SourceStalled event. A publisher's video source sent no media for the SFU's stall threshold (LIVESURGERY_SFU_STALL_AFTER_MS, 2 s by default) while its connection stayed up: its picture is frozen. resource_id = the WHIP resource. Recorded once per stall. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface SourceStalledData {
+  session_id: string;
+  resource_id: string;
+  participant_id: string;
+  user_id: string;
+  source: string;
 }
 
 /**
@@ -608,7 +631,9 @@ export interface EventDataByType {
   SessionEnded: SessionEndedData;
   SessionStarted: SessionStartedData;
   SignInThrottled: SignInThrottledData;
+  SourceResumed: SourceResumedData;
   SourceSelected: SourceSelectedData;
+  SourceStalled: SourceStalledData;
   SubscriberConnected: SubscriberConnectedData;
   SubscriberDisconnected: SubscriberDisconnectedData;
   SubscriptionChanged: SubscriptionChangedData;

@@ -1343,6 +1343,8 @@ export interface components {
             user_id: string;
             /** @description In publish order. */
             tracks: components["schemas"]["ReplayTrack"][];
+            /** @description Its video had stopped arriving (`SourceStalled` without `SourceResumed` yet). */
+            stalled: boolean;
         };
         ReplaySubscriber: {
             /**
@@ -1433,6 +1435,16 @@ export interface components {
             /** Format: uuid */
             user_id: string;
             tracks: components["schemas"]["TrackView"][];
+            /**
+             * @description Its video sent nothing for the stall threshold while its connection stayed up
+             *     (`SourceStalled`); cleared by its next frame (`SourceResumed`).
+             */
+            stalled: boolean;
+            /**
+             * Format: date-time
+             * @description When its last video frame arrived before the stall; `null` unless stalled.
+             */
+            stalled_since?: string | null;
         };
         /**
          * @description Where a session is in its life.

@@ -96,7 +96,9 @@ export interface EventMessage {
     | "KeyframeRequested"
     | "FirstFrameDelivered"
     | "FirstFrameDecoded"
-    | "MediaQualitySampled";
+    | "MediaQualitySampled"
+    | "SourceStalled"
+    | "SourceResumed";
   schema_version: number;
   /**
    * The event's data; validated by `schemas/events/<event_type>.json`.

@@ -42,7 +42,9 @@ const TYPES: Record<EventType, true> = {
   SessionEnded: true,
   SessionStarted: true,
   SignInThrottled: true,
+  SourceResumed: true,
   SourceSelected: true,
+  SourceStalled: true,
   SubscriberConnected: true,
   SubscriberDisconnected: true,
   SubscriptionChanged: true,
@@ -286,6 +288,10 @@ export function summarize(event: AuditEvent, nameOf: NameOf): string {
       const rtt = e.data.rtt_ms === null ? "" : `, rtt ${ms(e.data.rtt_ms)}`;
       return `${e.data.source} ${e.data.kind}: ${bitrate(e.data.bitrate_bps)}, ${lost.toFixed(1)}% lost${rtt}`;
     }
+    case "SourceStalled":
+      return `${e.data.source} stalled: no video arriving`;
+    case "SourceResumed":
+      return `${e.data.source} resumed after ${ms(e.data.stalled_ms)} without video`;
     case "AccessDenied":
       return `refused ${words(e.data.action)} (${e.data.method} ${e.data.route}, ${e.data.status}): ${e.data.reason}`;
     case "AuditTrailRead": {

@@ -27,6 +27,7 @@ vi.mock("../../media", () => ({
     sessionSources: media.sessionSources,
     setWanted: media.setWanted,
     streamFor: () => null,
+    framesDecoded: async () => null,
     onSessionEvent: media.onSessionEvent,
     error: null,
   }),
@@ -312,6 +313,42 @@ describe("Workspace", () => {
     expect(screen.getByTestId("connection-status")).toHaveAttribute("data-state", "closed");
     expect(screen.getByTestId("connection-status")).toHaveTextContent("Session ended");
     expect(screen.queryByRole("button", { name: "Move panel p1" })).toBeNull();
+  });
+
+  it("says in the panel when the server marks its source stalled and resumed, with its quality", async () => {
+    const c = await open();
+    const p2 = within(screen.getByTestId("panel-p2"));
+    const source = { resource_id: "w1", participant_id: ALICE.participant_id, user_id: ALICE.user_id, source: "endoscope" };
+    c.push(event(11, "SourceStalled", source));
+    expect(p2.getByTestId("no-signal-p2")).toHaveTextContent("no signal for 0 s");
+    c.push(event(12, "SourceResumed", { ...source, stalled_ms: 2500 }));
+    expect(p2.queryByTestId("no-signal-p2")).toBeNull();
+    c.push(
+      event(13, "MediaQualitySampled", {
+        resource_id: "w1",
+        source: "endoscope",
+        kind: "video",
+        mid: "0",
+        bitrate_bps: 800_000,
+        packets: 900,
+        packets_lost: 100,
+        jitter_us: null,
+        rtt_ms: 40,
+        interval_ms: 10_000,
+      }),
+    );
+    expect(p2.getByRole("button", { name: /^Picture quality of endoscope: poor, 800 kb\/s, loss 10.0 %/ })).toBeInTheDocument();
+  });
+
+  it("says a source stopped publishing when its publisher disconnects", async () => {
+    const c = await open();
+    media.sessionSources = ["room-cam"];
+    try {
+      c.push(event(11, "PublisherDisconnected", { resource_id: "w1", participant_id: ALICE.participant_id, user_id: ALICE.user_id, source: "endoscope", reason: "deleted" }));
+      expect(screen.getByTestId("feed-p2")).toHaveAttribute("data-feed-state", "stopped");
+    } finally {
+      media.sessionSources = ["endoscope", "room-cam"];
+    }
   });
 
   it("shows offline and a removal plainly", async () => {

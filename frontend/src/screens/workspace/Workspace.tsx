@@ -19,8 +19,10 @@ import { LeaveGuard } from "./LeaveGuard";
 import { usePublishMemory } from "./publishMemory";
 import { ResumeBanner } from "./ResumeOffer";
 import { keyboardRect, MAX_PANELS } from "./grid";
-import { PanelVideo, useSessionMedia } from "../../media";
+import { useSessionMedia } from "../../media";
 import { PanelCard } from "./PanelCard";
+import { PanelFeed } from "./PanelFeed";
+import { useFeedHealth } from "./feedHealth";
 import { Presence } from "./Presence";
 import { PublishControl } from "./PublishControl";
 import { joinSession, useWorkspaceSocket, type Connect, type Joined } from "./useWorkspaceSocket";
@@ -79,6 +81,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
   const [sideOpen, setSideOpen] = useState(true);
   // The media layer follows the socket's events but is made after it (it needs the socket's join).
   const mediaEvents = useRef<SessionMedia["onSessionEvent"]>(() => {});
+  const feeds = useFeedHealth();
   const {
     joined,
     state,
@@ -98,7 +101,10 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     initial,
     connect,
     directory,
-    onSessionEvent: (eventType, data) => mediaEvents.current(eventType, data),
+    onSessionEvent: (eventType, data) => {
+      mediaEvents.current(eventType, data);
+      feeds.onEvent(eventType, data);
+    },
   });
 
   const mediaOptions = useMemo<MediaOptions>(
@@ -160,7 +166,15 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
           onRemove={() => removePanel(p.id)}
           onSelectSource={(s) => selectSource(p.id, s)}
         >
-          <PanelVideo panelId={p.id} source={server.source_id} stream={server.source_id ? media.streamFor(server.source_id) : null} />
+          <PanelFeed
+            panelId={p.id}
+            source={server.source_id}
+            stream={server.source_id ? media.streamFor(server.source_id) : null}
+            sessionStatus={ended ? "ended" : state.status}
+            published={server.source_id !== null && media.sessionSources.includes(server.source_id)}
+            health={feeds.health}
+            framesDecoded={media.framesDecoded}
+          />
         </PanelCard>
       ),
     };

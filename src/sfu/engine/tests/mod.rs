@@ -6,6 +6,7 @@ mod forwarding;
 mod lifecycle;
 mod limits;
 mod recording;
+mod stalls;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -136,10 +137,15 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
+        Sim::with_stall_after(Duration::from_secs(3600))
+    }
+
+    /// A simulation whose core marks a publisher's video stalled after `stall_after`.
+    fn with_stall_after(stall_after: Duration) -> Sim {
         let now = Instant::now();
         let metrics = Arc::new(Metrics::new());
         Sim {
-            core: Core::new(metrics.clone(), now),
+            core: Core::new(metrics.clone(), now).with_stall_after(stall_after),
             metrics,
             now,
             started: now,
