@@ -156,8 +156,7 @@ pub async fn directory(
     query: web::Query<DirectoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let include_deactivated = query.include_deactivated == Some(true);
-    if include_deactivated
-        && authorize(caller.user.role, None, DIRECTORY_WITH_DEACTIVATED).is_err()
+    if include_deactivated && authorize(caller.user.role, None, DIRECTORY_WITH_DEACTIVATED).is_err()
     {
         return Err(ApiError::forbidden(
             "only those who may read the audit trail see deactivated users",

@@ -509,7 +509,10 @@ async fn the_audit_type_filter_takes_one_type_or_several_separated_by_commas() {
         );
         let both = ["SessionCreated", "SessionDetailsChanged"];
         assert_eq!(
-            types_of(format!("{events}?type=SessionCreated,SessionDetailsChanged")).await,
+            types_of(format!(
+                "{events}?type=SessionCreated,SessionDetailsChanged"
+            ))
+            .await,
             both
         );
         assert_eq!(

@@ -6,7 +6,7 @@ import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { vi } from "vitest";
 import type { Session, User } from "../../api/client";
 import { AuthProvider, holdSignedIn } from "../../auth/AuthContext";
-import { ToastProvider, ToastRegion } from "../../components/Toasts";
+import { ToastProvider } from "../../components/Toasts";
 import { apiError, json } from "../../test/http";
 
 export interface Sent {
@@ -93,7 +93,6 @@ export function renderAt(element: ReactElement, path: string, pattern = path) {
             <Route path="*" element={null} />
           </Routes>
           <Where />
-          <ToastRegion />
         </MemoryRouter>
       </ToastProvider>
     </AuthProvider>,
