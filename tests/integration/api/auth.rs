@@ -251,15 +251,7 @@ async fn every_signed_in_user_reads_the_directory_of_active_users_and_nothing_mo
         let observer = app.create_user("observer").await;
         let surgeon = app.create_user("surgeon").await;
         let leaver = app.create_user("reviewer").await;
-        let gone = app
-            .call(
-                Method::PATCH,
-                &format!("/v1/users/{}", leaver.id),
-                Some(&app.admin_token),
-                Some(json!({"active": false})),
-            )
-            .await;
-        gone.assert_status(200);
+        app.deactivate(leaver.id).await;
 
         let answer = app
             .get("/v1/users/directory?limit=1000", &observer.token)
@@ -322,14 +314,7 @@ async fn include_deactivated_names_deactivated_users_for_audit_readers_and_is_40
         let reviewer = app.create_user("reviewer").await;
         let surgeon = app.create_user("surgeon").await;
         let leaver = app.create_user("observer").await;
-        app.call(
-            Method::PATCH,
-            &format!("/v1/users/{}", leaver.id),
-            Some(&app.admin_token),
-            Some(json!({"active": false})),
-        )
-        .await
-        .assert_status(200);
+        app.deactivate(leaver.id).await;
 
         let url = "/v1/users/directory?include_deactivated=true&limit=1000";
         for token in [&reviewer.token, &app.admin_token] {
