@@ -211,6 +211,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     public("GET", "/v1/openapi.json"),
 ];
 
+/// What `GET /v1/users/directory?include_deactivated=true` requires beyond being signed in:
+/// deactivated users' names are for those who read the audit trail, whose old events name them.
+pub const DIRECTORY_WITH_DEACTIVATED: Action = Action::ReadAuditTrail;
+
 /// Looks an endpoint up by method and route template (not a concrete URL).
 pub fn endpoint(method: &str, path: &str) -> Option<&'static Endpoint> {
     ENDPOINTS
@@ -257,5 +261,10 @@ pub fn markdown_table() -> String {
          not learn that it exists. An archive (`/v1/archives/{id}`) is on the session it was recorded\n\
          in.\n",
     );
+    out.push_str(&format!(
+        "\n`GET /v1/users/directory?include_deactivated=true` (deactivated users too, for naming them in\n\
+         the audit trail) is allowed for {}; others get 403.\n",
+        allowed_for(DIRECTORY_WITH_DEACTIVATED)
+    ));
     out
 }

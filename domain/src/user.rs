@@ -87,7 +87,7 @@ pub fn validate_username(username: &str) -> Result<(), DomainError> {
         Err(DomainError::validation(
             "username",
             format!(
-                "must be {MIN_USERNAME_LEN}-{MAX_USERNAME_LEN} characters of [a-z0-9._-], starting with a letter or digit"
+                "must be {MIN_USERNAME_LEN} to {MAX_USERNAME_LEN} characters: lowercase letters, digits, dots, underscores or hyphens, starting with a letter or digit"
             ),
         ))
     }

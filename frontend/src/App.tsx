@@ -1,7 +1,7 @@
 // Routes and the signed-in shell. Screens live in src/screens/<screen>/.
-import { Link, NavLink, Navigate, Outlet, Route, RouterProvider, Routes, createBrowserRouter, useLocation } from "react-router";
+import { Link, NavLink, Navigate, Outlet, Route, RouterProvider, Routes, createBrowserRouter, useLocation, useMatch } from "react-router";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
-import { ToastProvider } from "./components/Toasts";
+import { ToastProvider, ToastRegion } from "./components/Toasts";
 import { Button } from "./components/ui";
 import { SignIn } from "./screens/SignIn";
 import { Setup } from "./screens/Setup";
@@ -36,20 +36,24 @@ function Shell() {
   const link = ({ isActive }: { isActive: boolean }) =>
     `rounded px-2 py-1 text-sm ${isActive ? "bg-slate-700 text-white" : "text-slate-300 hover:bg-slate-800"}`;
   const auditor = user?.role === "admin" || user?.role === "reviewer";
+  // A session's audit trail belongs to Audit, though its URL lies under /sessions.
+  const inAudit = useMatch("/sessions/:id/audit") !== null;
+  const inSessions = useMatch({ path: "/sessions", end: false }) !== null && !inAudit;
+  const onAudit = useMatch({ path: "/audit", end: false }) !== null || inAudit;
   return (
     <div className="flex min-h-screen flex-col">
-      <header className="flex items-center gap-4 border-b border-slate-800 bg-slate-900 px-4 py-2">
+      <header className="flex flex-wrap items-center gap-x-4 gap-y-2 border-b border-slate-800 bg-slate-900 px-4 py-2">
         <Link to="/sessions" className="font-semibold text-sky-300">
           LiveSurgery
         </Link>
         <nav aria-label="Main" className="flex gap-1">
-          <NavLink to="/sessions" className={link}>
+          <Link to="/sessions" className={link({ isActive: inSessions })} aria-current={inSessions ? "page" : undefined}>
             Sessions
-          </NavLink>
+          </Link>
           {auditor && (
-            <NavLink to="/audit" className={link}>
+            <Link to="/audit" className={link({ isActive: onAudit })} aria-current={onAudit ? "page" : undefined}>
               Audit
-            </NavLink>
+            </Link>
           )}
           {user?.role === "admin" && (
             <NavLink to="/admin" className={link}>
@@ -57,6 +61,7 @@ function Shell() {
             </NavLink>
           )}
         </nav>
+        <ToastRegion className="order-last basis-full md:order-none md:basis-0 md:flex-1 md:items-center" />
         <div className="ml-auto flex items-center gap-3 text-sm">
           <span data-testid="signed-in-as">
             {user?.display_name} <span className="text-slate-400">({user?.role})</span>

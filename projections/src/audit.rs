@@ -140,8 +140,8 @@ pub struct AuditFilter {
     pub session_id: Option<Uuid>,
     /// The acting user, if any.
     pub actor_user_id: Option<Uuid>,
-    /// Event type, e.g. `ParticipantJoined`.
-    pub action: Option<String>,
+    /// Event types, e.g. `ParticipantJoined`: events of any of them (empty: every type).
+    pub actions: Vec<String>,
     /// `ok` or `denied`.
     pub outcome: Option<String>,
     /// Recorded at or after this time.
@@ -165,8 +165,12 @@ impl ReadModels {
         if let Some(actor) = filter.actor_user_id {
             sql.push(" AND actor_user_id = ?", actor);
         }
-        if let Some(action) = &filter.action {
-            sql.push(" AND action = ?", action.as_str());
+        if let Some((first, rest)) = filter.actions.split_first() {
+            sql.push(" AND action IN (?", first.as_str());
+            for action in rest {
+                sql.push(", ?", action.as_str());
+            }
+            sql.raw(")");
         }
         if let Some(outcome) = &filter.outcome {
             sql.push(" AND outcome = ?", outcome.as_str());

@@ -51,7 +51,7 @@ async fn audit_page(
     let filter = AuditFilter {
         session_id,
         actor_user_id: query.actor,
-        action: query.event_type.clone(),
+        actions: query.event_types(),
         outcome: query.outcome.clone(),
         from: query.from,
         to: query.to,
@@ -268,7 +268,7 @@ pub async fn export(
     let filter = AuditFilter {
         session_id: query.session_id,
         actor_user_id: None,
-        action: None,
+        actions: Vec::new(),
         outcome: None,
         from: query.from,
         to: query.to,

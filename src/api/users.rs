@@ -2,6 +2,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use livesurgery_domain::endpoints::DIRECTORY_WITH_DEACTIVATED;
+use livesurgery_domain::permissions::authorize;
 use livesurgery_domain::roles::OrgRole;
 use livesurgery_domain::user::UserCommand;
 use livesurgery_projections::UserFilter;
@@ -141,19 +143,29 @@ async fn user_page(
 }
 
 /// The directory of active users (any signed-in user): names to show for user ids, and the
-/// people a host can add as members. No timestamps, no deactivated users.
+/// people a host can add as members. No timestamps; deactivated users only with
+/// `include_deactivated=true`, for those who read the audit trail (whose events name them).
 #[utoipa::path(get, path = "/v1/users/directory", tag = "users", params(DirectoryQuery, super::ReadYourWrites),
     responses((status = 200, body = DirectoryPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "`include_deactivated=true` by a caller who may not read the audit trail", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn directory(
     state: web::Data<ApiState>,
     req: HttpRequest,
-    _caller: Caller,
+    caller: Caller,
     query: web::Query<DirectoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let include_deactivated = query.include_deactivated == Some(true);
+    if include_deactivated && authorize(caller.user.role, None, DIRECTORY_WITH_DEACTIVATED).is_err()
+    {
+        return Err(ApiError::forbidden(
+            "only those who may read the audit trail see deactivated users",
+        ));
+    }
     state.read_after(&req).await?;
+    let active = (!include_deactivated).then_some(true);
     let (items, next_cursor) =
-        user_page(&state, Some(true), None, query.cursor.clone(), query.limit).await?;
+        user_page(&state, active, None, query.cursor.clone(), query.limit).await?;
     Ok(HttpResponse::Ok().json(DirectoryPage {
         items: items.into_iter().map(DirectoryEntry::from).collect(),
         next_cursor,

@@ -73,6 +73,15 @@ fn usernames_are_3_to_64_lowercase_characters() {
 }
 
 #[test]
+fn a_refused_username_is_explained_in_words_not_a_pattern() {
+    let message = livesurgery_domain::user::validate_username("Alice")
+        .expect_err("uppercase is refused")
+        .to_string();
+    assert!(message.contains("lowercase letters, digits"), "{message}");
+    assert!(!message.contains('['), "no regex in {message}");
+}
+
+#[test]
 fn a_blank_display_name_is_refused() {
     given_user([])
         .when(C::RegisterUser {

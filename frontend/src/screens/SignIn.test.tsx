@@ -15,6 +15,11 @@ describe("signInMessage", () => {
       "Wrong username or password.",
     );
   });
+  it("tells a deactivated user their account is deactivated, not that the password is wrong", () => {
+    expect(signInMessage(new ApiError(401, "user_deactivated", "this user is deactivated", "r1"))).toBe(
+      "This account is deactivated. Ask an administrator.",
+    );
+  });
   it("tells a rate-limited person to wait", () => {
     expect(signInMessage(new ApiError(429, "too_many_attempts", "slow down", null))).toMatch(/wait/i);
   });

@@ -8,9 +8,11 @@ import { Alert, Button, TextField, messageOf } from "../components/ui";
 /** What to tell a person whose sign-in failed. */
 export function signInMessage(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.code === "invalid_credentials" || error.status === 401) return "Wrong username or password.";
-    if (error.code === "too_many_attempts") return "Too many attempts. Wait a minute and try again.";
+    // The code before the status: a deactivated account is a 401 too. (The server says
+    // `user_deactivated` only after the right password, so this tells a guesser nothing.)
     if (error.code === "user_deactivated") return "This account is deactivated. Ask an administrator.";
+    if (error.code === "too_many_attempts") return "Too many attempts. Wait a minute and try again.";
+    if (error.code === "invalid_credentials" || error.status === 401) return "Wrong username or password.";
     return error.describe();
   }
   if (error instanceof TypeError) return "The server cannot be reached. Check your connection.";

@@ -52,11 +52,21 @@ async fn audit_filters_by_session_actor_type_and_time() {
             "{backend}"
         );
         let joined = all(AuditFilter {
-            action: Some("ParticipantJoined".into()),
+            actions: vec!["ParticipantJoined".into()],
             ..Default::default()
         })
         .await;
         assert_eq!(joined.len(), 2, "{backend}");
+        let two_types = ["ParticipantJoined", "UserDeactivated"];
+        assert_eq!(
+            all(AuditFilter {
+                actions: two_types.iter().map(|t| (*t).to_owned()).collect(),
+                ..Default::default()
+            })
+            .await,
+            expect(&|e| two_types.contains(&e.event_type.as_str())),
+            "{backend}: several types are any of them"
+        );
         let (from, to) = (events[5].recorded_at, events[9].recorded_at);
         assert_eq!(
             all(AuditFilter {
@@ -147,7 +157,7 @@ async fn an_access_denial_is_audited_as_denied_under_its_session_and_changes_no_
         let in_session = m
             .audit(&AuditFilter {
                 session_id: Some(s.session),
-                action: Some("AccessDenied".into()),
+                actions: vec!["AccessDenied".into()],
                 ..Default::default()
             })
             .await
@@ -156,7 +166,7 @@ async fn an_access_denial_is_audited_as_denied_under_its_session_and_changes_no_
 
         let reads = m
             .audit(&AuditFilter {
-                action: Some("AuditTrailRead".into()),
+                actions: vec!["AuditTrailRead".into()],
                 ..Default::default()
             })
             .await

@@ -58,7 +58,8 @@ pub struct AuditPage {
 pub struct AuditQuery {
     /// Only events of this user.
     pub actor: Option<Uuid>,
-    /// Only events of this type.
+    /// Only events of these types: one type, or several separated by commas
+    /// (`MemberAdded,MemberRemoved`).
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub event_type: Option<String>,
@@ -73,6 +74,19 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    /// The types `type` names (empty: every type); blanks around commas are ignored.
+    pub fn event_types(&self) -> Vec<String> {
+        self.event_type
+            .iter()
+            .flat_map(|types| types.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -101,6 +101,8 @@ pub struct DirectoryEntry {
     pub username: String,
     pub display_name: String,
     pub role: Role,
+    /// False for a deactivated user (listed only with `include_deactivated=true`).
+    pub active: bool,
 }
 
 impl From<UserRow> for DirectoryEntry {
@@ -110,6 +112,7 @@ impl From<UserRow> for DirectoryEntry {
             username: u.username,
             display_name: u.display_name,
             role: u.role.into(),
+            active: u.active,
         }
     }
 }
@@ -125,6 +128,9 @@ pub struct DirectoryPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
+    /// Deactivated users too (for naming them in the audit trail): admins and reviewers only,
+    /// others get 403.
+    pub include_deactivated: Option<bool>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1-1000 (default 50).

@@ -231,6 +231,10 @@ async fn a_deactivated_user_is_locked_out_at_once_and_reactivation_lets_them_sig
         app.login(&user.username, PASSWORD)
             .await
             .assert_error(401, "user_deactivated");
+        // Only the right password learns the account is deactivated: a guess learns nothing.
+        app.login(&user.username, "not-the-password")
+            .await
+            .assert_error(401, "invalid_credentials");
 
         set_active(true).await.assert_status(200);
         let login = app.login(&user.username, PASSWORD).await;
@@ -247,15 +251,7 @@ async fn every_signed_in_user_reads_the_directory_of_active_users_and_nothing_mo
         let observer = app.create_user("observer").await;
         let surgeon = app.create_user("surgeon").await;
         let leaver = app.create_user("reviewer").await;
-        let gone = app
-            .call(
-                Method::PATCH,
-                &format!("/v1/users/{}", leaver.id),
-                Some(&app.admin_token),
-                Some(json!({"active": false})),
-            )
-            .await;
-        gone.assert_status(200);
+        app.deactivate(leaver.id).await;
 
         let answer = app
             .get("/v1/users/directory?limit=1000", &observer.token)
@@ -280,7 +276,8 @@ async fn every_signed_in_user_reads_the_directory_of_active_users_and_nothing_mo
             .map(String::as_str)
             .collect();
         fields.sort_unstable();
-        assert_eq!(fields, ["display_name", "id", "role", "username"]);
+        assert_eq!(fields, ["active", "display_name", "id", "role", "username"]);
+        assert_eq!(entry["active"], true);
         assert!(
             items.iter().all(|u| u["id"] != leaver.id.to_string()),
             "a deactivated user is not in the directory"
@@ -306,5 +303,54 @@ async fn every_signed_in_user_reads_the_directory_of_active_users_and_nothing_mo
         app.call(Method::GET, "/v1/users/directory", None, None)
             .await
             .assert_error(401, "missing_token");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_deactivated_names_deactivated_users_for_audit_readers_and_is_403_for_others() {
+    for db in all_backends().await {
+        let app = spawn_app(db).await;
+        println!("[{}]", app.backend);
+        let reviewer = app.create_user("reviewer").await;
+        let surgeon = app.create_user("surgeon").await;
+        let leaver = app.create_user("observer").await;
+        app.deactivate(leaver.id).await;
+
+        let url = "/v1/users/directory?include_deactivated=true&limit=1000";
+        for token in [&reviewer.token, &app.admin_token] {
+            let answer = app.get(url, token).await;
+            answer.assert_status(200);
+            let items = answer.body["items"].as_array().expect("items");
+            let gone = items
+                .iter()
+                .find(|u| u["id"] == leaver.id.to_string())
+                .unwrap_or_else(|| panic!("the deactivated user is listed: {}", answer.body));
+            assert_eq!(gone["username"], leaver.username.as_str());
+            assert_eq!(gone["active"], false);
+            let present = items
+                .iter()
+                .find(|u| u["id"] == surgeon.id.to_string())
+                .expect("active users too");
+            assert_eq!(present["active"], true);
+        }
+
+        app.get(url, &surgeon.token)
+            .await
+            .assert_error(403, "forbidden");
+        let without = app
+            .get(
+                "/v1/users/directory?include_deactivated=false&limit=1000",
+                &surgeon.token,
+            )
+            .await;
+        without.assert_status(200);
+        assert!(
+            without.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .all(|u| u["id"] != leaver.id.to_string() && u["active"] == true),
+            "false is the default: active users only"
+        );
     }
 }

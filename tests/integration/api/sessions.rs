@@ -473,3 +473,55 @@ async fn the_audit_trail_shows_who_changed_what_with_each_events_data() {
         assert_eq!(changed, [(json!("p3"), json!("x"), json!(4))]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_type_filter_takes_one_type_or_several_separated_by_commas() {
+    for db in all_backends().await {
+        let app = spawn_app(db).await;
+        println!("[{}]", app.backend);
+        let surgeon = app.create_user("surgeon").await;
+        let session = app.create_session(&surgeon.token).await;
+        app.call(
+            Method::PATCH,
+            &format!("/v1/sessions/{session}"),
+            Some(&surgeon.token),
+            Some(json!({"title": "Renamed"})),
+        )
+        .await
+        .assert_status(200);
+        let types_of = |path: String| {
+            let app = &app;
+            async move {
+                let mut types: Vec<String> = app
+                    .all_pages(&path, &app.admin_token)
+                    .await
+                    .iter()
+                    .filter_map(|e| e["type"].as_str().map(str::to_owned))
+                    .collect();
+                types.sort_unstable();
+                types
+            }
+        };
+        let events = format!("/v1/sessions/{session}/events");
+        assert_eq!(
+            types_of(format!("{events}?type=SessionCreated")).await,
+            ["SessionCreated"]
+        );
+        let both = ["SessionCreated", "SessionDetailsChanged"];
+        assert_eq!(
+            types_of(format!(
+                "{events}?type=SessionCreated,SessionDetailsChanged"
+            ))
+            .await,
+            both
+        );
+        assert_eq!(
+            types_of(format!(
+                "/v1/audit?session_id={session}&type=SessionDetailsChanged%2C%20SessionCreated"
+            ))
+            .await,
+            both,
+            "blanks after commas are ignored, on the organisation-wide trail too"
+        );
+    }
+}

@@ -388,6 +388,18 @@ impl TestApp {
         .assert_status(200);
     }
 
+    /// Deactivates a user, as the admin.
+    pub async fn deactivate(&self, user: Uuid) {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/users/{user}"),
+            Some(&self.admin_token),
+            Some(json!({"active": false})),
+        )
+        .await
+        .assert_status(200);
+    }
+
     /// Starts a scheduled session, as the admin.
     pub async fn start(&self, session: Uuid) {
         let path = format!("/v1/sessions/{session}:start");

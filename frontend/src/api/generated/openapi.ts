@@ -105,7 +105,8 @@ export interface paths {
         };
         /**
          * The directory of active users (any signed-in user): names to show for user ids, and the
-         *     people a host can add as members. No timestamps, no deactivated users.
+         *     people a host can add as members. No timestamps; deactivated users only with
+         *     `include_deactivated=true`, for those who read the audit trail (whose events name them).
          */
         get: operations["directory"];
         put?: never;
@@ -921,6 +922,8 @@ export interface components {
             username: string;
             display_name: string;
             role: components["schemas"]["Role"];
+            /** @description False for a deactivated user (listed only with `include_deactivated=true`). */
+            active: boolean;
         };
         /** @description One page of the directory of active users, ordered by username. */
         DirectoryPage: {
@@ -2056,6 +2059,11 @@ export interface operations {
     directory: {
         parameters: {
             query?: {
+                /**
+                 * @description Deactivated users too (for naming them in the audit trail): admins and reviewers only,
+                 *     others get 403.
+                 */
+                include_deactivated?: boolean;
                 /** @description From the previous page's `next_cursor`. */
                 cursor?: string;
                 /** @description Page size, 1-1000 (default 50). */
@@ -2089,6 +2097,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `include_deactivated=true` by a caller who may not read the audit trail */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3685,7 +3702,10 @@ export interface operations {
             query?: {
                 /** @description Only events of this user. */
                 actor?: string;
-                /** @description Only events of this type. */
+                /**
+                 * @description Only events of these types: one type, or several separated by commas
+                 *     (`MemberAdded,MemberRemoved`).
+                 */
                 type?: string;
                 /** @description `ok` or `denied`. */
                 outcome?: string;
@@ -3768,7 +3788,10 @@ export interface operations {
             query?: {
                 /** @description Only events of this user. */
                 actor?: string;
-                /** @description Only events of this type. */
+                /**
+                 * @description Only events of these types: one type, or several separated by commas
+                 *     (`MemberAdded,MemberRemoved`).
+                 */
                 type?: string;
                 /** @description `ok` or `denied`. */
                 outcome?: string;

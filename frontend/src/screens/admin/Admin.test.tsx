@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Projection, User } from "../../api/client";
@@ -107,12 +107,39 @@ describe("Admin users", () => {
     expect(screen.getByLabelText("Username")).toHaveValue("observer");
   });
 
-  it("changes a role, and deactivates only after confirming", async () => {
+  it("checks the username as it is typed, in words, and sends nothing while it is wrong", async () => {
     signedInAs(user("admin"));
     const sent = fakeAdmin();
     renderAt(<Admin />, "/admin");
+    const field = await screen.findByLabelText("Username");
+    await userEvent.type(field, "Nora Nurse");
+    expect(field).toHaveAttribute("aria-invalid", "true");
+    expect(field).toHaveAccessibleDescription(/Use lowercase letters only/);
+    expect(screen.queryByText(/\[a-z/)).not.toBeInTheDocument();
+    await userEvent.type(screen.getByLabelText("Display name"), "Nora Nurse");
+    await userEvent.click(screen.getByRole("button", { name: "Create user" }));
+    expect(sent.filter((r) => r.method === "POST")).toHaveLength(0);
+    await userEvent.clear(field);
+    await userEvent.type(field, "nora.nurse");
+    expect(field).not.toHaveAttribute("aria-invalid");
+  });
+
+  it("changes a role and deactivates, each only after confirming", async () => {
+    signedInAs(user("admin"));
+    const sent = fakeAdmin();
+    renderAt(<Admin />, "/admin");
+    const roleOf = () => screen.getByRole("combobox", { name: "Role for observer" });
     await userEvent.selectOptions(await screen.findByRole("combobox", { name: "Role for observer" }), "reviewer");
-    await waitFor(() => expect(screen.getByRole("combobox", { name: "Role for observer" })).toHaveValue("reviewer"));
+    const confirm = screen.getByRole("dialog", { name: "Make observer reviewer?" });
+    expect(sent.filter((r) => r.method === "PATCH")).toHaveLength(0);
+    await userEvent.click(within(confirm).getByRole("button", { name: "Back" }));
+    expect(roleOf()).toHaveValue("observer");
+    expect(sent.filter((r) => r.method === "PATCH")).toHaveLength(0);
+
+    await userEvent.selectOptions(roleOf(), "reviewer");
+    await userEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Change role" }));
+    await waitFor(() => expect(roleOf()).toHaveValue("reviewer"));
+    expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
     expect(sent.find((r) => r.method === "PATCH")).toMatchObject({ path: `/v1/users/${ids.observer}`, body: { role: "reviewer" } });
 
     await userEvent.click(screen.getByRole("button", { name: "Deactivate observer" }));
@@ -175,6 +202,27 @@ describe("Admin projections", () => {
     const count = sent.length;
     await new Promise((r) => setTimeout(r, 1300));
     expect(sent.length).toBe(count);
+  });
+
+  it("re-reads the log head every few seconds while open, and says how fresh it is", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      signedInAs(user("admin"));
+      let head = 10;
+      fakeAdmin({ projections: () => json({ head, items: [projection({ position: head })] }) });
+      renderAt(<Admin />, "/admin");
+      expect(await screen.findByText(/Log head: position 10/)).toBeInTheDocument();
+      expect(screen.getByTestId("projections-updated")).toHaveTextContent("updated 0 s ago");
+      head = 14;
+      await act(() => vi.advanceTimersByTimeAsync(3000));
+      expect(screen.getByTestId("projections-updated")).toHaveTextContent("updated 3 s ago");
+      expect(screen.getByText(/Log head: position 10/)).toBeInTheDocument();
+      await act(() => vi.advanceTimersByTimeAsync(2500));
+      expect(await screen.findByText(/Log head: position 14/)).toBeInTheDocument();
+      expect(screen.getByTestId("projections-updated")).toHaveTextContent("updated 0 s ago");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("shows a refused rebuild", async () => {

@@ -7,6 +7,7 @@ import type { Schemas, User } from "../../api/client";
 import { refreshDirectory } from "../../api/directory";
 import { Alert, Button, SelectField, TextField, messageOf } from "../../components/ui";
 import { MIN_PASSWORD, generatePassword } from "./password";
+import { MAX_USERNAME, MIN_USERNAME, usernameProblem } from "./username";
 
 type Role = Schemas["Role"];
 export const ROLES: readonly Role[] = ["admin", "surgeon", "observer", "reviewer"];
@@ -28,6 +29,7 @@ export function CreateUserForm({ onCreated }: { onCreated(user: User | null, pos
     setError(null);
     setPasswordError(null);
     setCreated(null);
+    if (usernameProblem(username.trim())) return;
     if (password && password.length < MIN_PASSWORD) {
       setPasswordError(`At least ${MIN_PASSWORD} characters, or leave it empty to generate one.`);
       return;
@@ -102,7 +104,8 @@ export function CreateUserForm({ onCreated }: { onCreated(user: User | null, pos
           autoComplete="off"
           value={username}
           onChange={(e) => setUsername(e.target.value)}
-          hint="3-64 of a-z 0-9 . _ -"
+          error={usernameProblem(username.trim())}
+          hint={`${MIN_USERNAME} to ${MAX_USERNAME} lowercase letters, digits, dots, underscores or hyphens, starting with a letter or digit`}
         />
         <TextField label="Display name" required autoComplete="off" value={displayName} onChange={(e) => setDisplayName(e.target.value)} />
         <SelectField label="Role" value={role} onChange={(e) => setRole(e.target.value as Role)}>

@@ -1,5 +1,6 @@
 // The read models' positions and lag, and rebuilding one: the server answers 202 at once and
-// the status shows the progress, so the list is polled every second while a rebuild runs.
+// the status shows the progress, so the list is polled every second while a rebuild runs, and
+// every few seconds otherwise, so the log head never goes stale while the page is open.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { call, http } from "../../api/client";
 import type { Schemas } from "../../api/client";
@@ -9,9 +10,23 @@ import { rebuildOutcome, rebuildProgress, statusText } from "./projections";
 type ProjectionList = Schemas["ProjectionList"];
 
 export const POLL_MS = 1000;
+/** How often the list is read while no rebuild runs. */
+export const IDLE_POLL_MS = 5000;
+
+/** "updated 3 s ago" for the last successful read, ticking every second. */
+function UpdatedAgo({ at }: { at: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const seconds = Math.max(0, Math.floor((now - at) / 1000));
+  return <span data-testid="projections-updated">updated {seconds} s ago</span>;
+}
 
 export function Projections() {
   const [list, setList] = useState<ProjectionList | null>(null);
+  const [loadedAt, setLoadedAt] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [results, setResults] = useState<{ kind: "success" | "error"; text: string }[]>([]);
   // Rebuilds this page started, with the generation they started from.
@@ -21,6 +36,7 @@ export function Projections() {
 
   const apply = useCallback((next: ProjectionList) => {
     setList(next);
+    setLoadedAt(Date.now());
     const finished: { kind: "success" | "error"; text: string }[] = [];
     const still: Record<string, number> = {};
     for (const [name, start] of Object.entries(pendingRef.current)) {
@@ -52,8 +68,7 @@ export function Projections() {
 
   const running = Object.keys(pending).length > 0 || (list?.items.some((p) => p.rebuilding) ?? false);
   useEffect(() => {
-    if (!running) return;
-    const timer = setInterval(() => void load(), POLL_MS);
+    const timer = setInterval(() => void load(), running ? POLL_MS : IDLE_POLL_MS);
     return () => clearInterval(timer);
   }, [running, load]);
 
@@ -95,7 +110,15 @@ export function Projections() {
         )
       ) : (
         <>
-          <p className="text-sm text-slate-300">Log head: position {list.head}</p>
+          <p className="text-sm text-slate-300">
+            Log head: position {list.head}
+            {loadedAt !== null && (
+              <>
+                {" · "}
+                <UpdatedAgo key={loadedAt} at={loadedAt} />
+              </>
+            )}
+          </p>
           <div className="overflow-x-auto">
             <table aria-label="Projections" className="w-full text-left text-sm">
               <thead className="border-b border-slate-700 text-slate-300">

@@ -1,4 +1,4 @@
-// The organisation's users: change a role, deactivate (after a confirmation) or reactivate,
+// The organisation's users: change a role or deactivate (each after a confirmation), reactivate,
 // and create new ones. Changes bite on the user's very next request (README "Sign in").
 import { useCallback, useEffect, useRef, useState } from "react";
 import { call, http, positionOf } from "../../api/client";
@@ -24,6 +24,7 @@ export function Users() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [deactivating, setDeactivating] = useState<User | null>(null);
+  const [changingRole, setChangingRole] = useState<{ user: User; role: Role } | null>(null);
   const [dialogError, setDialogError] = useState<string | null>(null);
   const latest = useRef(0);
 
@@ -127,8 +128,8 @@ export function Users() {
                       value={u.role}
                       disabled={busy === u.id}
                       onChange={(e) => {
-                        const role = e.target.value as Role;
-                        void patch(u, { role }, `${u.username} is now ${roleLabel(role).toLowerCase()}.`);
+                        setDialogError(null);
+                        setChangingRole({ user: u, role: e.target.value as Role });
                       }}
                       className="rounded border border-slate-600 bg-slate-900 px-2 py-1 text-slate-100"
                     >
@@ -178,6 +179,26 @@ export function Users() {
             {loadingMore ? "Loading…" : "Load more"}
           </Button>
         </div>
+      )}
+      {changingRole && (
+        <ConfirmDialog
+          title={`Make ${changingRole.user.username} ${roleLabel(changingRole.role).toLowerCase()}?`}
+          confirmLabel="Change role"
+          busy={busy === changingRole.user.id}
+          error={dialogError}
+          onConfirm={() => {
+            const { user: u, role } = changingRole;
+            void patch(u, { role }, `${u.username} is now ${roleLabel(role).toLowerCase()}.`, true).then(
+              (ok) => ok && setChangingRole(null),
+            );
+          }}
+          onCancel={() => setChangingRole(null)}
+        >
+          <p className="text-sm text-slate-300">
+            {changingRole.user.display_name} is {roleLabel(changingRole.user.role).toLowerCase()} now; the new role applies
+            from their next request.
+          </p>
+        </ConfirmDialog>
       )}
       {deactivating && (
         <ConfirmDialog

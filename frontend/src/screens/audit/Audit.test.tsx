@@ -1,9 +1,12 @@
 import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter, Route, Routes } from "react-router";
+import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Audit } from "./Audit";
 import { ALICE, BOB, SESSION, event } from "./fixtures";
+
+/** A deactivated user whose id shares its first characters with Alice's and Bob's. */
+const CAROL = "01a23545-7000-7267-a8de-ad17e17bb60c";
 import { json } from "../../test/http";
 
 const panels = (p1x: number) => [
@@ -49,8 +52,9 @@ function serve(overrides: Record<string, Handler> = {}) {
   const routes: Record<string, Handler> = {
     "GET /v1/users/directory": () =>
       json({ items: [
-        { id: ALICE, username: "alice", display_name: "Dr Alice", role: "surgeon" },
-        { id: BOB, username: "bob", display_name: "Bob Reviewer", role: "reviewer" },
+        { id: ALICE, username: "alice", display_name: "Dr Alice", role: "surgeon", active: true },
+        { id: BOB, username: "bob", display_name: "Bob Reviewer", role: "reviewer", active: true },
+        { id: CAROL, username: "carol", display_name: "Carol Gone", role: "surgeon", active: false },
       ], next_cursor: null }),
     [`GET /v1/sessions/${SESSION}`]: () =>
       json({ id: SESSION, title: "Lap chole", status: "live", created_by: ALICE, created_at: "2026-12-02T05:41:13Z", recording: "idle", member_count: 1, updated_at: "2026-12-02T05:41:13Z" }),
@@ -70,6 +74,12 @@ function serve(overrides: Record<string, Handler> = {}) {
   return { requests, of };
 }
 
+/** Where the router stands, for asserting the URL the screen puts its filters in. */
+function Location() {
+  const location = useLocation();
+  return <output data-testid="location">{location.pathname + location.search}</output>;
+}
+
 function renderAt(path: string) {
   return render(
     <MemoryRouter initialEntries={[path]}>
@@ -77,6 +87,7 @@ function renderAt(path: string) {
         <Route path="/audit" element={<Audit />} />
         <Route path="/sessions/:id/audit" element={<Audit />} />
       </Routes>
+      <Location />
     </MemoryRouter>,
   );
 }
@@ -103,13 +114,13 @@ describe("Audit of one session", () => {
     const layout = items[3]!;
     expect(layout).toHaveTextContent("Layout updated");
     expect(layout).toHaveTextContent("moved panel p1 to 6,0");
-    await waitFor(() => expect(layout).toHaveTextContent("Dr Alice (surgeon)"));
+    await waitFor(() => expect(layout).toHaveTextContent("Dr Alice (alice) (surgeon)"));
     expect(items[2]).toHaveTextContent("joined as host from OR tablet");
     expect(items[5]).toHaveTextContent("published endoscope");
     const denied = items[4]!;
     expect(denied).toHaveTextContent("Access denied");
     expect(denied).toHaveTextContent("denied");
-    expect(denied).toHaveTextContent("Bob Reviewer (reviewer)");
+    expect(denied).toHaveTextContent("Bob Reviewer (bob) (reviewer)");
     expect(denied).toHaveTextContent("refused update layout");
     // The raw data is one click away.
     const details = within(layout).getByText("Details").closest("details")!;
@@ -124,9 +135,9 @@ describe("Audit of one session", () => {
     await loaded();
     const eventsPath = `/v1/sessions/${SESSION}/events`;
     expect(server.of("GET", eventsPath)).toHaveLength(1);
-    await waitFor(() => expect(screen.getByRole("option", { name: "Dr Alice" })).toBeInTheDocument());
-    await userEvent.selectOptions(screen.getByLabelText("Actor"), "Dr Alice");
-    await userEvent.selectOptions(screen.getByLabelText("Event type"), "Layout updated");
+    await waitFor(() => expect(screen.getByRole("option", { name: "Dr Alice (alice)" })).toBeInTheDocument());
+    await userEvent.selectOptions(screen.getByLabelText("Actor"), "Dr Alice (alice)");
+    await userEvent.selectOptions(screen.getByLabelText(/Event types/), ["Layout updated", "Access denied"]);
     await userEvent.selectOptions(screen.getByLabelText("Outcome"), "Accepted");
     fireEvent.change(screen.getByLabelText("From"), { target: { value: "2026-12-02T06:00" } });
     fireEvent.change(screen.getByLabelText("To"), { target: { value: "2026-12-02T07:30:15" } });
@@ -135,7 +146,7 @@ describe("Audit of one session", () => {
     const query = server.of("GET", eventsPath)[1]!.url.searchParams;
     expect(Object.fromEntries(query)).toEqual({
       actor: ALICE,
-      type: "LayoutUpdated",
+      type: "AccessDenied,LayoutUpdated",
       outcome: "ok",
       from: new Date(2026, 11, 2, 6, 0).toISOString(),
       to: new Date(2026, 11, 2, 7, 30, 15).toISOString(),
@@ -145,7 +156,69 @@ describe("Audit of one session", () => {
     await userEvent.click(screen.getByRole("button", { name: "Clear" }));
     await waitFor(() => expect(server.of("GET", eventsPath)).toHaveLength(3));
     expect(Object.fromEntries(server.of("GET", eventsPath)[2]!.url.searchParams)).toEqual({ limit: "200" });
-    expect(screen.getByLabelText("Event type")).toHaveValue("");
+    expect(screen.getByLabelText(/Event types/)).toHaveValue([]);
+  });
+
+  it("keeps the filters in the URL, and reads them back from a shared link", async () => {
+    const server = serve();
+    const eventsPath = `/v1/sessions/${SESSION}/events`;
+    const { unmount } = renderAt(`/sessions/${SESSION}/audit`);
+    await loaded();
+    await userEvent.selectOptions(screen.getByLabelText(/Event types/), ["Member added", "Member removed"]);
+    await userEvent.selectOptions(screen.getByLabelText("Outcome"), "Denied");
+    await userEvent.click(screen.getByRole("button", { name: "Apply" }));
+    await waitFor(() => expect(server.of("GET", eventsPath)).toHaveLength(2));
+    const url = screen.getByTestId("location").textContent!;
+    expect(url).toBe(`/sessions/${SESSION}/audit?type=MemberAdded%2CMemberRemoved&outcome=denied`);
+    unmount();
+
+    // The link, opened anew: the same query, the same form.
+    renderAt(url);
+    await loaded();
+    await waitFor(() => expect(server.of("GET", eventsPath)).toHaveLength(3));
+    expect(server.of("GET", eventsPath)[2]!.url.searchParams.get("type")).toBe("MemberAdded,MemberRemoved");
+    expect(server.of("GET", eventsPath)[2]!.url.searchParams.get("outcome")).toBe("denied");
+    expect(screen.getByLabelText(/Event types/)).toHaveValue(["MemberAdded", "MemberRemoved"]);
+    expect(screen.getByLabelText("Outcome")).toHaveValue("denied");
+  });
+
+  it("names users by display name and username, keeping deactivated users' names", async () => {
+    serve({
+      [`GET /v1/sessions/${SESSION}/events`]: () =>
+        json({ items: [
+          event("UserDeactivated", { user_id: CAROL }, { position: 3, stream: `user-${CAROL}`, actor_role: "admin" }),
+          event("MemberAdded", { session_id: SESSION, user_id: BOB, role: "observer" }, { position: 5 }),
+        ], next_cursor: null }),
+    });
+    renderAt(`/sessions/${SESSION}/audit`);
+    const items = within(await loaded()).getAllByTestId("audit-item");
+    await waitFor(() => expect(items[0]).toHaveTextContent("deactivated Carol Gone (carol, deactivated)"));
+    expect(items[1]).toHaveTextContent("added Bob Reviewer (bob) as observer");
+  });
+
+  it("folds a run of quality samples into one row that opens to list them", async () => {
+    const sample = (position: number) =>
+      event("MediaQualitySampled", {
+        session_id: SESSION, source: "endoscope", kind: "video", bitrate_bps: 2_000_000, packets: 100, packets_lost: 0,
+        rtt_ms: 20, user_id: ALICE, participant_id: "pa", resource_id: "r1", window_ms: 5000,
+      }, { position, recorded_at: `2026-12-02T05:42:${String(position).padStart(2, "0")}.000000Z` });
+    serve({
+      [`GET /v1/sessions/${SESSION}/events`]: () =>
+        json({ items: [trail[0], ...Array.from({ length: 12 }, (_, i) => sample(20 + i)), trail[1], sample(40)], next_cursor: null }),
+    });
+    renderAt(`/sessions/${SESSION}/audit`);
+    const list = await loaded();
+    const fold = within(list).getByTestId("audit-fold");
+    expect(fold).toHaveTextContent("12 quality samples");
+    const details = fold.querySelector("details")!;
+    expect(details).not.toHaveAttribute("open");
+    // Top-level rows: created, the fold, started, and a lone sample that is not folded.
+    const top = [...list.children].map((li) => (li as HTMLElement).dataset.type ?? "fold");
+    expect(top).toEqual(["SessionCreated", "fold", "SessionStarted", "MediaQualitySampled"]);
+    await userEvent.click(within(fold).getByText(/12 quality samples/));
+    expect(details).toHaveAttribute("open");
+    expect(within(fold).getAllByTestId("audit-item")).toHaveLength(12);
+    expect(within(fold).getAllByTestId("audit-item")[0]).toHaveTextContent("endoscope video: 2.0 Mbit/s");
   });
 
   it("does not send a time range that ends before it starts", async () => {
@@ -199,7 +272,7 @@ describe("Audit of one session", () => {
     expect(boxes.map((b) => b.dataset.panelId)).toEqual(["p1", "p2"]);
     expect(boxes[0]).toHaveStyle({ left: "50%", top: "0%", width: "50%", height: "50%" });
     expect(boxes[1]).toHaveTextContent("endoscope");
-    expect(screen.getByRole("list", { name: "Participants present" })).toHaveTextContent("Dr Alice (host) · OR tablet");
+    expect(screen.getByRole("list", { name: "Participants present" })).toHaveTextContent("Dr Alice (alice) (host) · OR tablet");
     expect(screen.getByTestId("replay-position")).toHaveTextContent("Reflects log position 11");
     expect(screen.getByRole("list", { name: "Published media" })).toHaveTextContent("endoscope");
     expect(screen.getByRole("button", { name: "Next event" })).toBeDisabled();

@@ -1,12 +1,13 @@
 // The Audit screen (reviewers and admins). `/sessions/:id/audit`: one session's trail, with a
 // replay scrubber and the hash-chain check. `/audit`: pick a session, or read the trail of the
 // whole organisation. Every read here is itself audited by the server (an `AuditTrailRead`
-// event), so the screen reads only when the reader asks: no polling.
+// event), so the screen reads only when the reader asks: no polling. The filters live in the
+// URL (`?type=A,B&actor=…`), so a filtered view can be reloaded and shared.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { call, http } from "../../api/client";
 import type { AuditEvent, Session } from "../../api/client";
-import { nameOf as directoryName, useDirectory } from "../../api/directory";
+import { auditNameOf, useDirectory } from "../../api/directory";
 import { Alert, Button, PageTitle, SelectField, messageOf } from "../../components/ui";
 import { FiltersForm } from "./FiltersForm";
 import { Replay } from "./Replay";
@@ -14,7 +15,18 @@ import { ReplayPicture } from "./ReplayPicture";
 import { Timeline } from "./Timeline";
 import { Verify } from "./Verify";
 import { SYSTEM_USER, formatTime, type NameOf } from "./format";
-import { NO_FILTERS, actorsOf, hasFilters, pointAt, pointOf, queryOf, spanOf, type Filters, type ScrubPoint } from "./trail";
+import {
+  actorsOf,
+  filtersFromParams,
+  hasFilters,
+  paramsOf,
+  pointAt,
+  pointOf,
+  queryOf,
+  spanOf,
+  type Filters,
+  type ScrubPoint,
+} from "./trail";
 
 type Page = { items: AuditEvent[]; next_cursor?: string | null };
 
@@ -33,12 +45,14 @@ export function Audit() {
 }
 
 function AuditScreen({ sessionId }: { sessionId: string | undefined }) {
-  const directory = useDirectory();
+  const directory = useDirectory(true);
   const nameOf = useCallback<NameOf>(
-    (userId) => (userId === SYSTEM_USER ? "System" : directoryName(directory, userId)),
+    (userId) => (userId === SYSTEM_USER ? "System" : auditNameOf(directory, userId)),
     [directory],
   );
-  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [searchParams, setSearchParams] = useSearchParams();
+  const search = searchParams.toString();
+  const filters = useMemo(() => filtersFromParams(new URLSearchParams(search)), [search]);
   const [reload, setReload] = useState(0);
   const [events, setEvents] = useState<AuditEvent[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -97,9 +111,11 @@ function AuditScreen({ sessionId }: { sessionId: string | undefined }) {
   const span = spanOf(events);
   const shown = point ?? (span ? pointAt(events, span.max) : null);
 
+  // New filters change the URL, which reads the trail; the same ones read it again.
   const applyFilters = (next: Filters) => {
-    setFilters(next);
-    setReload((n) => n + 1);
+    const params = paramsOf(next);
+    if (params.toString() === search) setReload((n) => n + 1);
+    else setSearchParams(params);
   };
 
   return (

@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 import { Button, SelectField, TextField } from "../../components/ui";
 import { EVENT_TYPES, SYSTEM_USER, typeLabel, type NameOf } from "./format";
-import { filtersProblem, NO_FILTERS, type Filters } from "./trail";
+import { filtersProblem, NO_FILTERS, typesOf, type Filters } from "./trail";
 
 export function FiltersForm({
   applied,
@@ -48,8 +48,18 @@ export function FiltersForm({
             </option>
           ))}
         </SelectField>
-        <SelectField label="Event type" value={draft.type} onChange={set("type")}>
-          <option value="">Any type</option>
+        <SelectField
+          label="Event types (none: any)"
+          multiple
+          size={4}
+          title="Ctrl- or Cmd-click to pick several types"
+          value={typesOf(draft)}
+          onChange={(e) => {
+            const type = [...e.target.selectedOptions].map((o) => o.value).join(",");
+            setDraft((d) => ({ ...d, type }));
+            setProblem(null);
+          }}
+        >
           {EVENT_TYPES.map((t) => (
             <option key={t} value={t}>
               {typeLabel(t)}

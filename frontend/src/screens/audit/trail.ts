@@ -7,6 +7,7 @@ import { localInputToRfc3339, msOf, replayAtOf } from "./format";
 /** What the filters form holds (datetime-local strings for the times). */
 export interface Filters {
   actor: string;
+  /** Event types, comma-separated (the API's `type` takes the same list); empty: any type. */
   type: string;
   outcome: string;
   from: string;
@@ -33,6 +34,55 @@ export function queryOf(filters: Filters, cursor?: string | null): AuditQuery {
   query.limit = PAGE_SIZE;
   if (cursor) query.cursor = cursor;
   return query;
+}
+
+const FILTER_KEYS = Object.keys(NO_FILTERS) as (keyof Filters)[];
+
+/** The filters a URL's search params hold (`?type=A,B&actor=…`), so a filtered view can be shared. */
+export function filtersFromParams(params: URLSearchParams): Filters {
+  const filters = { ...NO_FILTERS };
+  for (const key of FILTER_KEYS) filters[key] = params.get(key) ?? "";
+  return filters;
+}
+
+/** The search params for the filters (empty ones left out). */
+export function paramsOf(filters: Filters): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const key of FILTER_KEYS) if (filters[key]) params.set(key, filters[key]);
+  return params;
+}
+
+/** The types a filter's comma-separated list names. */
+export function typesOf(filters: Filters): string[] {
+  return filters.type.split(",").filter(Boolean);
+}
+
+/** One row of the timeline: an event, or a run of quality samples folded into one row. */
+export type TimelineRow = { event: AuditEvent } | { samples: AuditEvent[] };
+
+/** The event type that floods a trail (one sample per source every few seconds). */
+export const FOLDED_TYPE = "MediaQualitySampled";
+
+/** The events as timeline rows, each run of two or more consecutive quality samples folded. */
+export function foldSamples(events: AuditEvent[]): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  let run: AuditEvent[] = [];
+  const flush = () => {
+    const [only] = run;
+    if (run.length === 1 && only) rows.push({ event: only });
+    else if (run.length > 1) rows.push({ samples: run });
+    run = [];
+  };
+  for (const event of events) {
+    if (event.type === FOLDED_TYPE) {
+      run.push(event);
+      continue;
+    }
+    flush();
+    rows.push({ event });
+  }
+  flush();
+  return rows;
 }
 
 export function hasFilters(filters: Filters): boolean {

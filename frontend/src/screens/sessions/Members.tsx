@@ -7,7 +7,7 @@ import type { Member } from "../../api/client";
 import { nameOf, type DirectoryEntry } from "../../api/directory";
 import { Alert, Button, SelectField, messageOf } from "../../components/ui";
 import { ConfirmDialog } from "./ConfirmDialog";
-import { MEMBER_ROLES, memberRoleLabel, type MemberRole } from "./rules";
+import { MEMBER_ROLES, memberRoleLabel, roleBeyondOrg, type MemberRole } from "./rules";
 
 export interface MembersProps {
   sessionId: string;
@@ -35,6 +35,8 @@ export function Members({ sessionId, members, directory, canManage, onChanged }:
   const [removeError, setRemoveError] = useState<string | null>(null);
   const [newUser, setNewUser] = useState("");
   const [newRole, setNewRole] = useState<MemberRole>("observer");
+  // A role beyond the user's organisation role, waiting for the manager to confirm it.
+  const [beyond, setBeyond] = useState<{ userId: string; role: MemberRole; why: string; adding: boolean } | null>(null);
 
   const options = candidates(directory, members);
 
@@ -58,13 +60,24 @@ export function Members({ sessionId, members, directory, canManage, onChanged }:
     }
   }
 
-  async function add(e: FormEvent) {
+  /** Sets a member's role, after a warning when it goes beyond their organisation role. */
+  async function setRole(userId: string, role: MemberRole, adding: boolean, confirmed = false): Promise<void> {
+    const why = roleBeyondOrg(directory.get(userId)?.role, role);
+    if (why && !confirmed) {
+      setBeyond({ userId, role, why, adding });
+      return;
+    }
+    if ((await put(userId, role)) && adding) setNewUser("");
+    setBeyond(null);
+  }
+
+  function add(e: FormEvent) {
     e.preventDefault();
     if (!newUser) {
       setError("Choose a user to add.");
       return;
     }
-    if (await put(newUser, newRole)) setNewUser("");
+    void setRole(newUser, newRole, true);
   }
 
   async function remove(member: Member) {
@@ -125,7 +138,7 @@ export function Members({ sessionId, members, directory, canManage, onChanged }:
                           aria-label={`Session role for ${name}`}
                           value={m.role}
                           disabled={busy === m.user_id}
-                          onChange={(e) => void put(m.user_id, e.target.value as MemberRole)}
+                          onChange={(e) => void setRole(m.user_id, e.target.value as MemberRole, false)}
                           className="rounded border border-slate-600 bg-slate-900 px-2 py-1 text-slate-100"
                         >
                           {MEMBER_ROLES.map((r) => (
@@ -193,6 +206,18 @@ export function Members({ sessionId, members, directory, canManage, onChanged }:
             </>
           )}
         </form>
+      )}
+
+      {beyond && (
+        <ConfirmDialog
+          title={`Make ${nameOf(directory, beyond.userId)} session ${beyond.role}?`}
+          confirmLabel={`Make ${beyond.role}`}
+          busy={busy === beyond.userId}
+          onConfirm={() => void setRole(beyond.userId, beyond.role, beyond.adding, true)}
+          onCancel={() => setBeyond(null)}
+        >
+          <p className="text-sm text-slate-300">{beyond.why}</p>
+        </ConfirmDialog>
       )}
 
       {removing && (

@@ -174,6 +174,11 @@ describe("Members", () => {
     await userEvent.selectOptions(userSelect, "Olive Observer (observer)");
     await userEvent.selectOptions(screen.getByLabelText("Session role"), "surgeon");
     await userEvent.click(screen.getByRole("button", { name: "Add member" }));
+    // Olive is an observer in the organisation: a warning first, then the write.
+    const warning = screen.getByRole("dialog", { name: "Make Olive Observer session surgeon?" });
+    expect(warning).toHaveTextContent("They are an observer in the organisation");
+    expect(writes()).toHaveLength(0);
+    await userEvent.click(within(warning).getByRole("button", { name: "Make surgeon" }));
 
     const table = screen.getByRole("table", { name: "Members" });
     expect(await within(table).findByText("Olive Observer")).toBeInTheDocument();
@@ -193,6 +198,12 @@ describe("Members", () => {
     renderAt(<SessionDetail />, path, "/sessions/:id");
     const role = await screen.findByRole("combobox", { name: "Session role for Olive Observer" });
     await userEvent.selectOptions(role, "host");
+    const warning = screen.getByRole("dialog", { name: "Make Olive Observer session host?" });
+    await userEvent.click(within(warning).getByRole("button", { name: "Back" }));
+    expect(writes()).toHaveLength(0);
+    expect(role).toHaveValue("observer");
+    await userEvent.selectOptions(role, "host");
+    await userEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Make host" }));
     await waitFor(() => expect(writes()).toHaveLength(1));
     expect(writes()[0]).toMatchObject({ method: "PUT", path: `${api}/members/${ids.observer}`, body: { role: "host" } });
     await waitFor(() => expect(screen.getByRole("combobox", { name: "Session role for Olive Observer" })).toHaveValue("host"));

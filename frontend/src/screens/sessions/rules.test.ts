@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canCreateSession, readAfter, sessionActions, sessionRoleOf } from "./rules";
+import { canCreateSession, readAfter, roleBeyondOrg, sessionActions, sessionRoleOf } from "./rules";
 
 const none = { start: false, end: false, cancel: false, edit: false, manageMembers: false, openWorkspace: false, audit: false, record: false };
 
@@ -80,5 +80,18 @@ describe("readAfter", () => {
     expect(readAfter(42)).toEqual({ min_position: 42 });
     expect(readAfter(null)).toEqual({});
     expect(readAfter(Number.NaN)).toEqual({});
+  });
+});
+
+describe("roleBeyondOrg", () => {
+  it("warns when an org observer or reviewer would be a session surgeon or host", () => {
+    expect(roleBeyondOrg("observer", "surgeon")).toMatch(/an observer in the organisation/);
+    expect(roleBeyondOrg("observer", "host")).toMatch(/run the session/);
+    expect(roleBeyondOrg("reviewer", "surgeon")).toMatch(/a reviewer in the organisation/);
+  });
+  it("says nothing for a role the org role covers", () => {
+    expect(roleBeyondOrg("observer", "observer")).toBeNull();
+    expect(roleBeyondOrg("surgeon", "host")).toBeNull();
+    expect(roleBeyondOrg("admin", "surgeon")).toBeNull();
   });
 });

@@ -63,6 +63,17 @@ export function memberRoleLabel(role: MemberRole): string {
   return { host: "Host", surgeon: "Surgeon", observer: "Observer" }[role];
 }
 
+/**
+ * Why a session role goes beyond what the user's organisation role suggests (an org observer
+ * or reviewer as session surgeon or host), to warn about before applying it; null if it does not.
+ */
+export function roleBeyondOrg(orgRole: OrgRole | undefined, role: MemberRole): string | null {
+  if (role === "observer" || (orgRole !== "observer" && orgRole !== "reviewer")) return null;
+  return `They are ${orgRole === "observer" ? "an observer" : "a reviewer"} in the organisation: as session ${role} they could ${
+    role === "host" ? "run the session, manage its members" : "change the layout"
+  } and publish video.`;
+}
+
 /** The query that makes a read wait for a write's position (README "Read your writes"). */
 export function readAfter(position: number | null | undefined): { min_position?: number } {
   return position == null || Number.isNaN(position) ? {} : { min_position: position };
