@@ -27,6 +27,7 @@ function fakeMedia(published: LocalSource[] = [], devices: Array<Pick<MediaDevic
     sessionSources: [],
     setWanted: vi.fn(),
     streamFor: () => null,
+    framesDecoded: async () => null,
     onSessionEvent: vi.fn(),
     error: null,
   };
