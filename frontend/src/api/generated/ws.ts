@@ -160,6 +160,10 @@ export interface PanelPatch {
   h?: number;
   z?: number;
   source_id?: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); null clears it.
+   */
+  name?: string | null;
 }
 export interface Panel {
   id: string;
@@ -175,6 +179,10 @@ export interface Panel {
   h: number;
   z: number;
   source_id: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); absent when none.
+   */
+  name?: string;
 }
 
 /**
@@ -384,6 +392,10 @@ export interface Panel {
   h: number;
   z: number;
   source_id: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); absent when none.
+   */
+  name?: string;
 }
 
 /** Every message the server sends. */

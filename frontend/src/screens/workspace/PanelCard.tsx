@@ -4,6 +4,7 @@ import type { KeyboardEvent } from "react";
 import type { Panel } from "../../api/generated/ws";
 import type { ReactNode } from "react";
 import { panelTitle } from "./panelLayout";
+import { PanelNameEditor } from "./PanelNameEditor";
 
 export function PanelCard({
   panel,
@@ -15,6 +16,7 @@ export function PanelCard({
   onSelectSource,
   publisherOf,
   onFront,
+  onRename,
   viewControls,
   children,
 }: {
@@ -29,6 +31,8 @@ export function PanelCard({
   onSelectSource: (source: string | null) => void;
   /** Who publishes a source (a display name), for the picker. */
   publisherOf?: (source: string) => string | null;
+  /** Names the panel for everyone (editors); null clears the name. */
+  onRename?: (name: string | null) => void;
   /** Brings the panel to the front (editors; absent when it is already there). */
   onFront?: () => void;
   /** This viewer's own view of the panel (spotlight, fullscreen), for everyone. */
@@ -54,6 +58,7 @@ export function PanelCard({
         <h2 className="min-w-0 flex-1 truncate text-sm font-medium text-slate-100" data-testid="panel-title">
           {title}
         </h2>
+        {editable && onRename && <PanelNameEditor panel={panel} onRename={onRename} />}
         {viewControls}
         {editable && (
           <>

@@ -139,6 +139,29 @@ describe("Panels never hide each other", () => {
     const select = screen.getByRole("combobox", { name: "Source for panel p1" });
     await waitFor(() => expect([...(select as HTMLSelectElement).options].map((o) => o.text)).toEqual(["None", "endoscope (Alice Host)", "room-cam"]));
   });
+
+  it("lets an editor name a panel for everyone; Escape cancels, an empty name clears", async () => {
+    const c = await open();
+    await userEvent.click(screen.getByRole("button", { name: "Rename panel p1" }));
+    await userEvent.keyboard("Vitals{Escape}");
+    expect(c.sent).toEqual([]);
+    expect(screen.queryByTestId("personal-fullscreen")).toBeNull(); // typing f/s/h in the field is no shortcut
+    await userEvent.click(screen.getByRole("button", { name: "Rename panel p1" }));
+    await userEvent.keyboard("  Main view {Enter}");
+    expect(c.sent).toEqual([{ type: "layout.update", base_version: 1, changes: { panels: { p1: { name: "Main view" } } } }]);
+    c.push(event(11, "LayoutUpdated", { version: 2, base_version: 1, changes: [{ panel_id: "p1", field: "name", value: "Main view" }], conflicts: [], panels: [{ ...panel("p1", 0, 0), name: "Main view" }, panel("p2", 6, 0, 6, 6, "endoscope")], changed_by: meActor }));
+    expect(within(screen.getByTestId("panel-p1")).getByTestId("panel-title")).toHaveTextContent(/^Main view$/);
+    await userEvent.click(screen.getByRole("button", { name: "Rename panel p1" }));
+    await userEvent.clear(screen.getByRole("textbox", { name: "Name of panel p1" }));
+    await userEvent.keyboard("{Enter}");
+    expect(c.sent[1]).toEqual({ type: "layout.update", base_version: 2, changes: { panels: { p1: { name: null } } } });
+  });
+
+  it("gives an observer no way to rename, move or remove", async () => {
+    await open(welcome(observer));
+    expect(screen.queryByRole("button", { name: /Rename panel/ })).toBeNull();
+    expect(screen.queryByRole("button", { name: /Bring panel/ })).toBeNull();
+  });
 });
 
 describe("Each viewer's own view", () => {

@@ -196,6 +196,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
           onRemove={() => undoRemoval.remove(server)}
           onSelectSource={(s) => selectSource(p.id, s)}
           publisherOf={publisherOf}
+          onRename={(name) => sendChanges({ panels: { [p.id]: { name } } })}
           onFront={
             frontZ(panels, p.id) === null ? undefined : () => sendChanges({ panels: { [p.id]: { z: frontZ(panels, p.id) ?? p.z } } })
           }

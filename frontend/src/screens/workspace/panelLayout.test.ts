@@ -42,7 +42,7 @@ describe("panelLayout", () => {
   it("names a panel by its editor's name or its source, never its id", () => {
     expect(panelTitle(panel("p7", 0, 0, 6, 6, "endoscope"))).toBe("endoscope");
     expect(panelTitle(panel("p7", 0, 0))).toBe("Empty panel");
-    expect(panelTitle({ ...panel("p7", 0, 0, 6, 6, "endoscope"), name: "Main view" } as never)).toBe("Main view");
+    expect(panelTitle({ ...panel("p7", 0, 0, 6, 6, "endoscope"), name: "Main view" })).toBe("Main view");
   });
 
   it("puts a removed panel back in its place, elsewhere when taken, nowhere when full", () => {

@@ -55,8 +55,7 @@ export function gridFullReason(panels: readonly Panel[]): string | null {
 
 /** The name people use for a panel: the editor's name, else its source's label. */
 export function panelTitle(panel: Panel): string {
-  const name = (panel as Panel & { name?: string | null }).name;
-  return name || panel.source_id || "Empty panel";
+  return panel.name || panel.source_id || "Empty panel";
 }
 
 /** Where a removed panel comes back: its own place when still free, else the first free spot. */

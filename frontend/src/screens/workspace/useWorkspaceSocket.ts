@@ -38,6 +38,7 @@ const FIELD_NAMES: Record<Conflict["field"], string> = {
   h: "h",
   z: "z",
   source_id: "source",
+  name: "name",
   panels: "the panel set",
 };
 
