@@ -660,7 +660,8 @@ fn an_observer_cannot_name_a_panel() {
 
 #[test]
 fn a_panel_without_a_name_reads_and_writes_the_json_it_had_before_names() {
-    let old = serde_json::json!({"id": "p1", "x": 0, "y": 0, "w": 6, "h": 6, "z": 0, "source_id": null});
+    let old =
+        serde_json::json!({"id": "p1", "x": 0, "y": 0, "w": 6, "h": 6, "z": 0, "source_id": null});
     let p: Panel = serde_json::from_value(old.clone()).unwrap();
     assert_eq!(p.name, None);
     assert_eq!(serde_json::to_value(&p).unwrap(), old);

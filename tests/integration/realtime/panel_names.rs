@@ -26,8 +26,10 @@ async fn a_name_an_editor_gives_a_panel_reaches_others_and_an_observers_is_refus
         let mut watcher = WsClient::welcomed(&jo.ws_url, &jo.ws_token, "observer").await;
 
         watcher
-            .send(json!({"type": "layout.update", "ref": "o1", "base_version": 1,
-                         "changes": {"panels": {"p1": {"name": "Mine"}}}}))
+            .send(
+                json!({"type": "layout.update", "ref": "o1", "base_version": 1,
+                         "changes": {"panels": {"p1": {"name": "Mine"}}}}),
+            )
             .await;
         let error = watcher
             .until(WAIT, "the error of o1", |m| m["type"] == "error")
@@ -40,8 +42,10 @@ async fn a_name_an_editor_gives_a_panel_reaches_others_and_an_observers_is_refus
 
         // A spoofing name is refused like any other free text.
         editor
-            .send(json!({"type": "layout.update", "ref": "s0", "base_version": 1,
-                         "changes": {"panels": {"p1": {"name": "Main\u{202E}weiv"}}}}))
+            .send(
+                json!({"type": "layout.update", "ref": "s0", "base_version": 1,
+                         "changes": {"panels": {"p1": {"name": "Main\u{202E}weiv"}}}}),
+            )
             .await;
         let error = editor
             .until(WAIT, "the error of s0", |m| m["type"] == "error")
@@ -49,8 +53,10 @@ async fn a_name_an_editor_gives_a_panel_reaches_others_and_an_observers_is_refus
         assert_eq!(error["code"], "validation_failed", "[{backend}] {error}");
 
         editor
-            .send(json!({"type": "layout.update", "ref": "s1", "base_version": 1,
-                         "changes": {"panels": {"p1": {"name": "Endoscope – main"}}}}))
+            .send(
+                json!({"type": "layout.update", "ref": "s1", "base_version": 1,
+                         "changes": {"panels": {"p1": {"name": "Endoscope – main"}}}}),
+            )
             .await;
         let ack = editor
             .until(WAIT, "the ack of s1", |m| m["type"] == "ack")

@@ -3,4 +3,5 @@
 
 pub(crate) mod app;
 mod first_start;
+mod panels;
 mod serving;

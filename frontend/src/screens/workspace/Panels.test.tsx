@@ -125,7 +125,7 @@ describe("Panels never hide each other", () => {
     await userEvent.click(screen.getByRole("button", { name: "Delete panel p2" }));
     expect(c.sent[0]).toEqual({ type: "layout.update", base_version: 1, changes: { remove: ["p2"] } });
     const bar = screen.getByTestId("undo-remove");
-    expect(bar).toHaveTextContent("Panel endoscope removed.");
+    expect(bar).toHaveTextContent("Panel “endoscope” removed.");
     c.push(event(11, "LayoutUpdated", { version: 2, base_version: 1, changes: [{ panel_id: null, field: "panels", value: null }], conflicts: [], panels: [panel("p1", 0, 0)], changed_by: meActor }));
     await userEvent.click(within(bar).getByRole("button", { name: "Undo" }));
     expect(c.sent[1]).toEqual({ type: "layout.update", base_version: 2, changes: { add: [panel("p2", 6, 0, 6, 6, "endoscope")] } });

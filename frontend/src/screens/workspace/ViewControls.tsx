@@ -34,7 +34,7 @@ export function ViewControls({
         title="Fullscreen (f); only for you"
         onClick={onFullscreen}
       >
-        <span aria-hidden="true">⛶</span>
+        <span aria-hidden="true">⤢</span>
       </button>
     </>
   );

@@ -58,6 +58,12 @@ export function panelTitle(panel: Panel): string {
   return panel.name || panel.source_id || "Empty panel";
 }
 
+/** "Panel “endoscope” removed." (its name or source), or "Empty panel removed." */
+export function removedText(panel: Panel): string {
+  const label = panel.name || panel.source_id;
+  return label ? `Panel “${label}” removed.` : "Empty panel removed.";
+}
+
 /** Where a removed panel comes back: its own place when still free, else the first free spot. */
 export function restoredPanel(panels: readonly Panel[], removed: Panel): Panel | null {
   if (panels.some((p) => p.id === removed.id) || panels.length >= MAX_PANELS) return null;
