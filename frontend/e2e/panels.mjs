@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Panels never hide each other, and each viewer's own view (issue 20), in headless Chromium
-// against a real server: the session's host removes a panel and adds panels until the grid is
+// against a real server: the session's host drags a panel onto another on the full grid (they
+// swap), removes a panel and adds panels until the grid is
 // full (Add panel is disabled and says so; no two panels' boxes overlap), removes one and undoes
 // it, names one; the observer spotlights a panel (nothing changes for the host) and opens the
 // shortcuts with `?`.
@@ -92,6 +93,17 @@ try {
   const add = sp.getByRole("button", { name: "Add panel", exact: true });
   // The new session's four quadrants fill the grid already.
   if (await add.isEnabled()) fail("Add panel is enabled on the full default grid");
+  // On the full grid a drag of p1 onto p2 has no room to push p2 aside: the two swap places.
+  const cell = (await sp.getByTestId("panel-p1").boundingBox()).width / 6;
+  const hb = await sp.getByRole("button", { name: "Move panel p1", exact: true }).boundingBox();
+  await sp.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2);
+  await sp.mouse.down();
+  for (let i = 1; i <= 12; i++) await sp.mouse.move(hb.x + hb.width / 2 + (cell * 6 * i) / 12, hb.y + hb.height / 2);
+  await sp.mouse.up();
+  await sp.waitForFunction(() => document.querySelector('[data-testid="panel-p1"]')?.dataset.x === "6" && document.querySelector('[data-testid="panel-p2"]')?.dataset.x === "0");
+  const swapped = { p1: await grid(sp, "p1"), p2: await grid(sp, "p2") };
+  if (swapped.p1 !== "6,0,6,6" || swapped.p2 !== "0,0,6,6") fail(`after the drag p1 is at ${swapped.p1}, p2 at ${swapped.p2}`);
+  step("a drag of p1 onto p2 on the full grid swapped them", swapped);
   await sp.getByRole("button", { name: "Delete panel p4", exact: true }).click();
   await sp.getByTestId("panel-p4").waitFor({ state: "detached" });
   step("the default grid is full; p4 removed to make room");

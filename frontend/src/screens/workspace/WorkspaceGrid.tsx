@@ -1,14 +1,14 @@
 // The 12 x 12 panel grid (react-grid-layout v2). It shows what it is given: the server's x/y/w/h
 // (with this client's pending moves on top). A drag or resize pushes the panels in its way aside
-// (never over them); what it ends with is written as one move of every panel it moved, or put
-// back when it cannot be written (off the grid).
+// (never over them); what it ends with is written as one move of every panel it moved. When
+// pushing has no room (a full grid), a drop on one panel swaps the two; otherwise it is put back.
 import { useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
 import { GridLayout, useContainerWidth, type Layout, type LayoutItem } from "react-grid-layout";
 import { noCompactor } from "react-grid-layout/core";
 import type { Panel } from "../../api/generated/ws";
 import { GRID_COLS, GRID_ROWS, rowHeightFor, type Rect } from "./grid";
-import { movesOf } from "./panelLayout";
+import { movesOf, swapMoves } from "./panelLayout";
 
 const MARGIN = 8;
 const PADDING = 8;
@@ -70,10 +70,9 @@ export function WorkspaceGrid({
 
   const stopped = (all: Layout, _old: LayoutItem | null, item: LayoutItem | null) => {
     if (!item) return;
-    const moves = movesOf(
-      panels.map((p) => p.shown),
-      all,
-    );
+    const before = panels.map((p) => p.shown);
+    const dropped = all.find((l) => l.i === item.i) ?? item;
+    const moves = movesOf(before, all) ?? swapMoves(before, item.i, { x: dropped.x, y: dropped.y, w: dropped.w, h: dropped.h });
     if (moves) onMoves(moves);
     else onRefused();
   };

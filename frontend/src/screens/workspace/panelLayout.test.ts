@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { panel } from "../../realtime/testFixtures";
-import { firstOverlap, frontZ, gridFullReason, movesOf, panelTitle, restoredPanel } from "./panelLayout";
+import { firstOverlap, frontZ, gridFullReason, movesOf, panelTitle, removedText, restoredPanel, swapMoves } from "./panelLayout";
 
 const item = (i: string, x: number, y: number, w: number, h: number) => ({ i, x, y, w, h });
 
@@ -17,6 +17,21 @@ describe("panelLayout", () => {
     expect(movesOf(before, [item("a", 0, 0, 6, 8), item("b", 0, 8, 6, 6)])).toBeNull(); // b off the grid
     expect(movesOf(before, [item("a", 0, 0, 6, 8), item("b", 0, 6, 6, 6)])).toBeNull(); // a over b
     expect(movesOf(before, [item("a", 0, 0, 6, 6), item("b", 0, 6, 6, 6)])).toEqual({});
+  });
+
+  it("swaps two panels when a drop on a full grid has no room to push", () => {
+    const quadrants = [panel("p1", 0, 0), panel("p2", 6, 0), panel("p3", 0, 6), panel("p4", 6, 6)];
+    expect(swapMoves(quadrants, "p1", { x: 6, y: 0, w: 6, h: 6 })).toEqual({ p1: { x: 6, y: 0, w: 6, h: 6 }, p2: { x: 0, y: 0, w: 6, h: 6 } });
+    // A smaller panel dropped on a larger one: the larger takes the smaller's place and size.
+    const mixed = [panel("a", 0, 0, 6, 12), panel("b", 6, 0, 6, 6), panel("c", 6, 6, 6, 6)];
+    expect(swapMoves(mixed, "b", { x: 0, y: 0, w: 6, h: 6 })).toEqual({ b: { x: 0, y: 0, w: 6, h: 6 }, a: { x: 6, y: 0, w: 6, h: 6 } });
+    expect(swapMoves(mixed, "b", { x: 3, y: 0, w: 6, h: 6 })).toBeNull(); // half a move: no place for a
+    expect(swapMoves(quadrants, "p1", { x: 3, y: 3, w: 6, h: 6 })).toBeNull(); // on four panels at once
+  });
+
+  it("says which panel was removed", () => {
+    expect(removedText(panel("p2", 0, 0, 6, 6, "endoscope"))).toBe("Panel “endoscope” removed.");
+    expect(removedText(panel("p2", 0, 0))).toBe("Empty panel removed.");
   });
 
   it("finds overlapping panels", () => {

@@ -37,6 +37,25 @@ export function movesOf(before: readonly Panel[], next: readonly { i: string; x:
   return moves;
 }
 
+/**
+ * A drop of panel `id` at `target` on exactly one other panel, when pushing it aside has no room
+ * (a full grid): the two swap places (the other keeps its size, or takes the dropped panel's
+ * when it does not fit). Null when that cannot be written either.
+ */
+export function swapMoves(before: readonly Panel[], id: string, target: Rect): Record<string, Rect> | null {
+  const self = before.find((p) => p.id === id);
+  if (!self || !onGrid(target)) return null;
+  const hit = before.filter((p) => p.id !== id && overlaps(p, target));
+  if (hit.length !== 1) return null;
+  const other = hit[0]!;
+  const rest = before.filter((p) => p.id !== id && p.id !== other.id);
+  for (const place of [{ x: self.x, y: self.y, w: other.w, h: other.h }, { x: self.x, y: self.y, w: self.w, h: self.h }]) {
+    const all = [...rest, { id, ...target }, { id: other.id, ...place }];
+    if (all.every(onGrid) && !firstOverlap(all)) return { [id]: target, [other.id]: place };
+  }
+  return null;
+}
+
 /** The z that puts panel `id` above every other, or null when it is already alone on top. */
 export function frontZ(panels: readonly Panel[], id: string): number | null {
   const self = panels.find((p) => p.id === id);
