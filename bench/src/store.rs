@@ -229,6 +229,7 @@ fn session_events(events_per_session: usize) -> Vec<NewEvent> {
             h: 6,
             z: 0,
             source_id: None,
+            name: None,
         })
         .collect();
     let mut out = vec![

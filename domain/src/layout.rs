@@ -1,7 +1,7 @@
 //! The shared multi-panel workspace of a session: panels on a 12x12 grid, versioned, with
 //! per-field last-write-wins.
 //!
-//! A *field* is one property of one panel (`x`, `y`, `w`, `h`, `z`, `source_id`) or the panel
+//! A *field* is one property of one panel (`x`, `y`, `w`, `h`, `z`, `source_id`, `name`) or the panel
 //! set itself (`panel_id` `None`, field [`PANELS_FIELD`], touched by adding or removing panels).
 //! The state remembers, per field, the layout version and actor of its last write. A write based
 //! on an older version than a field's last write still wins (last write wins) but records a
@@ -24,11 +24,13 @@ pub const MAX_PANELS: usize = 32;
 /// The field name of the panel set (adding or removing panels).
 pub const PANELS_FIELD: &str = "panels";
 /// The per-panel field names, in the order a patch applies them.
-pub const PANEL_FIELDS: [&str; 6] = ["x", "y", "w", "h", "z", "source_id"];
+pub const PANEL_FIELDS: [&str; 7] = ["x", "y", "w", "h", "z", "source_id", "name"];
 /// A panel id: 1 to this many characters of `[A-Za-z0-9_-]`.
 pub const MAX_PANEL_ID_LEN: usize = 64;
 /// A source id: 1 to this many characters, no control characters.
 pub const MAX_SOURCE_ID_LEN: usize = 128;
+/// A panel's name: 1 to this many characters, visible, no control or bidirectional characters.
+pub const MAX_PANEL_NAME_LEN: usize = 60;
 
 /// A change to some properties of one panel; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +53,13 @@ pub struct PanelPatch {
         with = "crate::events::double_option"
     )]
     pub source_id: Option<Option<String>>,
+    /// `Some(None)` (JSON `null`) clears the panel's name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::events::double_option"
+    )]
+    pub name: Option<Option<String>>,
 }
 
 impl PanelPatch {
@@ -74,6 +83,9 @@ impl PanelPatch {
         }
         if let Some(v) = &self.source_id {
             out.push(("source_id", v.clone().into()));
+        }
+        if let Some(v) = &self.name {
+            out.push(("name", v.clone().into()));
         }
         out
     }
@@ -206,6 +218,7 @@ pub fn default_panels() -> Vec<Panel> {
             h: half_h,
             z: 0,
             source_id: None,
+            name: None,
         })
         .collect()
 }
@@ -242,8 +255,26 @@ pub fn validate_panels(panels: &[Panel]) -> Result<(), DomainError> {
         if let Some(source_id) = &panel.source_id {
             validate_source_id(source_id)?;
         }
+        if let Some(name) = &panel.name {
+            validate_panel_name(name)?;
+        }
     }
     Ok(())
+}
+
+/// Checks a panel's name like other free text shown to others: 1 to [`MAX_PANEL_NAME_LEN`]
+/// characters, no control characters, no bidirectional controls, not only invisible ones.
+pub fn validate_panel_name(name: &str) -> Result<(), DomainError> {
+    if name.is_empty()
+        || name.chars().count() > MAX_PANEL_NAME_LEN
+        || name.chars().any(char::is_control)
+    {
+        return Err(DomainError::validation(
+            "name",
+            format!("must be 1-{MAX_PANEL_NAME_LEN} characters without control characters"),
+        ));
+    }
+    crate::text::check_not_spoofing("name", name)
 }
 
 /// Checks a panel id: 1 to [`MAX_PANEL_ID_LEN`] characters of `[A-Za-z0-9_-]`.
@@ -305,6 +336,11 @@ fn set_field(panel: &mut Panel, field: &str, patch: &PanelPatch) {
         "w" => panel.w = patch.w.unwrap_or(panel.w),
         "h" => panel.h = patch.h.unwrap_or(panel.h),
         "z" => panel.z = patch.z.unwrap_or(panel.z),
+        "name" => {
+            if let Some(name) = &patch.name {
+                panel.name = name.clone();
+            }
+        }
         _ => {
             if let Some(source_id) = &patch.source_id {
                 panel.source_id = source_id.clone();
@@ -320,6 +356,7 @@ fn field_value(panel: &Panel, field: &str) -> serde_json::Value {
         "w" => panel.w.into(),
         "h" => panel.h.into(),
         "z" => panel.z.into(),
+        "name" => panel.name.clone().into(),
         _ => panel.source_id.clone().into(),
     }
 }

@@ -427,8 +427,9 @@ fn panel() -> impl Strategy<Value = Panel> {
         coordinate(),
         any::<i32>(),
         prop::option::of(".{0,140}"),
+        prop::option::of(".{0,70}"),
     )
-        .prop_map(|(id, x, y, w, h, z, source_id)| Panel {
+        .prop_map(|(id, x, y, w, h, z, source_id, name)| Panel {
             id,
             x,
             y,
@@ -436,6 +437,7 @@ fn panel() -> impl Strategy<Value = Panel> {
             h,
             z,
             source_id,
+            name,
         })
 }
 
@@ -447,14 +449,16 @@ fn layout_changes() -> impl Strategy<Value = LayoutChanges> {
         prop::option::of(coordinate()),
         prop::option::of(any::<i32>()),
         prop::option::of(prop::option::of(".{0,140}")),
+        prop::option::of(prop::option::of(".{0,70}")),
     )
-        .prop_map(|(x, y, w, h, z, source_id)| PanelPatch {
+        .prop_map(|(x, y, w, h, z, source_id, name)| PanelPatch {
             x,
             y,
             w,
             h,
             z,
             source_id,
+            name,
         });
     (
         prop::collection::btree_map(panel_id(), patch, 0..4),

@@ -100,6 +100,7 @@ fn samples() -> Vec<Event> {
     let mut panels = default_panels();
     panels[0].source_id = Some("endoscope-1".into());
     panels[1].z = -3;
+    panels[1].name = Some("Main view".into());
     vec![
         Event::SessionCreated(SessionCreated {
             session_id: s,

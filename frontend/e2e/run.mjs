@@ -238,7 +238,12 @@ try {
   await screen(sp, "workspace-surgeon");
   await screen(op, "workspace-observer");
 
-  // 5. The surgeon drags p1 to the right half; the observer sees the new position.
+  // 5. The surgeon drags p1 to the right half; the observer sees the new position. Panels never
+  //    overlap, so the four quadrants of a new session leave no room: p2 and p4 are removed first.
+  for (const id of ["p2", "p4"]) {
+    await sp.getByRole("button", { name: `Delete panel ${id}`, exact: true }).click();
+    await op.getByTestId(`panel-${id}`).waitFor({ state: "detached" });
+  }
   const before = await panelBox(op, "p1");
   const handle = sp.getByRole("button", { name: "Move panel p1", exact: true });
   const grid = await sp.getByTestId("panel-p1").evaluate((el) => {
@@ -269,40 +274,40 @@ try {
   // 6. The observer cannot drag: no handle, and dragging the panel body moves nothing.
   if ((await op.getByRole("button", { name: /^Move panel/ }).count()) !== 0) fail("the observer has drag handles");
   if ((await op.getByLabel(/^Source for panel/).count()) !== 0) fail("the observer has source selects");
-  const ob = await op.getByTestId("panel-p2").boundingBox();
+  const ob = await op.getByTestId("panel-p3").boundingBox();
   await op.mouse.move(ob.x + ob.width / 2, ob.y + 20);
   await op.mouse.down();
   await op.mouse.move(ob.x + ob.width / 2 + 200, ob.y + 120, { steps: 8 });
   await op.mouse.up();
   await op.waitForTimeout(500);
-  const p2 = await panelBox(op, "p2");
-  const p2Surgeon = await panelBox(sp, "p2");
-  if (JSON.stringify(p2) !== JSON.stringify(p2Surgeon)) fail(`observer's drag moved p2: ${JSON.stringify(p2)} vs ${JSON.stringify(p2Surgeon)}`);
+  const p3 = await panelBox(op, "p3");
+  const p3Surgeon = await panelBox(sp, "p3");
+  if (JSON.stringify(p3) !== JSON.stringify(p3Surgeon)) fail(`observer's drag moved p3: ${JSON.stringify(p3)} vs ${JSON.stringify(p3Surgeon)}`);
   step("the observer cannot drag");
 
-  // 7. The observer's network is cut; the surgeon moves p2; the network comes back; the
+  // 7. The observer's network is cut; the surgeon moves p3; the network comes back; the
   //    observer's layout catches up without a reload.
   await observer.context.setOffline(true);
   await op.getByTestId("connection-status").and(op.locator('[data-state="offline"], [data-state="reconnecting"]')).waitFor();
-  const p2Before = await panelBox(sp, "p2");
-  await sp.getByRole("button", { name: "Move panel p2", exact: true }).focus();
-  await sp.keyboard.press(p2Before.x + p2Before.w < 12 ? "ArrowRight" : "ArrowLeft");
+  const p3Before = await panelBox(sp, "p3");
+  await sp.getByRole("button", { name: "Move panel p3", exact: true }).focus();
+  await sp.keyboard.press(p3Before.x + p3Before.w < 12 ? "ArrowRight" : "ArrowLeft");
   const shifted = await until(async () => {
-    const now = await panelBox(sp, "p2");
-    return now.x !== p2Before.x ? now : null;
+    const now = await panelBox(sp, "p3");
+    return now.x !== p3Before.x ? now : null;
   }, 3_000);
-  if (!shifted) fail("the surgeon's keyboard move of p2 did not land");
+  if (!shifted) fail("the surgeon's keyboard move of p3 did not land");
   await op.waitForTimeout(300);
-  const whileOffline = await panelBox(op, "p2");
+  const whileOffline = await panelBox(op, "p3");
   await screen(op, "workspace-observer-offline");
   await observer.context.setOffline(false);
   const restoredAt = Date.now();
   await connected(op, { timeout: 15_000 });
   const caughtUp = await until(async () => {
-    const now = await panelBox(op, "p2");
+    const now = await panelBox(op, "p3");
     return JSON.stringify(now) === JSON.stringify(shifted) ? now : null;
   }, 5_000);
-  if (!caughtUp) fail(`after the network came back the observer shows p2 at ${JSON.stringify(await panelBox(op, "p2"))}, the surgeon at ${JSON.stringify(shifted)}`);
+  if (!caughtUp) fail(`after the network came back the observer shows p3 at ${JSON.stringify(await panelBox(op, "p3"))}, the surgeon at ${JSON.stringify(shifted)}`);
   result.network_cut = { while_offline: whileOffline, after: caughtUp, caught_up_ms: Date.now() - restoredAt };
   step("observer's network cut and restored; its layout caught up", result.network_cut);
 

@@ -248,9 +248,10 @@ fn examples() -> BTreeMap<&'static str, Value> {
             json!({
                 "type": "layout.update", "ref": "c1", "base_version": 7,
                 "changes": {
-                    "panels": {"p1": {"x": 2, "w": 4, "source_id": "endoscope"}},
+                    "panels": {"p1": {"x": 2, "w": 4, "source_id": "endoscope", "name": null},
+                               "p2": {"name": "Main view"}},
                     "add": [{"id": "p5", "x": 0, "y": 0, "w": 3, "h": 3, "z": 1,
-                             "source_id": null}],
+                             "source_id": null, "name": "Vitals"}],
                     "remove": ["p4"],
                 },
             }),

@@ -25,6 +25,10 @@ pub struct Panel {
     pub z: i32,
     /// The media source this panel shows, if any.
     pub source_id: Option<String>,
+    /// The name an editor gave the panel (shown instead of the source's label); absent in
+    /// layouts written before panels had names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Why a participant left.

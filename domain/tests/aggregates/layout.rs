@@ -29,6 +29,7 @@ fn panel(id: &str, x: u32, y: u32, w: u32, h: u32) -> Panel {
         h,
         z: 1,
         source_id: None,
+        name: None,
     }
 }
 
@@ -584,4 +585,84 @@ fn layout_changes_read_the_documented_json() {
         serde_json::json!({"panels": {"p1": {"colour": 1}}}),
     );
     assert!(unknown.is_err());
+}
+
+fn name(v: Option<&str>) -> PanelPatch {
+    PanelPatch {
+        name: Some(v.map(str::to_owned)),
+        ..PanelPatch::default()
+    }
+}
+
+#[test]
+fn an_editor_names_a_panel_and_clears_the_name() {
+    let u = only_update(
+        given(live())
+            .by(surgeon())
+            .when(update(1, patch("p1", name(Some("Endoscope – main")))))
+            .events(),
+    );
+    assert_eq!(u.changes.len(), 1);
+    assert_eq!(u.changes[0].field, "name");
+    assert_eq!(u.changes[0].value, "Endoscope – main");
+    assert_eq!(u.panels[0].name.as_deref(), Some("Endoscope – main"));
+    let history = with(live(), [Event::LayoutUpdated(u)]);
+    let cleared = only_update(
+        given(history)
+            .by(surgeon())
+            .when(update(2, patch("p1", name(None))))
+            .events(),
+    );
+    assert_eq!(cleared.panels[0].name, None);
+    assert_eq!(cleared.changes[0].value, serde_json::Value::Null);
+}
+
+#[test]
+fn a_panel_name_is_checked_like_other_free_text() {
+    let too_long = "n".repeat(61);
+    for bad in [
+        "",
+        " \u{200B} ",
+        "Main\u{202E}weiv",
+        "a\u{0007}b",
+        too_long.as_str(),
+    ] {
+        given(live())
+            .by(surgeon())
+            .when(update(1, patch("p1", name(Some(bad)))))
+            .then_error("validation_failed");
+    }
+    let mut added = panel("p5", 0, 0, 1, 1);
+    added.name = Some("\u{2066}x\u{2069}".into());
+    given(live())
+        .by(surgeon())
+        .when(update(
+            1,
+            LayoutChanges {
+                remove: vec!["p1".into()],
+                add: vec![added],
+                ..LayoutChanges::default()
+            },
+        ))
+        .then_error("validation_failed");
+}
+
+#[test]
+fn an_observer_cannot_name_a_panel() {
+    given(with(
+        live(),
+        [joined(P_OBSERVER, OBSERVER, SessionRole::Observer)],
+    ))
+    .by(observer())
+    .when(update(1, patch("p1", name(Some("Mine")))))
+    .then_error("forbidden");
+}
+
+#[test]
+fn a_panel_without_a_name_reads_and_writes_the_json_it_had_before_names() {
+    let old =
+        serde_json::json!({"id": "p1", "x": 0, "y": 0, "w": 6, "h": 6, "z": 0, "source_id": null});
+    let p: Panel = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(p.name, None);
+    assert_eq!(serde_json::to_value(&p).unwrap(), old);
 }

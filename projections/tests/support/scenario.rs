@@ -31,6 +31,7 @@ pub fn panel(id: &str, x: u32, source: Option<&str>) -> Panel {
         h: 6,
         z: 0,
         source_id: source.map(str::to_owned),
+        name: None,
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Panel {
     pub z: i32,
     /// The media source shown (`endoscope`, `room-cam`, ...), or `null`.
     pub source_id: Option<String>,
+    /// The name an editor gave the panel (1-60 visible characters); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The shared layout.
@@ -45,6 +48,7 @@ impl From<livesurgery_domain::events::Panel> for Panel {
             h: p.h,
             z: p.z,
             source_id: p.source_id,
+            name: p.name,
         }
     }
 }
@@ -81,6 +85,14 @@ pub struct PanelPatch {
     )]
     #[schema(value_type = Option<String>)]
     pub source_id: Option<Option<String>>,
+    /// The panel's name; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
 }
 
 /// A layout change: panel fields to set, panels to add, panels to remove.

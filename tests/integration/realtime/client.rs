@@ -238,7 +238,8 @@ impl State {
     }
 }
 
-/// Panels (a JSON array) by id, each reduced to the seven fields of a panel.
+/// Panels (a JSON array) by id, each reduced to the seven fields of a panel and its `name`
+/// when it has one.
 pub fn panel_map(panels: &Value) -> BTreeMap<String, Value> {
     panels
         .as_array()
@@ -246,10 +247,13 @@ pub fn panel_map(panels: &Value) -> BTreeMap<String, Value> {
         .flatten()
         .map(|p| {
             let id = p["id"].as_str().unwrap_or_default().to_owned();
-            let panel = json!({
+            let mut panel = json!({
                 "id": p["id"], "x": p["x"], "y": p["y"], "w": p["w"], "h": p["h"],
                 "z": p["z"], "source_id": p["source_id"],
             });
+            if let Some(name) = p.get("name") {
+                panel["name"] = name.clone();
+            }
             (id, panel)
         })
         .collect()

@@ -8,6 +8,7 @@ mod layout;
 mod limits;
 mod metrics;
 mod multinode;
+mod panel_names;
 mod presence;
 mod recording;
 mod resume;

@@ -5,4 +5,5 @@ pub(crate) mod app;
 mod feeds;
 mod first_start;
 mod leaving;
+mod panels;
 mod serving;

@@ -182,6 +182,10 @@ export interface Panel {
   h: number;
   z: number;
   source_id: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); absent when none.
+   */
+  name?: string;
 }
 
 /**
@@ -196,12 +200,12 @@ export interface LayoutUpdatedData {
    */
   changes: {
     panel_id: string | null;
-    field: "x" | "y" | "w" | "h" | "z" | "source_id" | "panels";
+    field: "x" | "y" | "w" | "h" | "z" | "source_id" | "name" | "panels";
     value: unknown;
   }[];
   conflicts: {
     panel_id: string | null;
-    field: "x" | "y" | "w" | "h" | "z" | "source_id" | "panels";
+    field: "x" | "y" | "w" | "h" | "z" | "source_id" | "name" | "panels";
     winner: Actor;
     loser: Actor;
     loser_version: number;
@@ -231,6 +235,10 @@ export interface Panel {
   h: number;
   z: number;
   source_id: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); absent when none.
+   */
+  name?: string;
 }
 
 /**

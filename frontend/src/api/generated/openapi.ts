@@ -1109,6 +1109,8 @@ export interface components {
             z: number;
             /** @description The media source shown (`endoscope`, `room-cam`, ...), or `null`. */
             source_id?: string | null;
+            /** @description The name an editor gave the panel (1-60 visible characters); absent when none. */
+            name?: string | null;
         };
         /** @description Changes to some fields of a panel; absent fields stay, `source_id: null` clears the source. */
         PanelPatch: {
@@ -1123,6 +1125,8 @@ export interface components {
             /** Format: int32 */
             z?: number | null;
             source_id?: string | null;
+            /** @description The panel's name; `null` clears it. */
+            name?: string | null;
         };
         /** @description A participant present in a session now (one connection of one member). */
         Participant: {

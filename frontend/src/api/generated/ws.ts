@@ -162,6 +162,10 @@ export interface PanelPatch {
   h?: number;
   z?: number;
   source_id?: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); null clears it.
+   */
+  name?: string | null;
 }
 export interface Panel {
   id: string;
@@ -177,6 +181,10 @@ export interface Panel {
   h: number;
   z: number;
   source_id: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); absent when none.
+   */
+  name?: string;
 }
 
 /**
@@ -386,6 +394,10 @@ export interface Panel {
   h: number;
   z: number;
   source_id: string | null;
+  /**
+   * The panel's name given by an editor (shown instead of the source's label); absent when none.
+   */
+  name?: string;
 }
 
 /** Every message the server sends. */

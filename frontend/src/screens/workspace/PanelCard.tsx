@@ -3,6 +3,8 @@
 import type { KeyboardEvent } from "react";
 import type { Panel } from "../../api/generated/ws";
 import type { ReactNode } from "react";
+import { panelTitle } from "./panelLayout";
+import { PanelNameEditor } from "./PanelNameEditor";
 
 export function PanelCard({
   panel,
@@ -12,6 +14,10 @@ export function PanelCard({
   onKey,
   onRemove,
   onSelectSource,
+  publisherOf,
+  onFront,
+  onRename,
+  viewControls,
   children,
 }: {
   panel: Panel;
@@ -23,9 +29,17 @@ export function PanelCard({
   onKey: (e: KeyboardEvent<HTMLButtonElement>) => void;
   onRemove: () => void;
   onSelectSource: (source: string | null) => void;
+  /** Who publishes a source (a display name), for the picker. */
+  publisherOf?: (source: string) => string | null;
+  /** Names the panel for everyone (editors); null clears the name. */
+  onRename?: (name: string | null) => void;
+  /** Brings the panel to the front (editors; absent when it is already there). */
+  onFront?: () => void;
+  /** This viewer's own view of the panel (spotlight, fullscreen), for everyone. */
+  viewControls?: ReactNode;
   children: ReactNode;
 }) {
-  const title = panel.source_id ?? "No source";
+  const title = panelTitle(panel);
   return (
     <div className="flex h-full flex-col overflow-hidden rounded">
       <div className="flex items-center gap-1 border-b border-slate-700 bg-slate-800 px-1 py-0.5">
@@ -42,8 +56,10 @@ export function PanelCard({
           </button>
         )}
         <h2 className="min-w-0 flex-1 truncate text-sm font-medium text-slate-100" data-testid="panel-title">
-          {title} <span className="text-xs font-normal text-slate-400">· {panel.id}</span>
+          {title}
         </h2>
+        {editable && onRename && <PanelNameEditor panel={panel} onRename={onRename} />}
+        {viewControls}
         {editable && (
           <>
             <select
@@ -55,10 +71,21 @@ export function PanelCard({
               <option value="">None</option>
               {sourceOptions.map((s) => (
                 <option key={s} value={s}>
-                  {s}
+                  {publisherOf?.(s) ? `${s} (${publisherOf(s)})` : s}
                 </option>
               ))}
             </select>
+            {onFront && (
+              <button
+                type="button"
+                className="rounded px-1.5 py-0.5 text-slate-200 hover:bg-slate-700"
+                aria-label={`Bring panel ${panel.id} to the front`}
+                title="Bring to the front"
+                onClick={onFront}
+              >
+                <span aria-hidden="true">⤒</span>
+              </button>
+            )}
             <button
               type="button"
               className="rounded px-1.5 py-0.5 text-slate-200 hover:bg-rose-800"

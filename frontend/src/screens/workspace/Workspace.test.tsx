@@ -230,12 +230,12 @@ describe("Workspace", () => {
   it("reverts and says why when the server refuses a write", async () => {
     const c = await open();
     screen.getByRole("button", { name: "Move panel p1" }).focus();
-    await userEvent.keyboard("{ArrowRight}");
+    await userEvent.keyboard("{ArrowDown}");
     expect(screen.getByTestId("panel-p1")).toHaveAttribute("data-pending", "true");
     c.push({ type: "error", ref: "ref-1", code: "forbidden", message: "your role may not change the layout" });
     expect(screen.getByTestId("panel-p1")).not.toHaveAttribute("data-pending");
     expect(await screen.findByText("Not applied: your role may not change the layout")).toBeInTheDocument();
-    expect(screen.getByTestId("panel-p1")).toHaveAttribute("data-x", "0");
+    expect(screen.getByTestId("panel-p1")).toHaveAttribute("data-y", "0");
   });
 
   it("refuses a write while not connected, with a clear message", async () => {
@@ -245,7 +245,7 @@ describe("Workspace", () => {
     expect(screen.getByTestId("connection-status")).toHaveAttribute("data-state", "reconnecting");
     expect(screen.getByTestId("connection-status")).toHaveTextContent("Reconnecting");
     screen.getByRole("button", { name: "Move panel p1" }).focus();
-    await userEvent.keyboard("{ArrowRight}");
+    await userEvent.keyboard("{ArrowDown}");
     expect(await screen.findByText(/Not connected/)).toBeInTheDocument();
     expect(c.sent).toEqual([]);
   });

@@ -18,7 +18,8 @@ import { EndSessionControl } from "./EndSessionControl";
 import { LeaveGuard } from "./LeaveGuard";
 import { usePublishMemory } from "./publishMemory";
 import { ResumeBanner } from "./ResumeOffer";
-import { keyboardRect, MAX_PANELS } from "./grid";
+import { keyboardRect } from "./grid";
+import { useToasts } from "../../components/Toasts";
 import { useSessionMedia } from "../../media";
 import { PanelCard } from "./PanelCard";
 import { PanelFeed } from "./PanelFeed";
@@ -27,6 +28,15 @@ import { Presence } from "./Presence";
 import { PublishControl } from "./PublishControl";
 import { joinSession, useWorkspaceSocket, type Connect, type Joined } from "./useWorkspaceSocket";
 import { WorkspaceGrid, type GridPanel } from "./WorkspaceGrid";
+import { firstOverlap, frontZ, gridFullReason } from "./panelLayout";
+import { isPersonal, PersonalLayout } from "./PersonalLayout";
+import { ShortcutsDialog } from "./ShortcutsDialog";
+import { UndoRemovalBar } from "./UndoRemovalBar";
+import { usePersonalView } from "./usePersonalView";
+import { useShortcuts } from "./useShortcuts";
+import { useSourcePublishers } from "./useSourcePublishers";
+import { useUndoRemoval } from "./useUndoRemoval";
+import { ViewControls } from "./ViewControls";
 
 export type { Connect, ConnectionLike } from "./useWorkspaceSocket";
 
@@ -93,6 +103,8 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     gridEpoch,
     sendFirstFrame,
     move,
+    moveAll,
+    sendChanges,
     addPanel,
     removePanel,
     selectSource,
@@ -143,8 +155,40 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     if (!current || !e.key.startsWith("Arrow")) return;
     e.preventDefault();
     const rect = keyboardRect(current, e.key, e.shiftKey);
-    if (rect) move(id, rect);
+    // A keyboard move never lands on another panel (a drag pushes it aside instead).
+    if (rect && !firstOverlap(shown.map((p) => (p.id === id ? { ...p, ...rect } : p)))) move(id, rect);
   };
+
+  const personal = usePersonalView(
+    sessionId,
+    panels.map((p) => p.id),
+  );
+  const undoRemoval = useUndoRemoval({ panels, remove: removePanel, add: (p) => sendChanges({ add: [p] }) });
+  const publisherOf = useSourcePublishers(sessionId, media.sessionSources, directory);
+  const fullReason = gridFullReason(shown);
+  const { push } = useToasts();
+  // Grows when the grid drew a drag that is not written (no room): it redraws from the state.
+  const [refusedMoves, setRefusedMoves] = useState(0);
+  const bumpGrid = () => setRefusedMoves((n) => n + 1);
+  const [showKeys, setShowKeys] = useState(false);
+  // f and s act on the panel holding the focus, else the first one showing a source.
+  const targetPanel = () => {
+    const focused = document.activeElement?.closest(".ls-panel")?.getAttribute("data-testid")?.replace(/^panel-/, "");
+    return focused ?? panels.find((p) => p.source_id)?.id ?? panels[0]?.id ?? null;
+  };
+  useShortcuts({
+    "?": () => setShowKeys(true),
+    f: () => {
+      const id = targetPanel();
+      if (id) personal.toggleFullscreen(id);
+    },
+    s: () => {
+      const id = targetPanel();
+      if (id) personal.toggleSpotlight(id);
+    },
+    h: personal.toggleHideEmpty,
+    Escape: () => (showKeys ? setShowKeys(false) : personal.back()),
+  });
 
   const sourceOptions = [...media.sessionSources, ...wanted.filter((s) => !media.sessionSources.includes(s))];
 
@@ -163,8 +207,22 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
           sourceOptions={server.source_id && !sourceOptions.includes(server.source_id) ? [...sourceOptions, server.source_id] : sourceOptions}
           contested={flashText}
           onKey={onKey(p.id)}
-          onRemove={() => removePanel(p.id)}
+          onRemove={() => undoRemoval.remove(server)}
           onSelectSource={(s) => selectSource(p.id, s)}
+          publisherOf={publisherOf}
+          onRename={(name) => sendChanges({ panels: { [p.id]: { name } } })}
+          onFront={
+            frontZ(panels, p.id) === null ? undefined : () => sendChanges({ panels: { [p.id]: { z: frontZ(panels, p.id) ?? p.z } } })
+          }
+          viewControls={
+            <ViewControls
+              panelId={p.id}
+              spotlit={personal.view.spotlight === p.id}
+              fullscreen={personal.view.fullscreen === p.id}
+              onSpotlight={() => personal.toggleSpotlight(p.id)}
+              onFullscreen={() => personal.toggleFullscreen(p.id)}
+            />
+          }
         >
           <PanelFeed
             panelId={p.id}
@@ -225,10 +283,28 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
           )}
           {canRecord(state) && <RecordingControl sessionId={sessionId} active={recording} disabled={status !== "connected"} />}
           {editable && (
-            <Button onClick={addPanel} disabled={panels.length >= MAX_PANELS || status !== "connected"}>
-              Add panel
+            <>
+              <Button onClick={addPanel} disabled={fullReason !== null || status !== "connected"} aria-describedby={fullReason ? "grid-full" : undefined}>
+                Add panel
+              </Button>
+              {fullReason && (
+                <span id="grid-full" data-testid="grid-full" className="text-sm text-amber-300">
+                  {fullReason}
+                </span>
+              )}
+            </>
+          )}
+          <Button variant="secondary" aria-pressed={personal.view.hideEmpty} onClick={personal.toggleHideEmpty} title="Only for you (h)">
+            Hide empty panels
+          </Button>
+          {isPersonal(personal.view) && (
+            <Button variant="secondary" onClick={personal.reset} title="Back to the shared grid (Escape leaves fullscreen, then the spotlight)">
+              Shared view
             </Button>
           )}
+          <Button variant="secondary" aria-haspopup="dialog" onClick={() => setShowKeys(true)} title="Keyboard shortcuts (?)">
+            Shortcuts
+          </Button>
           <Button
             variant="secondary"
             aria-expanded={sideOpen}
@@ -258,6 +334,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
           </div>
         )}
         {!ended && blocking && <Alert>{blocking}</Alert>}
+        <UndoRemovalBar undo={undoRemoval} />
         {state.ready && !canEditLayout(state) && !ended && (
           <div data-testid="read-only">
             <Alert kind="info">Read-only: you are watching as an observer.</Alert>
@@ -274,8 +351,19 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
             <p role="status" className="p-6 text-slate-300">
               Connecting to the session…
             </p>
+          ) : isPersonal(personal.view) ? (
+            <PersonalLayout panels={gridPanels} view={personal.view} />
           ) : (
-            <WorkspaceGrid key={gridEpoch} panels={gridPanels} editable={editable} onChange={move} />
+            <WorkspaceGrid
+              key={`${gridEpoch}.${refusedMoves}`}
+              panels={gridPanels}
+              editable={editable}
+              onMoves={moveAll}
+              onRefused={() => {
+                push("No room for that move: a panel it pushes would leave the grid.", "warning");
+                bumpGrid();
+              }}
+            />
           )}
           <p id="panel-keys-help" className="sr-only">
             Arrow keys move the panel one cell; Shift with Arrow keys resizes it.
@@ -291,6 +379,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
           </aside>
         )}
       </div>
+      {showKeys && <ShortcutsDialog onClose={() => setShowKeys(false)} />}
     </main>
   );
 }

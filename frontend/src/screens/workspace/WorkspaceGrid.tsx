@@ -1,11 +1,14 @@
-// The 12 x 12 panel grid (react-grid-layout v2). It shows what it is given, no compaction and
-// no pushing: the server's x/y/w/h (with this client's pending moves on top) are drawn exactly.
+// The 12 x 12 panel grid (react-grid-layout v2). It shows what it is given: the server's x/y/w/h
+// (with this client's pending moves on top). A drag or resize pushes the panels in its way aside
+// (never over them); what it ends with is written as one move of every panel it moved. When
+// pushing has no room (a full grid), a drop on one panel swaps the two; otherwise it is put back.
 import { useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
 import { GridLayout, useContainerWidth, type Layout, type LayoutItem } from "react-grid-layout";
-import { noOverlapCompactor } from "react-grid-layout/core";
+import { noCompactor } from "react-grid-layout/core";
 import type { Panel } from "../../api/generated/ws";
 import { GRID_COLS, GRID_ROWS, rowHeightFor, type Rect } from "./grid";
+import { movesOf, swapMoves } from "./panelLayout";
 
 const MARGIN = 8;
 const PADDING = 8;
@@ -24,12 +27,15 @@ export interface GridPanel {
 export function WorkspaceGrid({
   panels,
   editable,
-  onChange,
+  onMoves,
+  onRefused,
 }: {
   panels: GridPanel[];
   editable: boolean;
-  /** A drag or resize ended with the panel at `rect`. */
-  onChange: (id: string, rect: Rect) => void;
+  /** A drag or resize ended with these panels moved (the one dragged and those it pushed). */
+  onMoves: (rects: Record<string, Rect>) => void;
+  /** A drag or resize ended where it cannot be written (a pushed panel would leave the grid). */
+  onRefused: () => void;
 }) {
   const { width, containerRef } = useContainerWidth({ initialWidth: 1024 });
   const [height, setHeight] = useState(600);
@@ -64,8 +70,11 @@ export function WorkspaceGrid({
 
   const stopped = (all: Layout, _old: LayoutItem | null, item: LayoutItem | null) => {
     if (!item) return;
-    const final = all.find((l) => l.i === item.i) ?? item;
-    onChange(final.i, { x: final.x, y: final.y, w: final.w, h: final.h });
+    const before = panels.map((p) => p.shown);
+    const dropped = all.find((l) => l.i === item.i) ?? item;
+    const moves = movesOf(before, all) ?? swapMoves(before, item.i, { x: dropped.x, y: dropped.y, w: dropped.w, h: dropped.h });
+    if (moves) onMoves(moves);
+    else onRefused();
   };
 
   return (
@@ -79,7 +88,7 @@ export function WorkspaceGrid({
         gridConfig={gridConfig}
         dragConfig={dragConfig}
         resizeConfig={resizeConfig}
-        compactor={noOverlapCompactor}
+        compactor={noCompactor}
         onDragStop={stopped}
         onResizeStop={stopped}
       >

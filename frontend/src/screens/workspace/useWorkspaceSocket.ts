@@ -38,6 +38,7 @@ const FIELD_NAMES: Record<Conflict["field"], string> = {
   h: "h",
   z: "z",
   source_id: "source",
+  name: "name",
   panels: "the panel set",
 };
 
@@ -97,6 +98,11 @@ export interface WorkspaceSocket {
   sendFirstFrame: MediaOptions["sendFirstFrame"];
   /** Moves or resizes a panel to `rect` (a layout.update), shown as pending until the server's event. */
   move(id: string, rect: Rect): void;
+  /** Moves several panels in one layout.update (a drag that pushed others aside). */
+  moveAll(rects: Record<string, Rect>): void;
+  /** Any other layout.update (bring to front, undo a removal); false when it could not be sent. */
+  sendChanges(changes: LayoutUpdateMessage["changes"]): boolean;
+  /** Adds a panel at the first free spot; nothing when the grid is full. */
   addPanel(): void;
   removePanel(id: string): void;
   /** `source.select` of one panel. */
@@ -286,34 +292,39 @@ export function useWorkspaceSocket({
   const panels = state.layout.panels;
   const shown = withOverlay(panels, new Map([...pending].map(([id, p]) => [id, p.rect])));
 
-  const move = (id: string, rect: Rect) => {
-    const current = shown.find((p) => p.id === id);
-    if (!current) return;
-    const patch = patchOf(current, rect);
-    if (!patch) return;
+  const moveAll = (rects: Record<string, Rect>) => {
+    const patches: Record<string, NonNullable<ReturnType<typeof patchOf>>> = {};
+    for (const [id, rect] of Object.entries(rects)) {
+      const current = shown.find((p) => p.id === id);
+      const patch = current ? patchOf(current, rect) : null;
+      if (patch) patches[id] = patch;
+    }
+    if (Object.keys(patches).length === 0) return;
     const msg: Omit<LayoutUpdateMessage, "ref"> = {
       type: "layout.update",
       base_version: stateRef.current.layout.version,
-      changes: { panels: { [id]: patch } },
+      changes: { panels: patches },
     };
     const ref = sendWrite(msg);
     if (ref === null) {
       setGridEpoch((n) => n + 1); // the grid drew the drag: put it back
       return;
     }
-    setPending(new Map(pendingRef.current).set(id, { ref, rect, ackVersion: null }));
+    const next = new Map(pendingRef.current);
+    for (const id of Object.keys(patches)) next.set(id, { ref, rect: rects[id]!, ackVersion: null });
+    setPending(next);
   };
 
+  const move = (id: string, rect: Rect) => moveAll({ [id]: rect });
+
+  const sendChanges = (changes: LayoutUpdateMessage["changes"]): boolean =>
+    sendWrite({ type: "layout.update", base_version: stateRef.current.layout.version, changes }) !== null;
+
   const addPanel = () => {
+    // A full grid takes no more panels (the screen says so): never one stacked on another.
     const spot = firstFreeSpot(shown);
-    const place = spot ?? { x: 0, y: 0, w: 4, h: 4 };
-    const id = nextPanelId(panels);
-    sendWrite({
-      type: "layout.update",
-      base_version: stateRef.current.layout.version,
-      // A full grid: on top of the others rather than refused.
-      changes: { add: [{ id, ...place, z: spot ? 0 : Math.max(0, ...panels.map((p) => p.z)) + 1, source_id: null }] },
-    });
+    if (!spot) return;
+    sendChanges({ add: [{ id: nextPanelId(panels), ...spot, z: 0, source_id: null }] });
   };
 
   const removePanel = (id: string) => {
@@ -335,6 +346,8 @@ export function useWorkspaceSocket({
     gridEpoch,
     sendFirstFrame,
     move,
+    moveAll,
+    sendChanges,
     addPanel,
     removePanel,
     selectSource,
