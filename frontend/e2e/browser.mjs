@@ -1,4 +1,25 @@
-// What the E2E scripts do alike in the browser: wait until something holds, sign in.
+// What the E2E scripts do alike in the browser: start Chromium, wait until something holds,
+// sign in.
+import { chromium } from "playwright-core";
+
+/**
+ * Starts headless Chromium (Debian's, at `executablePath`) quietly: no background traffic, no
+ * QUIC. `fakeMedia`: a fake camera and microphone, granted without asking; `extra`: more flags.
+ */
+export function launch(executablePath, { fakeMedia = false, extra = [] } = {}) {
+  const args = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    ...(fakeMedia ? ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"] : []),
+    ...extra,
+  ];
+  return chromium.launch({ executablePath, headless: true, args });
+}
 
 /** Polls `probe` until it returns a truthy value or `ms` pass; the value, or null. */
 export async function until(probe, ms, every = 50) {

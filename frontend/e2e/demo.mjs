@@ -15,7 +15,7 @@
 
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 import { watchCsp } from "./csp.mjs";
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
@@ -46,20 +46,7 @@ const step = (name, extra = {}) => {
 };
 const watchdog = setTimeout(() => die("still running after 120 s"), 120_000);
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-  ],
-});
+const browser = await launch(executablePath, { extra: ["--autoplay-policy=no-user-gesture-required"] });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: base });
 // Other console errors are recorded only; a CSP violation fails the run.
 const cspErrors = [];

@@ -14,7 +14,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch, signIn, until } from "./browser.mjs";
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
 const sessionId = process.env.E2E_SESSION ?? "";
@@ -47,21 +47,7 @@ const step = (name, extra = {}) => {
 };
 const watchdog = setTimeout(() => die(`still running after ${timeoutMs} ms`), timeoutMs);
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-  ],
-});
+const browser = await launch(executablePath, { fakeMedia: true });
 
 async function person(role) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: base });
@@ -84,26 +70,12 @@ async function person(role) {
     if (msg.type() === "error") result.console_errors.push({ role, text: msg.text() });
   });
   page.on("pageerror", (err) => result.console_errors.push({ role, text: String(err) }));
-  const [username, password] = users[role];
-  await page.goto("/login");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+  await signIn(page, users[role]);
   await page.goto(`/sessions/${sessionId}/workspace`);
   await page.getByTestId("connection-status").and(page.locator('[data-state="connected"]')).waitFor();
   return { role, context, page };
 }
 
-async function until(probe, ms, every = 100) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) return null;
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
 
 async function shot(page, name) {
   const file = path.join(artifacts, `${name}.png`);

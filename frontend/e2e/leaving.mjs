@@ -15,9 +15,8 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { watchCsp } from "./csp.mjs";
-import { signIn, until } from "./browser.mjs";
+import { launch, signIn, until } from "./browser.mjs";
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
 const sessionId = process.env.E2E_SESSION ?? "";
@@ -45,11 +44,7 @@ const fail = (message) => {
   throw new Failure(message);
 };
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
-});
+const browser = await launch(executablePath, { fakeMedia: true });
 
 /** One person: a context of their own, signed in, console errors collected. */
 async function signedIn(role) {

@@ -13,7 +13,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch, signIn } from "./browser.mjs";
 import { watchCsp } from "./csp.mjs";
 
 const base = (process.env.E2E_BASE ?? "").replace(/\/+$/, "");
@@ -39,7 +39,7 @@ function die(message) {
 if (!base || !session || !users.surgeon || !users.observer) die("E2E_BASE, E2E_SESSION and E2E_USERS (surgeon, observer) are needed");
 const watchdog = setTimeout(() => die("still running after 120 s"), 120_000);
 
-const browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--no-first-run"] });
+const browser = await launch(executablePath);
 
 async function person(role) {
   const context = await browser.newContext({ viewport: VIEWPORT, baseURL: base });
@@ -48,12 +48,7 @@ async function person(role) {
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => msg.type() === "error" && result.console_errors.push({ role, text: msg.text() }));
   page.on("pageerror", (err) => result.console_errors.push({ role, text: String(err) }));
-  const [username, password] = users[role];
-  await page.goto("/login");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+  await signIn(page, users[role]);
   await page.goto(`/sessions/${session}/workspace`);
   await page.getByTestId("connection-status").and(page.locator('[data-state="connected"]')).waitFor();
   await page.getByTestId("panel-p1").waitFor();

@@ -19,9 +19,8 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { injectScript, watchCsp } from "./csp.mjs";
-import { signIn as signInAs, until } from "./browser.mjs";
+import { launch, signIn as signInAs, until } from "./browser.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -61,21 +60,7 @@ function die(message) {
 
 const watchdog = setTimeout(() => die(`still running after ${timeoutMs} ms`), timeoutMs);
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-  ],
-});
+const browser = await launch(executablePath, { fakeMedia: true });
 
 /** A browser context (its own storage: one person) with console errors collected. */
 async function person(role) {

@@ -11,7 +11,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 import { injectScript, watchCsp } from "./csp.mjs";
 
 const require = createRequire(import.meta.url);
@@ -52,11 +52,7 @@ async function checkAccessibility(page, screen) {
 }
 
 await mkdir(artifacts, { recursive: true });
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launch(executablePath);
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: base });
 await watchCsp(context, (text) => result.console_errors.push(text));
 const page = await context.newPage();

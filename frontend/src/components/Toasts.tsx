@@ -62,7 +62,7 @@ function ToastList({ className = "" }: { className?: string }) {
     error: "border-rose-500",
   };
   return (
-    <div aria-live="polite" aria-label="Notices" data-testid="toast-region" className={`flex min-w-0 flex-col gap-1 ${className}`}>
+    <div aria-live="polite" data-testid="toast-region" className={`flex min-w-0 flex-col gap-1 ${className}`}>
       {toasts.slice(-2).map((t) => (
         <div
           key={t.id}
