@@ -6,4 +6,5 @@ mod feeds;
 mod first_start;
 mod leaving;
 mod panels;
+mod screens;
 mod serving;

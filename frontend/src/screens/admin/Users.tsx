@@ -106,9 +106,9 @@ export function Users() {
             <thead className="border-b border-slate-700 text-slate-300">
               <tr>
                 <th scope="col" className="py-2 pr-3 font-medium">Username</th>
-                <th scope="col" className="py-2 pr-3 font-medium">Display name</th>
+                <th scope="col" className="hidden py-2 pr-3 font-medium sm:table-cell">Display name</th>
                 <th scope="col" className="py-2 pr-3 font-medium">Role</th>
-                <th scope="col" className="py-2 pr-3 font-medium">State</th>
+                <th scope="col" className="hidden py-2 pr-3 font-medium md:table-cell">State</th>
                 <th scope="col" className="py-2 pr-3 font-medium">
                   <span className="sr-only">Actions</span>
                 </th>
@@ -121,7 +121,7 @@ export function Users() {
                     {u.username}
                     {u.id === me?.id && <span className="ml-1 text-slate-400">(you)</span>}
                   </td>
-                  <td className="py-2 pr-3">{u.display_name}</td>
+                  <td className="hidden py-2 pr-3 sm:table-cell">{u.display_name}</td>
                   <td className="py-2 pr-3">
                     <select
                       aria-label={`Role for ${u.username}`}
@@ -140,7 +140,7 @@ export function Users() {
                       ))}
                     </select>
                   </td>
-                  <td className="py-2 pr-3">
+                  <td className="hidden py-2 pr-3 md:table-cell">
                     {u.active ? <Badge tone="emerald">Active</Badge> : <Badge tone="rose">Deactivated</Badge>}
                   </td>
                   <td className="py-2 pr-3 text-right">

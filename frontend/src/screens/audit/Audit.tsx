@@ -178,7 +178,7 @@ function AuditScreen({ sessionId }: { sessionId: string | undefined }) {
         {sessionId && (
           <aside
             aria-label="Replay and integrity"
-            className="flex flex-col gap-4 lg:sticky lg:top-4 lg:max-h-[calc(100vh-2rem)] lg:self-start lg:overflow-y-auto"
+            className="order-first flex flex-col gap-4 lg:order-none lg:sticky lg:top-4 lg:max-h-[calc(100vh-2rem)] lg:self-start lg:overflow-y-auto"
           >
             <Verify sessionId={sessionId} />
             <Replay

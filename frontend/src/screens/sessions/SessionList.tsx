@@ -133,15 +133,15 @@ export function SessionList() {
       ) : (
         items.length > 0 && (
           <div className="overflow-x-auto">
-            <table aria-label="Sessions" className="w-full min-w-[56rem] text-left text-sm">
+            <table aria-label="Sessions" className="w-full text-left text-sm lg:min-w-[56rem]">
               <thead className="border-b border-slate-700 text-slate-300">
                 <tr>
                   <th scope="col" className="py-2 pr-3 font-medium">Title</th>
-                  <th scope="col" className="py-2 pr-3 font-medium">Procedure</th>
+                  <th scope="col" className="hidden py-2 pr-3 font-medium sm:table-cell">Procedure</th>
                   <th scope="col" className="py-2 pr-3 font-medium">Status</th>
-                  <th scope="col" className="py-2 pr-3 font-medium">Scheduled start</th>
-                  <th scope="col" className="py-2 pr-3 font-medium">Started</th>
-                  <th scope="col" className="py-2 pr-3 font-medium">Ended</th>
+                  <th scope="col" className="hidden py-2 pr-3 font-medium md:table-cell">Scheduled start</th>
+                  <th scope="col" className="hidden py-2 pr-3 font-medium lg:table-cell">Started</th>
+                  <th scope="col" className="hidden py-2 pr-3 font-medium lg:table-cell">Ended</th>
                   <th scope="col" className="py-2 pr-3 text-right font-medium">Members</th>
                 </tr>
               </thead>
@@ -153,13 +153,13 @@ export function SessionList() {
                         {s.title}
                       </Link>
                     </td>
-                    <td className="py-2 pr-3 text-slate-200">{s.procedure || "—"}</td>
+                    <td className="hidden py-2 pr-3 text-slate-200 sm:table-cell">{s.procedure || "—"}</td>
                     <td className="py-2 pr-3">
                       <StatusBadge status={s.status} />
                     </td>
-                    <td className="py-2 pr-3 text-slate-200">{formatDateTime(s.scheduled_start)}</td>
-                    <td className="py-2 pr-3 text-slate-200">{formatDateTime(s.started_at)}</td>
-                    <td className="py-2 pr-3 text-slate-200">{formatDateTime(s.ended_at ?? s.cancelled_at)}</td>
+                    <td className="hidden py-2 pr-3 text-slate-200 md:table-cell">{formatDateTime(s.scheduled_start)}</td>
+                    <td className="hidden py-2 pr-3 text-slate-200 lg:table-cell">{formatDateTime(s.started_at)}</td>
+                    <td className="hidden py-2 pr-3 text-slate-200 lg:table-cell">{formatDateTime(s.ended_at ?? s.cancelled_at)}</td>
                     <td className="py-2 pr-3 text-right text-slate-200">{s.member_count}</td>
                   </tr>
                 ))}

@@ -88,7 +88,8 @@ export function Workspace({ connect }: { connect?: Connect } = {}) {
 
 function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; initial: Joined; connect?: Connect }) {
   const directory = useDirectory();
-  const [sideOpen, setSideOpen] = useState(true);
+  // On a phone-sized screen the participants start hidden: the videos get the screen.
+  const [sideOpen, setSideOpen] = useState(() => typeof window.matchMedia !== "function" || window.matchMedia("(min-width: 768px)").matches);
   // The media layer follows the socket's events but is made after it (it needs the socket's join).
   const mediaEvents = useRef<SessionMedia["onSessionEvent"]>(() => {});
   const feeds = useFeedHealth();
@@ -345,8 +346,9 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
         )}
       </div>
 
-      <div className="flex min-h-0 flex-1">
-        <div className="relative min-h-0 min-w-0 flex-1">
+      {/* Narrow screens: the participants below the panels, so the videos get the width. */}
+      <div className="flex min-h-0 flex-1 flex-col overflow-y-auto md:flex-row md:overflow-visible">
+        <div className="relative min-h-[60vh] min-w-0 flex-1 md:min-h-0">
           {!state.ready ? (
             <p role="status" className="p-6 text-slate-300">
               Connecting to the session…
@@ -372,7 +374,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
         {sideOpen && (
           <aside
             id="workspace-side"
-            className="flex w-56 shrink-0 flex-col gap-4 overflow-y-auto border-l border-slate-800 bg-slate-900/40 p-3 xl:w-64"
+            className="flex w-full shrink-0 flex-col gap-4 overflow-y-auto border-t border-slate-800 bg-slate-900/40 p-3 md:w-56 md:border-l md:border-t-0 xl:w-64"
           >
             <Presence participants={state.participants} me={state.participantId} directory={directory} />
             {mayPublish && <PublishControl media={media} />}
