@@ -10,6 +10,8 @@ export interface EngineSnapshot {
   published: LocalSource[];
   devices: MediaDeviceInfo[];
   sessionSources: string[];
+  /** Who publishes each of them: source label -> user id, as far as known. */
+  sourcePublishers: Readonly<Record<string, string>>;
   error: string | null;
   /** Grows whenever what `streamFor` answers may have changed. */
   slotsVersion: number;

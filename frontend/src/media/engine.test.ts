@@ -323,6 +323,8 @@ describe("the session's sources", () => {
     ]);
     const e = engine();
     await vi.waitFor(() => expect(e.getSnapshot().sessionSources).toEqual(["endoscope"]));
+    // Who publishes each, from the same answer.
+    expect(e.getSnapshot().sourcePublishers).toEqual({ endoscope: "u" });
     sources = ["endoscope", "room-cam"];
     e.onSessionEvent("LayoutUpdated", {});
     e.onSessionEvent("TrackPublished", { source: "room-cam", kind: "video" });

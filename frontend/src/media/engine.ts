@@ -36,6 +36,8 @@ export class MediaEngine {
   private snapshot: EngineSnapshot;
 
   private sessionSources: string[] = [];
+  /** Who publishes each source (user id), from the same answers and events as `sessionSources`. */
+  private sourcePublishers: Readonly<Record<string, string>> = {};
   /** Sources seen unpublished (and not back since): their panels show the placeholder, not a frozen frame. */
   private readonly gone = new Set<string>();
   private sourcesTimer: ReturnType<typeof setTimeout> | null = null;
@@ -63,6 +65,7 @@ export class MediaEngine {
       published: this.publishing.published(),
       devices: this.publishing.devices,
       sessionSources: this.sessionSources,
+      sourcePublishers: this.sourcePublishers,
       error: this.core.error?.text ?? null,
       slotsVersion: this.core.slotsVersion,
     };
@@ -139,11 +142,16 @@ export class MediaEngine {
         // An event came in meanwhile: this answer may predate it, ask again before using it.
         if (this.sourcesAgain) continue;
         const next = data.sources.map((s) => s.source);
+        const publishers = Object.fromEntries(data.sources.map((s) => [s.source, s.user_id]));
+        const publishersChanged = !samePublishers(publishers, this.sourcePublishers);
+        if (publishersChanged) this.sourcePublishers = publishers;
         let back = false;
         for (const s of next) if (this.gone.delete(s)) back = true;
         if (back) core.slotsVersion += 1;
         if (back || !sameSlots(next, this.sessionSources)) {
           this.sessionSources = next;
+          this.emit();
+        } else if (publishersChanged) {
           this.emit();
         }
         core.clearError("sources");
@@ -230,4 +238,10 @@ export class MediaEngine {
   unpublish(source: string): Promise<void> {
     return this.publishing.unpublish(source);
   }
+}
+
+/** Whether two source -> publisher maps say the same. */
+function samePublishers(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }

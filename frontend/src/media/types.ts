@@ -50,6 +50,8 @@ export interface SessionMedia {
   devices: MediaDeviceInfo[];
   /** Sources published in the session by anyone, as the server lists them. */
   sessionSources: string[];
+  /** Who publishes each of them: source label -> user id, as far as known. */
+  sourcePublishers: Readonly<Record<string, string>>;
   /** The sources this participant's panels show; the media layer subscribes to exactly these. */
   setWanted(sources: string[]): void;
   /** What shows `source` now, or null while it is not received (yet). */

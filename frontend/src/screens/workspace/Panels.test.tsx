@@ -21,6 +21,8 @@ vi.mock("../../media", () => ({
     setMuted: () => {},
     devices: [],
     sessionSources: ["endoscope", "room-cam"],
+    // As the media layer learns it from `GET .../media` (ALICE's user id).
+    sourcePublishers: { endoscope: "u-alice" },
     setWanted: () => {},
     streamFor: () => null,
     framesDecoded: async () => null,
@@ -69,9 +71,6 @@ beforeEach(() => {
       }
       if (url.pathname === "/v1/users/directory") {
         return json({ items: [{ id: ALICE.user_id, username: "alice", display_name: "Alice Host", role: "surgeon" }] });
-      }
-      if (url.pathname.endsWith("/media")) {
-        return json({ sources: [{ source: "endoscope", resource_id: "r", participant_id: ALICE.participant_id, user_id: ALICE.user_id, tracks: [] }], subscriptions: [] });
       }
       return json({ error: { code: "not_found", message: "no", request_id: "r" } }, 404);
     }),

@@ -25,6 +25,7 @@ vi.mock("../../media", () => ({
     setMuted: () => {},
     devices: [],
     sessionSources: media.sessionSources,
+    sourcePublishers: {},
     setWanted: media.setWanted,
     streamFor: () => null,
     framesDecoded: async () => null,

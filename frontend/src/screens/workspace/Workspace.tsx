@@ -6,7 +6,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import type { KeyboardEvent } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError } from "../../api/client";
-import { useDirectory } from "../../api/directory";
+import { nameOf, useDirectory } from "../../api/directory";
 import { Alert, Badge, Button, messageOf } from "../../components/ui";
 import type { MediaOptions, SessionMedia } from "../../media/types";
 import { recordingFlagOf } from "../../api/archives";
@@ -34,7 +34,6 @@ import { ShortcutsDialog } from "./ShortcutsDialog";
 import { UndoRemovalBar } from "./UndoRemovalBar";
 import { usePersonalView } from "./usePersonalView";
 import { useShortcuts } from "./useShortcuts";
-import { useSourcePublishers } from "./useSourcePublishers";
 import { useUndoRemoval } from "./useUndoRemoval";
 import { ViewControls } from "./ViewControls";
 
@@ -165,7 +164,11 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     panels.map((p) => p.id),
   );
   const undoRemoval = useUndoRemoval({ panels, remove: removePanel, add: (p) => sendChanges({ add: [p] }) });
-  const publisherOf = useSourcePublishers(sessionId, media.sessionSources, directory);
+  // Who publishes each source, for the source picker (the media layer's list names the user).
+  const publisherOf = (source: string): string | null => {
+    const user = media.sourcePublishers[source];
+    return user ? nameOf(directory, user) : null;
+  };
   const fullReason = gridFullReason(shown);
   const { push } = useToasts();
   // Grows when the grid drew a drag that is not written (no room): it redraws from the state.

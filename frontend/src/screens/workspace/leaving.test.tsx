@@ -25,6 +25,7 @@ function fakeMedia(published: LocalSource[] = [], devices: Array<Pick<MediaDevic
     setMuted: vi.fn(),
     devices: devices as MediaDeviceInfo[],
     sessionSources: [],
+    sourcePublishers: {},
     setWanted: vi.fn(),
     streamFor: () => null,
     framesDecoded: async () => null,
