@@ -90,7 +90,8 @@ pub async fn ws(
         gateway,
         socket,
         limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
-        address: crate::api::state::client_address(&req),
+        // The connection's peer, never a forwarded-for header (as REST's limits count it).
+        address: req.peer_addr().map(|a| a.ip()),
         last_sent: 0,
         present: false,
     };
