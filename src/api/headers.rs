@@ -23,6 +23,29 @@ const SERVER_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /// A year: browsers then refuse plain HTTP to this host.
 const HSTS: &str = "max-age=31536000";
+/// The security headers of every answer, whatever its path.
+const EVERY_ANSWER: [(HeaderName, &str); 3] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
+/// Besides, on the server's own paths: they load nothing, and (tokens, patient data, audit
+/// trails) no cache on the way may keep them.
+const SERVER_PATHS: [(HeaderName, &str); 2] = [
+    (header::CONTENT_SECURITY_POLICY, SERVER_CSP),
+    (header::CACHE_CONTROL, "no-store"),
+];
+const HSTS_HEADER: (HeaderName, &str) = (header::STRICT_TRANSPORT_SECURITY, HSTS);
+
+/// The security headers of an answer on one of the server's own paths (HSTS when it terminates
+/// TLS): what [`edge`] sets, for answers made where no middleware runs (`super::wire`).
+pub fn server_headers(tls: bool) -> impl Iterator<Item = &'static (HeaderName, &'static str)> {
+    EVERY_ANSWER
+        .iter()
+        .chain(&SERVER_PATHS)
+        .chain(tls.then_some(&HSTS_HEADER))
+}
+
 /// Methods a cross-origin page of an allowed origin may use.
 const CORS_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
 /// Headers a cross-origin page of an allowed origin may send, unless its preflight names
@@ -150,19 +173,17 @@ pub async fn edge(
             headers.insert(name, value);
         }
     };
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
+    let tls = policy.settings.tls();
     if server_path {
-        set(headers, header::CONTENT_SECURITY_POLICY, SERVER_CSP);
-        // Tokens, patient data and audit trails: no cache on the way may keep them.
-        set(headers, header::CACHE_CONTROL, "no-store");
+        for (name, value) in server_headers(tls) {
+            set(headers, name.clone(), value);
+        }
     } else {
+        for (name, value) in EVERY_ANSWER.iter().chain(tls.then_some(&HSTS_HEADER)) {
+            set(headers, name.clone(), value);
+        }
         let csp = policy.app_csp(&host, secure);
         set(headers, header::CONTENT_SECURITY_POLICY, &csp);
-    }
-    if policy.settings.tls() {
-        set(headers, header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     if let Some(origin) = cross_origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);

@@ -37,33 +37,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::error::{ErrorBody, ErrorDetail, code_for};
-
-/// The security headers of the server's own answers (as `api::headers::edge` sets them), with
-/// HSTS when TLS is on, as `name: value\r\n` lines.
-macro_rules! concat_headers {
-    (false) => {
-        concat!(
-            "content-security-policy: ",
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-            "\r\nx-content-type-options: nosniff\r\nx-frame-options: DENY\r\n",
-            "referrer-policy: no-referrer\r\ncache-control: no-store\r\n"
-        )
-    };
-    (true) => {
-        concat!(
-            concat_headers!(false),
-            "strict-transport-security: max-age=31536000\r\n"
-        )
-    };
-}
+use super::headers::server_headers;
 
 /// A connection whose dispatcher-made error answers are rewritten (see the module).
 pub struct Enveloped<T> {
     io: T,
     /// Whether to look at what is written (HTTP/1.x) or pass it through (HTTP/2).
     active: bool,
-    /// Extra headers of every rewritten answer (`name: value\r\n` lines).
-    headers: &'static str,
+    /// Whether the server terminates TLS (its answers then carry HSTS).
+    tls: bool,
     /// A rewritten answer not yet written to `io`, from `written` on.
     pending: Vec<u8>,
     written: usize,
@@ -76,19 +58,10 @@ impl<T> Enveloped<T> {
         Enveloped {
             io,
             active: http1,
-            headers: if tls {
-                concat_headers!(true)
-            } else {
-                concat_headers!(false)
-            },
+            tls,
             pending: Vec::new(),
             written: 0,
         }
-    }
-
-    /// The wrapped connection.
-    pub fn get_ref(&self) -> &T {
-        &self.io
     }
 }
 
@@ -99,7 +72,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// If `buf` starts with the head of an answer the dispatcher made itself, the answer to write
 /// instead and the length of that head (what `buf` it replaces).
-fn rewrite(buf: &[u8], headers: &str) -> Option<(Vec<u8>, usize)> {
+fn rewrite(buf: &[u8], tls: bool) -> Option<(Vec<u8>, usize)> {
     let rest = buf
         .strip_prefix(b"HTTP/1.1 ")
         .or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
@@ -131,9 +104,12 @@ fn rewrite(buf: &[u8], headers: &str) -> Option<(Vec<u8>, usize)> {
     .ok()?;
     let mut answer = format!(
         "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         x-request-id: {request_id}\r\nconnection: close\r\n{headers}",
+         x-request-id: {request_id}\r\nconnection: close\r\n",
         body.len()
     );
+    for (name, value) in server_headers(tls) {
+        answer.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(date) = date {
         answer.push_str(date);
         answer.push_str("\r\n");
@@ -179,7 +155,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Enveloped<T> {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
         if this.active
-            && let Some((answer, replaced)) = rewrite(buf, this.headers)
+            && let Some((answer, replaced)) = rewrite(buf, this.tls)
         {
             this.pending = answer;
             // Started here; the flush that follows (or the next write) finishes it.
@@ -314,13 +290,11 @@ where
 mod tests {
     use super::*;
 
-    const HEADERS: &str = concat_headers!(false);
-
     #[test]
     fn a_bare_answer_of_the_parser_gets_the_envelope() {
         let bare = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\
                      date: Thu, 03 Dec 2026 20:00:00 GMT\r\n\r\n";
-        let (answer, replaced) = rewrite(bare, HEADERS).expect("rewritten");
+        let (answer, replaced) = rewrite(bare, false).expect("rewritten");
         assert_eq!(replaced, bare.len());
         let text = String::from_utf8(answer).expect("text");
         let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
@@ -352,7 +326,7 @@ mod tests {
             b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n",
         ] {
             assert!(
-                rewrite(head, HEADERS).is_none(),
+                rewrite(head, false).is_none(),
                 "{}",
                 String::from_utf8_lossy(head)
             );
