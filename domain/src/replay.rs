@@ -63,6 +63,7 @@ pub struct MediaSourceView {
     pub source: String,
     /// The publisher's WHIP resource.
     pub resource_id: Uuid,
+    pub participant_id: Uuid,
     pub user_id: Uuid,
     /// Its tracks, in publish order.
     pub tracks: Vec<TrackView>,
@@ -103,6 +104,7 @@ impl MediaView {
                 self.sources.push(MediaSourceView {
                     source: e.source.clone(),
                     resource_id: e.resource_id,
+                    participant_id: e.participant_id,
                     user_id: e.user_id,
                     tracks: Vec::new(),
                     stalled: false,

@@ -16,7 +16,6 @@
 //! process writes afterwards is its own. One server process per log is assumed, as the SFU
 //! does today (each process forwards only between its own peers).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,20 +94,6 @@ impl App {
         let view = replay_session(&events, None)?;
         recovered.sessions += 1;
 
-        // The participant of each publisher (the replayed view keeps only its user).
-        let mut publishers: HashMap<Uuid, Uuid> = HashMap::new();
-        for recorded in &events {
-            if recorded.event_type == "PublisherConnected" {
-                let event = Event::from_stored(
-                    &recorded.event_type,
-                    recorded.schema_version,
-                    &recorded.data,
-                )?;
-                if let Event::PublisherConnected(e) = event {
-                    publishers.insert(e.resource_id, e.participant_id);
-                }
-            }
-        }
         let reason = MediaEndReason::Interrupted;
         let mut facts = Vec::new();
         for source in &view.media.sources {
@@ -125,10 +110,7 @@ impl App {
             facts.push(Event::PublisherDisconnected(PublisherDisconnected {
                 session_id,
                 resource_id: source.resource_id,
-                participant_id: publishers
-                    .get(&source.resource_id)
-                    .copied()
-                    .unwrap_or_default(),
+                participant_id: source.participant_id,
                 user_id: source.user_id,
                 source: source.source.clone(),
                 reason,

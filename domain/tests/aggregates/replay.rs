@@ -210,6 +210,7 @@ fn replay_shows_the_sources_published_at_a_time_in_publish_order_with_their_trac
             MediaSourceView {
                 source: "endoscope".into(),
                 resource_id: WHIP_ENDOSCOPE,
+                participant_id: P_HOST,
                 user_id: HOST,
                 tracks: vec![
                     track(MediaKind::Video, "vp8", "0"),
@@ -220,6 +221,7 @@ fn replay_shows_the_sources_published_at_a_time_in_publish_order_with_their_trac
             MediaSourceView {
                 source: "room-cam".into(),
                 resource_id: WHIP_ROOM_CAM,
+                participant_id: P_SURGEON,
                 user_id: SURGEON,
                 tracks: vec![track(MediaKind::Video, "h264", "0")],
                 stalled: false,

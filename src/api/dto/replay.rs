@@ -207,6 +207,7 @@ impl From<livesurgery_domain::replay::SessionView> for Replay {
                         |MediaSourceView {
                              source,
                              resource_id,
+                             participant_id: _,
                              user_id,
                              tracks,
                              stalled,
