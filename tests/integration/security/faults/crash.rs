@@ -18,7 +18,7 @@ use super::ledger::{
 };
 use crate::api::spawn::TestApp;
 use crate::helpers::all_backends;
-use crate::realtime::client::WsClient;
+use crate::realtime::client::{State, WsClient};
 use crate::realtime::{join, live_session, member, seed};
 use crate::sfu::support::{Peer, Sfu, webrtc_ready};
 
@@ -80,9 +80,7 @@ impl Media {
         ] {
             reader
                 .wait_for(WAIT, event_type, |s| {
-                    s.events.iter().any(|e| {
-                        e["event_type"] == event_type && e["data"]["resource_id"] == resource
-                    })
+                    seen(s, event_type, &resource).is_some()
                 })
                 .await;
         }
@@ -101,14 +99,9 @@ impl Media {
     }
 }
 
-/// The event of `event_type` for `resource` in the reader's events, if it saw one.
-fn seen<'a>(
-    reader: &'a WsClient,
-    event_type: &str,
-    resource: &str,
-) -> Option<&'a serde_json::Value> {
-    reader
-        .state
+/// The event of `event_type` for `resource` among a client's events, if it saw one.
+fn seen<'a>(state: &'a State, event_type: &str, resource: &str) -> Option<&'a serde_json::Value> {
+    state
         .events
         .iter()
         .find(|e| e["event_type"] == event_type && e["data"]["resource_id"] == resource)
@@ -116,12 +109,7 @@ fn seen<'a>(
 
 /// Reconnects a client cut by the kill and resumes after the last position it saw; asserts
 /// the server resumed it (no fresh `welcome`, so nothing in between is skipped).
-async fn resume(
-    url: &str,
-    token: &str,
-    label: String,
-    state: crate::realtime::client::State,
-) -> WsClient {
+async fn resume(url: &str, token: &str, label: String, state: State) -> WsClient {
     let last = state.position;
     let mut client = WsClient::connect_with_state(url, token, &label, state).await;
     client
@@ -230,13 +218,10 @@ async fn sigkill_under_mixed_load_loses_no_acknowledged_write_and_clients_resume
                 ] {
                     reader
                         .wait_for(WAIT, event_type, |s| {
-                            s.events.iter().any(|e| {
-                                e["event_type"] == event_type
-                                    && e["data"]["resource_id"] == resource.as_str()
-                            })
+                            seen(s, event_type, resource).is_some()
                         })
                         .await;
-                    let closed = seen(&reader, event_type, resource).expect("seen");
+                    let closed = seen(&reader.state, event_type, resource).expect("seen");
                     assert_eq!(
                         closed["data"]["reason"], "interrupted",
                         "[{backend}] kill {kill}: {closed}"
@@ -288,7 +273,7 @@ async fn sigkill_under_mixed_load_loses_no_acknowledged_write_and_clients_resume
                 ("SubscriberConnected", subscriber),
                 ("SubscriberDisconnected", subscriber),
             ] {
-                let event = seen(&reader, event_type, resource).unwrap_or_else(|| {
+                let event = seen(&reader.state, event_type, resource).unwrap_or_else(|| {
                     panic!("[{backend}] the reader saw no {event_type} of {resource}")
                 });
                 ledger.record(Acked {
