@@ -104,6 +104,21 @@ await screen(
     const grid = await box(p.locator(".react-grid-layout"));
     if (!grid) return "no grid";
     if (grid.width < size.width * 0.6) return `the panels get ${Math.round(grid.width)} of ${size.width} px`;
+    // Every panel's controls lie inside the panel, none cut off by a narrow panel's edge.
+    const clipped = await p.evaluate(() => {
+      for (const panel of document.querySelectorAll(".ls-panel")) {
+        const edge = panel.getBoundingClientRect();
+        for (const control of panel.querySelectorAll("button, select")) {
+          const b = control.getBoundingClientRect();
+          if (b.width === 0 && b.height === 0) continue;
+          if (b.left < edge.left - 1 || b.right > edge.right + 1 || b.bottom > edge.bottom + 1) {
+            return `${control.getAttribute("aria-label") ?? control.textContent} (${Math.round(b.right - edge.right)} px past the panel's right edge)`;
+          }
+        }
+      }
+      return null;
+    });
+    if (clipped) return `a panel's control is cut off: ${clipped}`;
     // The lowest panel can be scrolled into view, whole.
     const panels = p.locator(".ls-panel");
     const n = await panels.count();

@@ -12,6 +12,8 @@ export interface EngineSnapshot {
   sessionSources: string[];
   /** Who publishes each of them: source label -> user id, as far as known. */
   sourcePublishers: Readonly<Record<string, string>>;
+  /** The sources the server says are stalled at its last answer: source label -> since (ms epoch). */
+  sourceStalledSince: Readonly<Record<string, number>>;
   error: string | null;
   /** Grows whenever what `streamFor` answers may have changed. */
   slotsVersion: number;

@@ -316,6 +316,21 @@ describe("the end of the session", () => {
 });
 
 describe("the session's sources", () => {
+  it("knows which sources the server says are stalled, and since when", async () => {
+    let stalled = true;
+    server([
+      ["GET", /\/media$/, () => json({ sources: [
+        { source: "endoscope", resource_id: "r", participant_id: "p", user_id: "u", tracks: [], stalled, stalled_since: stalled ? "2026-12-04T08:00:00Z" : null },
+        { source: "room-cam", resource_id: "r2", participant_id: "p", user_id: "u", tracks: [], stalled: false, stalled_since: null },
+      ], subscriptions: [] })],
+    ]);
+    const e = engine();
+    await vi.waitFor(() => expect(e.getSnapshot().sourceStalledSince).toEqual({ endoscope: Date.parse("2026-12-04T08:00:00Z") }));
+    stalled = false;
+    e.onSessionEvent("TrackPublished", { source: "room-cam", kind: "video" });
+    await vi.waitFor(() => expect(e.getSnapshot().sourceStalledSince).toEqual({}));
+  });
+
   it("lists them from GET .../media and refreshes on media events", async () => {
     let sources = ["endoscope"];
     const sent = server([

@@ -38,6 +38,7 @@ export class MediaEngine {
   private sessionSources: string[] = [];
   /** Who publishes each source (user id), from the same answers and events as `sessionSources`. */
   private sourcePublishers: Readonly<Record<string, string>> = {};
+  private sourceStalledSince: Readonly<Record<string, number>> = {};
   /** Sources seen unpublished (and not back since): their panels show the placeholder, not a frozen frame. */
   private readonly gone = new Set<string>();
   private sourcesTimer: ReturnType<typeof setTimeout> | null = null;
@@ -66,6 +67,7 @@ export class MediaEngine {
       devices: this.publishing.devices,
       sessionSources: this.sessionSources,
       sourcePublishers: this.sourcePublishers,
+      sourceStalledSince: this.sourceStalledSince,
       error: this.core.error?.text ?? null,
       slotsVersion: this.core.slotsVersion,
     };
@@ -143,8 +145,12 @@ export class MediaEngine {
         if (this.sourcesAgain) continue;
         const next = data.sources.map((s) => s.source);
         const publishers = Object.fromEntries(data.sources.map((s) => [s.source, s.user_id]));
-        const publishersChanged = !samePublishers(publishers, this.sourcePublishers);
-        if (publishersChanged) this.sourcePublishers = publishers;
+        const stalled = stalledSince(data.sources);
+        const publishersChanged = !samePublishers(publishers, this.sourcePublishers) || !sameStalls(stalled, this.sourceStalledSince);
+        if (publishersChanged) {
+          this.sourcePublishers = publishers;
+          this.sourceStalledSince = stalled;
+        }
         let back = false;
         for (const s of next) if (this.gone.delete(s)) back = true;
         if (back) core.slotsVersion += 1;
@@ -238,6 +244,22 @@ export class MediaEngine {
   unpublish(source: string): Promise<void> {
     return this.publishing.unpublish(source);
   }
+}
+
+/** The stalled sources of a `GET .../media` answer: source label -> since (ms epoch). */
+function stalledSince(sources: readonly { source: string; stalled?: boolean; stalled_since?: string | null }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of sources) {
+    if (!s.stalled) continue;
+    const since = s.stalled_since ? Date.parse(s.stalled_since) : NaN;
+    out[s.source] = Number.isFinite(since) ? since : Date.now();
+  }
+  return out;
+}
+
+function sameStalls(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 /** Whether two source -> publisher maps say the same. */

@@ -52,6 +52,11 @@ export interface SessionMedia {
   sessionSources: string[];
   /** Who publishes each of them: source label -> user id, as far as known. */
   sourcePublishers: Readonly<Record<string, string>>;
+  /**
+   * The sources the server said were stalled at its last `GET .../media` answer: source label ->
+   * since (ms epoch). Known before any `SourceStalled` event reaches this workspace.
+   */
+  sourceStalledSince: Readonly<Record<string, number>>;
   /** The sources this participant's panels show; the media layer subscribes to exactly these. */
   setWanted(sources: string[]): void;
   /** What shows `source` now, or null while it is not received (yet). */

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore
 import { MediaEngine, type EngineSnapshot } from "./engine";
 import type { AudioChoice, MediaOptions, SessionMedia } from "./types";
 
-const IDLE: EngineSnapshot = { published: [], devices: [], sessionSources: [], sourcePublishers: {}, error: null, slotsVersion: 0 };
+const IDLE: EngineSnapshot = { published: [], devices: [], sessionSources: [], sourcePublishers: {}, sourceStalledSince: {}, error: null, slotsVersion: 0 };
 const noSubscribe = () => () => {};
 const idleSnapshot = () => IDLE;
 
@@ -79,6 +79,7 @@ export function useSessionMedia(options: MediaOptions | null): SessionMedia {
       devices: snapshot.devices,
       sessionSources: snapshot.sessionSources,
       sourcePublishers: snapshot.sourcePublishers,
+      sourceStalledSince: snapshot.sourceStalledSince,
       error: snapshot.error,
       publish,
       setMuted,

@@ -42,7 +42,8 @@ export function PanelCard({
   const title = panelTitle(panel);
   return (
     <div className="flex h-full flex-col overflow-hidden rounded">
-      <div className="flex items-center gap-1 border-b border-slate-700 bg-slate-800 px-1 py-0.5">
+      {/* Controls wrap to a second line in a narrow panel rather than being cut off at its edge. */}
+      <div className="flex flex-wrap items-center gap-1 border-b border-slate-700 bg-slate-800 px-1 py-0.5">
         {editable && (
           <button
             type="button"
@@ -55,7 +56,7 @@ export function PanelCard({
             <span aria-hidden="true">⠿</span>
           </button>
         )}
-        <h2 className="min-w-0 flex-1 truncate text-sm font-medium text-slate-100" data-testid="panel-title">
+        <h2 className="min-w-[4rem] flex-1 truncate text-sm font-medium text-slate-100" data-testid="panel-title">
           {title}
         </h2>
         {editable && onRename && <PanelNameEditor panel={panel} onRename={onRename} />}
@@ -64,7 +65,7 @@ export function PanelCard({
           <>
             <select
               aria-label={`Source for panel ${panel.id}`}
-              className="max-w-[9rem] rounded border border-slate-600 bg-slate-900 px-1 py-0.5 text-xs text-slate-100"
+              className="min-w-0 max-w-[9rem] rounded border border-slate-600 bg-slate-900 px-1 py-0.5 text-xs text-slate-100"
               value={panel.source_id ?? ""}
               onChange={(e) => onSelectSource(e.target.value === "" ? null : e.target.value)}
             >

@@ -1,7 +1,7 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { foldFeedHealth, type FeedHealth } from "./feedHealth";
+import { foldFeedHealth, withServerStalls, type FeedHealth } from "./feedHealth";
 import { PanelFeed } from "./PanelFeed";
 
 const stream = { id: "s1", getTracks: () => [] } as unknown as MediaStream;
@@ -110,6 +110,21 @@ describe("PanelFeed no signal", () => {
     await seconds(2);
     expect(screen.getByTestId("no-signal-p1")).toHaveTextContent("no signal for 2 s");
     rerender(feed({ stream, health: foldFeedHealth(stalled, "SourceResumed", { source: "endoscope", stalled_ms: 3000 }, Date.now()) }));
+    expect(screen.queryByTestId("no-signal-p1")).toBeNull();
+  });
+
+  it("says no signal for a source that stalled before the workspace opened, from the server's media list", async () => {
+    // No SourceStalled reached this workspace: GET .../media said it stalled 7 s ago.
+    const health = withServerStalls(none, { endoscope: Date.now() - 7000 });
+    render(feed({ stream, health }));
+    await seconds(0);
+    expect(screen.getByTestId("no-signal-p1")).toHaveTextContent("no signal for 7 s");
+  });
+
+  it("lets a resumption heard since outrank the server's earlier answer", async () => {
+    const resumed = after(["SourceResumed", { source: "endoscope", stalled_ms: 3000 }]);
+    render(feed({ stream, health: withServerStalls(resumed, { endoscope: Date.now() - 7000 }) }));
+    await seconds(0);
     expect(screen.queryByTestId("no-signal-p1")).toBeNull();
   });
 });

@@ -23,6 +23,7 @@ vi.mock("../../media", () => ({
     sessionSources: ["endoscope", "room-cam"],
     // As the media layer learns it from `GET .../media` (ALICE's user id).
     sourcePublishers: { endoscope: "u-alice" },
+    sourceStalledSince: {},
     setWanted: () => {},
     streamFor: () => null,
     framesDecoded: async () => null,
@@ -199,6 +200,28 @@ describe("Each viewer's own view", () => {
     await userEvent.keyboard("h");
     expect(screen.getByTestId("panel-p1")).toBeInTheDocument();
     expect(c.sent).toEqual([]);
+  });
+
+  it("lets an observer watch another source in a panel, only for them, and go back to the shared one", async () => {
+    const c = await open(welcome(observer));
+    const p2 = () => screen.getByTestId("feed-p2");
+    expect(p2()).toHaveTextContent("endoscope");
+    const pick = screen.getByRole("combobox", { name: "Your source for panel p2" });
+    expect(within(pick).getByRole("option", { name: "As shared (endoscope)" })).toBeInTheDocument();
+    await userEvent.selectOptions(pick, "room-cam");
+    expect(p2()).toHaveTextContent("room-cam");
+    expect(p2()).not.toHaveTextContent("endoscope");
+    expect(c.sent).toEqual([]);
+    expect(JSON.parse(localStorage.getItem(viewKey(SESSION_ID))!)).toMatchObject({ sources: { p2: "room-cam" } });
+    await userEvent.selectOptions(screen.getByRole("combobox", { name: "Your source for panel p2" }), "");
+    expect(p2()).toHaveTextContent("endoscope");
+    expect(JSON.parse(localStorage.getItem(viewKey(SESSION_ID))!)).toMatchObject({ sources: {} });
+  });
+
+  it("gives an editor the shared source picker, not a personal one", async () => {
+    await open();
+    expect(screen.getByRole("combobox", { name: "Source for panel p2" })).toBeInTheDocument();
+    expect(screen.queryByRole("combobox", { name: "Your source for panel p2" })).toBeNull();
   });
 
   it("spotlights the focused panel with s", async () => {

@@ -5,6 +5,7 @@ import type { FormEvent } from "react";
 import { Alert, Button, SelectField, TextField, messageOf } from "../../components/ui";
 import type { SessionMedia } from "../../media/types";
 import { CameraPreview } from "./CameraPreview";
+import type { FeedHealth } from "./feedHealth";
 import { PublishedList } from "./PublishedList";
 
 export const SOURCE_LABEL = /^[a-z0-9._-]{1,64}$/;
@@ -12,7 +13,7 @@ const SUGGESTED = ["endoscope", "room-cam", "vitals"];
 /** The microphone select's value for "video only". */
 const NO_MIC = "none";
 
-export function PublishControl({ media }: { media: SessionMedia }) {
+export function PublishControl({ media, health }: { media: SessionMedia; health: FeedHealth }) {
   const listId = useId();
   const [source, setSource] = useState("endoscope");
   const [deviceId, setDeviceId] = useState("");
@@ -86,7 +87,7 @@ export function PublishControl({ media }: { media: SessionMedia }) {
       {/* A failed publish usually stays listed with its reason below; say it once. */}
       {error && !media.published.some((p) => p.error === error) && <Alert>{error}</Alert>}
       {media.error && <Alert>{media.error}</Alert>}
-      <PublishedList media={media} onError={setError} />
+      <PublishedList media={media} health={health} onError={setError} />
     </section>
   );
 }

@@ -1,11 +1,40 @@
 // What this browser publishes: each source's state, its microphone's mute, and Stop (confirmed:
 // it cuts the feed for everyone).
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Badge, Button, messageOf } from "../../components/ui";
 import type { SessionMedia } from "../../media/types";
 import { ConfirmDialog } from "../sessions/ConfirmDialog";
+import { healthOf, type FeedHealth } from "./feedHealth";
 
-export function PublishedList({ media, onError }: { media: SessionMedia; onError(text: string): void }) {
+/** Seconds since `since` (ms epoch), counting up once a second; null when `since` is null. */
+function useSecondsSince(since: number | null): number | null {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (since === null) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [since]);
+  return since === null ? null : Math.max(0, Math.floor((now - since) / 1000));
+}
+
+/** The state of one published source: the server's stall outranks the browser's "live". */
+function PublishedState({ state, stalledSince }: { state: string; stalledSince: number | null }) {
+  const seconds = useSecondsSince(state === "live" ? stalledSince : null);
+  if (seconds !== null) {
+    return (
+      <>
+        <Badge tone="amber">stalled</Badge>
+        <span role="status" className="w-full text-xs text-amber-300">
+          The server has received no video of it for {seconds} s: check the camera.
+        </span>
+      </>
+    );
+  }
+  return <Badge tone={state === "live" ? "emerald" : state === "failed" ? "rose" : "amber"}>{state}</Badge>;
+}
+
+export function PublishedList({ media, health, onError }: { media: SessionMedia; health: FeedHealth; onError(text: string): void }) {
   const [stopping, setStopping] = useState<string | null>(null);
   if (media.published.length === 0) return null;
   return (
@@ -14,7 +43,7 @@ export function PublishedList({ media, onError }: { media: SessionMedia; onError
         {media.published.map((p) => (
           <li key={p.source} data-testid={`published-${p.source}`} className="flex flex-wrap items-center gap-1.5 text-sm">
             <span className="font-medium text-slate-100">{p.source}</span>
-            <Badge tone={p.state === "live" ? "emerald" : p.state === "failed" ? "rose" : "amber"}>{p.state}</Badge>
+            <PublishedState state={p.state} stalledSince={healthOf(health, p.source).stalledSince} />
             <span className="w-full truncate text-xs text-slate-400">{p.deviceLabel}</span>
             {p.error && <span className="w-full text-xs text-rose-300">{p.error}</span>}
             {p.audio && p.state !== "failed" && (

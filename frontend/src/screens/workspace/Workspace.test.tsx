@@ -26,6 +26,7 @@ vi.mock("../../media", () => ({
     devices: [],
     sessionSources: media.sessionSources,
     sourcePublishers: {},
+    sourceStalledSince: {},
     setWanted: media.setWanted,
     streamFor: () => null,
     framesDecoded: async () => null,

@@ -23,7 +23,7 @@ import { useToasts } from "../../components/Toasts";
 import { useSessionMedia } from "../../media";
 import { PanelCard } from "./PanelCard";
 import { PanelFeed } from "./PanelFeed";
-import { useFeedHealth } from "./feedHealth";
+import { useFeedHealth, withServerStalls } from "./feedHealth";
 import { Presence } from "./Presence";
 import { PublishControl } from "./PublishControl";
 import { joinSession, useWorkspaceSocket, type Connect, type Joined } from "./useWorkspaceSocket";
@@ -131,9 +131,16 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
   );
   const media = useSessionMedia(mediaOptions);
   mediaEvents.current = media.onSessionEvent;
+  const health = useMemo(() => withServerStalls(feeds.health, media.sourceStalledSince), [feeds.health, media.sourceStalledSince]);
 
   const panels = state.layout.panels;
-  const wanted = sourcesInUse(panels);
+  const personal = usePersonalView(
+    sessionId,
+    panels.map((p) => p.id),
+  );
+  // What this viewer watches in a panel: its own pick, else the shared source.
+  const watched = (p: { id: string; source_id: string | null }): string | null => personal.view.sources[p.id] ?? p.source_id;
+  const wanted = sourcesInUse(panels.map((p) => ({ ...p, source_id: watched(p) })));
   const wantedKey = wanted.join("\n");
   useEffect(() => {
     media.setWanted(wantedKey === "" ? [] : wantedKey.split("\n"));
@@ -159,10 +166,6 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     if (rect && !firstOverlap(shown.map((p) => (p.id === id ? { ...p, ...rect } : p)))) move(id, rect);
   };
 
-  const personal = usePersonalView(
-    sessionId,
-    panels.map((p) => p.id),
-  );
   const undoRemoval = useUndoRemoval({ panels, remove: removePanel, add: (p) => sendChanges({ add: [p] }) });
   // Who publishes each source, for the source picker (the media layer's list names the user).
   const publisherOf = (source: string): string | null => {
@@ -206,7 +209,8 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
       pending: pending.has(p.id),
       content: (
         <PanelCard
-          panel={server}
+          // A viewer's own pick titles the panel for them (editors see and change the shared one).
+          panel={editable ? server : { ...server, source_id: watched(server) }}
           editable={editable}
           sourceOptions={server.source_id && !sourceOptions.includes(server.source_id) ? [...sourceOptions, server.source_id] : sourceOptions}
           contested={flashText}
@@ -225,16 +229,26 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
               fullscreen={personal.view.fullscreen === p.id}
               onSpotlight={() => personal.toggleSpotlight(p.id)}
               onFullscreen={() => personal.toggleFullscreen(p.id)}
+              sourcePick={
+                editable
+                  ? undefined
+                  : {
+                      options: media.sessionSources,
+                      shared: server.source_id,
+                      mine: personal.view.sources[p.id] ?? null,
+                      onPick: (s) => personal.pickSource(p.id, s),
+                    }
+              }
             />
           }
         >
           <PanelFeed
             panelId={p.id}
-            source={server.source_id}
-            stream={server.source_id ? media.streamFor(server.source_id) : null}
+            source={watched(server)}
+            stream={watched(server) ? media.streamFor(watched(server) as string) : null}
             sessionStatus={ended ? "ended" : state.status}
-            published={server.source_id !== null && media.sessionSources.includes(server.source_id)}
-            health={feeds.health}
+            published={watched(server) !== null && media.sessionSources.includes(watched(server) as string)}
+            health={health}
             framesDecoded={media.framesDecoded}
           />
         </PanelCard>
@@ -271,7 +285,6 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
       style={height ? { height } : { height: "calc(100vh - 3.1rem)" }}
       aria-labelledby="workspace-title"
     >
-      <style>{WORKSPACE_CSS}</style>
       <div className="flex flex-wrap items-center gap-2 border-b border-slate-800 bg-slate-900/60 px-3 py-2">
         <h1 id="workspace-title" className="mr-2 truncate text-lg font-semibold">
           {state.ready ? state.title : "Workspace"}
@@ -380,7 +393,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
             className="flex w-full shrink-0 flex-col gap-4 overflow-y-auto border-t border-slate-800 bg-slate-900/40 p-3 md:w-56 md:border-l md:border-t-0 xl:w-64"
           >
             <Presence participants={state.participants} me={state.participantId} directory={directory} />
-            {mayPublish && <PublishControl media={media} />}
+            {mayPublish && <PublishControl media={media} health={health} />}
           </aside>
         )}
       </div>
@@ -388,16 +401,3 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     </main>
   );
 }
-
-const WORKSPACE_CSS = `
-.ls-panel:focus-within { z-index: 1000 !important; }
-.ls-panel > .react-resizable-handle { opacity: 0.85; }
-.ls-panel > .react-resizable-handle::after { border-color: rgb(203 213 225); }
-@media (prefers-reduced-motion: no-preference) {
-  .contested-flash { animation: ls-contested 500ms ease-in-out 3; }
-}
-@keyframes ls-contested {
-  0%, 100% { box-shadow: 0 0 0 0 rgb(251 191 36 / 0.9); }
-  50% { box-shadow: 0 0 0 10px rgb(251 191 36 / 0.25); }
-}
-`;

@@ -18,9 +18,11 @@ export interface SourceHealth {
   /** A `PublisherDisconnected` came for it (and no `PublisherConnected` since). */
   stopped: boolean;
   quality: VideoQuality | null;
+  /** An event since the workspace opened said whether it is stalled or publishing (then it outranks the server's earlier answer). */
+  heard: boolean;
 }
 
-const HEALTHY: SourceHealth = { stalledSince: null, stopped: false, quality: null };
+const HEALTHY: SourceHealth = { stalledSince: null, stopped: false, quality: null, heard: false };
 
 export type FeedHealth = ReadonlyMap<string, SourceHealth>;
 
@@ -43,16 +45,16 @@ export function foldFeedHealth(health: FeedHealth, eventType: string, data: unkn
   let next: SourceHealth;
   switch (eventType) {
     case "SourceStalled":
-      next = { ...current, stalledSince: current.stalledSince ?? now };
+      next = { ...current, stalledSince: current.stalledSince ?? now, heard: true };
       break;
     case "SourceResumed":
-      next = { ...current, stalledSince: null };
+      next = { ...current, stalledSince: null, heard: true };
       break;
     case "PublisherConnected":
-      next = { ...current, stopped: false, stalledSince: null };
+      next = { ...current, stopped: false, stalledSince: null, heard: true };
       break;
     case "PublisherDisconnected":
-      next = { stopped: true, stalledSince: null, quality: null };
+      next = { stopped: true, stalledSince: null, quality: null, heard: true };
       break;
     case "MediaQualitySampled": {
       if (d.kind !== "video") return health;
@@ -75,6 +77,19 @@ export function foldFeedHealth(health: FeedHealth, eventType: string, data: unkn
   }
   const out = new Map(health);
   out.set(source, next);
+  return out;
+}
+
+/**
+ * `health` completed by the server's own list of stalled sources (`GET .../media`): a source
+ * that stalled before this workspace opened has sent no `SourceStalled` here, yet is stalled.
+ * An event heard since outranks that answer.
+ */
+export function withServerStalls(health: FeedHealth, serverStalledSince: Readonly<Record<string, number>>): FeedHealth {
+  const sources = Object.keys(serverStalledSince).filter((s) => !healthOf(health, s).heard);
+  if (sources.length === 0) return health;
+  const out = new Map(health);
+  for (const s of sources) out.set(s, { ...healthOf(health, s), stalledSince: serverStalledSince[s] ?? null });
   return out;
 }
 

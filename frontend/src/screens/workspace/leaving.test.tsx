@@ -26,6 +26,7 @@ function fakeMedia(published: LocalSource[] = [], devices: Array<Pick<MediaDevic
     devices: devices as MediaDeviceInfo[],
     sessionSources: [],
     sourcePublishers: {},
+    sourceStalledSince: {},
     setWanted: vi.fn(),
     streamFor: () => null,
     framesDecoded: async () => null,
@@ -144,9 +145,31 @@ describe("resuming after a reload", () => {
 });
 
 describe("the publish control", () => {
+  it("says a published source is stalled when the server receives no video of it, counting up", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: false });
+    try {
+      const media = fakeMedia([source("endoscope")]);
+      const stalled = new Map([["endoscope", { stalledSince: Date.now() - 4000, stopped: false, quality: null, heard: true }]]);
+      const { rerender } = render(<PublishControl media={media} health={stalled} />);
+      const entry = screen.getByTestId("published-endoscope");
+      expect(within(entry).getByText("stalled")).toBeInTheDocument();
+      expect(within(entry).queryByText("live")).toBeNull();
+      expect(within(entry).getByRole("status")).toHaveTextContent("no video of it for 4 s");
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(2000);
+      });
+      expect(within(entry).getByRole("status")).toHaveTextContent("no video of it for 6 s");
+      rerender(<PublishControl media={media} health={new Map()} />);
+      expect(within(screen.getByTestId("published-endoscope")).getByText("live")).toBeInTheDocument();
+      expect(within(screen.getByTestId("published-endoscope")).queryByText("stalled")).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("asks before Stop cuts a feed", async () => {
     const media = fakeMedia([source("endoscope")]);
-    render(<PublishControl media={media} />);
+    render(<PublishControl media={media} health={new Map()} />);
     await userEvent.click(screen.getByRole("button", { name: "Stop publishing endoscope" }));
     const dialog = screen.getByRole("dialog", { name: "Stop publishing endoscope?" });
     expect(dialog).toHaveAttribute("aria-modal", "true");
@@ -168,7 +191,7 @@ describe("the publish control", () => {
       { kind: "videoinput", deviceId: "cam1", label: "Camera one" },
       { kind: "videoinput", deviceId: "cam2", label: "Camera two" },
     ]);
-    render(<PublishControl media={media} />);
+    render(<PublishControl media={media} health={new Map()} />);
     expect(screen.queryByTestId("camera-preview")).toBeNull();
     await userEvent.selectOptions(screen.getByLabelText("Camera"), "cam2");
     await userEvent.click(screen.getByRole("button", { name: "Preview camera" }));
@@ -187,7 +210,7 @@ describe("the publish control", () => {
       { kind: "videoinput", deviceId: "cam1", label: "Camera one" },
       { kind: "audioinput", deviceId: "mic2", label: "Headset" },
     ]);
-    const { rerender } = render(<PublishControl media={media} />);
+    const { rerender } = render(<PublishControl media={media} health={new Map()} />);
     await userEvent.clear(screen.getByLabelText("Source name"));
     await userEvent.type(screen.getByLabelText("Source name"), "vitals");
     await userEvent.selectOptions(screen.getByLabelText("Microphone"), "mic2");
@@ -206,7 +229,7 @@ describe("the publish control", () => {
     await userEvent.click(mute);
     expect(media.setMuted).toHaveBeenCalledWith("endoscope", true);
     act(() => {
-      rerender(<PublishControl media={{ ...media, published: [source("endoscope", { audio: {}, muted: true })] }} />);
+      rerender(<PublishControl media={{ ...media, published: [source("endoscope", { audio: {}, muted: true })] }} health={new Map()} />);
     });
     const unmute = screen.getByRole("button", { name: "Unmute the microphone of endoscope" });
     expect(unmute).toHaveAttribute("aria-pressed", "true");

@@ -10,9 +10,20 @@ export interface PersonalView {
   fullscreen: string | null;
   /** Panels without a source are left out. */
   hideEmpty: boolean;
+  /**
+   * Panel id -> the source this viewer watches in it instead of the shared one. Any member may
+   * subscribe to any source published in the session (the permission table's
+   * `subscribe_media`), so the session allows it wherever the viewer may watch at all.
+   */
+  sources: Readonly<Record<string, string>>;
 }
 
-export const SHARED_VIEW: PersonalView = { spotlight: null, fullscreen: null, hideEmpty: false };
+export const SHARED_VIEW: PersonalView = { spotlight: null, fullscreen: null, hideEmpty: false, sources: {} };
+
+function sourcesOf(raw: unknown): Record<string, string> {
+  if (!raw || typeof raw !== "object") return {};
+  return Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+}
 
 export function viewKey(sessionId: string): string {
   return `livesurgery.view.${sessionId}`;
@@ -23,7 +34,7 @@ function load(sessionId: string): PersonalView {
     const raw = JSON.parse(localStorage.getItem(viewKey(sessionId)) ?? "null") as Partial<PersonalView> | null;
     if (!raw || typeof raw !== "object") return SHARED_VIEW;
     const id = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
-    return { spotlight: id(raw.spotlight), fullscreen: id(raw.fullscreen), hideEmpty: raw.hideEmpty === true };
+    return { spotlight: id(raw.spotlight), fullscreen: id(raw.fullscreen), hideEmpty: raw.hideEmpty === true, sources: sourcesOf(raw.sources) };
   } catch {
     return SHARED_VIEW; // no storage, or something else wrote the key
   }
@@ -35,6 +46,8 @@ export interface PersonalViewControls {
   toggleSpotlight(id: string): void;
   toggleFullscreen(id: string): void;
   toggleHideEmpty(): void;
+  /** Watches `source` in panel `id` (only here), or the shared source again when null. */
+  pickSource(id: string, source: string | null): void;
   /** Back to the shared grid at once. */
   reset(): void;
   /** Back one step: out of fullscreen first, then out of the spotlight. False when nothing to leave. */
@@ -62,13 +75,25 @@ export function usePersonalView(sessionId: string, panelIds: readonly string[]):
     setView((v) => {
       const spotlight = v.spotlight && ids.has(v.spotlight) ? v.spotlight : null;
       const fullscreen = v.fullscreen && ids.has(v.fullscreen) ? v.fullscreen : null;
-      return spotlight === v.spotlight && fullscreen === v.fullscreen ? v : { ...v, spotlight, fullscreen };
+      const kept = Object.entries(v.sources).filter(([panel]) => ids.has(panel));
+      const sources = kept.length === Object.keys(v.sources).length ? v.sources : Object.fromEntries(kept);
+      return spotlight === v.spotlight && fullscreen === v.fullscreen && sources === v.sources ? v : { ...v, spotlight, fullscreen, sources };
     });
   }, [idsKey]);
 
   const toggleSpotlight = useCallback((id: string) => setView((v) => ({ ...v, fullscreen: null, spotlight: v.spotlight === id ? null : id })), []);
   const toggleFullscreen = useCallback((id: string) => setView((v) => ({ ...v, fullscreen: v.fullscreen === id ? null : id })), []);
   const toggleHideEmpty = useCallback(() => setView((v) => ({ ...v, hideEmpty: !v.hideEmpty })), []);
+  const pickSource = useCallback(
+    (id: string, source: string | null) =>
+      setView((v) => {
+        const sources = { ...v.sources };
+        if (source === null) delete sources[id];
+        else sources[id] = source;
+        return { ...v, sources };
+      }),
+    [],
+  );
   const back = useCallback(() => {
     const v = viewRef.current;
     if (v.fullscreen) setView({ ...v, fullscreen: null });
@@ -79,5 +104,5 @@ export function usePersonalView(sessionId: string, panelIds: readonly string[]):
 
   const reset = useCallback(() => setView(SHARED_VIEW), []);
 
-  return { view, toggleSpotlight, toggleFullscreen, toggleHideEmpty, back, reset };
+  return { view, toggleSpotlight, toggleFullscreen, toggleHideEmpty, pickSource, back, reset };
 }
