@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::app::dispatch::{Dispatched, Dispatcher};
 use crate::store::{self, EventStore};
+use crate::telemetry::Metrics;
 
 /// After a failed projection batch, wait this long and apply the same batch again: a batch is
 /// never skipped. The wait doubles after each further failure, up to [`MAX_RETRY_BACKOFF`]
@@ -139,6 +140,7 @@ impl Projector {
         store: Arc<dyn EventStore>,
         database_url: &str,
         dispatcher: Arc<Dispatcher>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Projector> {
         let read_models = ReadModels::connect_for_projection(database_url)
             .await
@@ -163,6 +165,9 @@ impl Projector {
             members: ChangeEpochs::new(),
         });
         let bumped = counters.clone();
+        // Events appended before this process started are catch-up, not lag: only later
+        // ones are observed in the apply latency.
+        let started = chrono::Utc::now();
         let mut subscription = store::subscribe(store, from);
         let task = tokio::spawn(async move {
             loop {
@@ -185,6 +190,14 @@ impl Projector {
                         _ = stopped.changed() => return,
                     }
                     backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+                }
+                let applied = chrono::Utc::now();
+                for event in batch.iter().filter(|e| e.recorded_at >= started) {
+                    let latency = (applied - event.recorded_at).to_std().unwrap_or_default();
+                    metrics
+                        .log
+                        .projection_apply_latency
+                        .observe(latency.as_secs_f64());
                 }
                 let batch: Vec<Dispatched> = batch.into_iter().map(Dispatched::new).collect();
                 // Bumped before the position moves: a reader that sees the position also sees

@@ -39,6 +39,8 @@ pub struct Application {
     /// Kept for the server's life (the dispatcher holds it weakly).
     _recorder: Arc<Recorder>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Takes the Health page's SLI snapshots.
+    slo_ticker: tokio::task::JoinHandle<()>,
     /// Demo mode's feeds and banner (`serve --demo`).
     demo: Option<Demo>,
     /// Signs the log's head at an interval and on shutdown (audit checkpoints).
@@ -87,7 +89,11 @@ impl Application {
             Some(secret) => secret.expose().to_owned(),
             None => load_or_create_key(&settings.api.data_dir)?,
         };
-        let store = store::open(settings.database_url.expose()).await?;
+        let metrics = Arc::new(Metrics::new());
+        let store = store::metered(
+            store::open(settings.database_url.expose()).await?,
+            metrics.log.append_duration.clone(),
+        );
         let checkpointer = crate::audit::checkpoint::Checkpointer::start(
             store.clone(),
             &crate::audit::checkpoint::CheckpointPaths::resolve(
@@ -103,8 +109,14 @@ impl Application {
             store.clone(),
             settings.database_url.expose(),
             dispatcher.clone(),
+            metrics.clone(),
         )
         .await?;
+        {
+            let projections = projector.handle();
+            let lag = metrics.log.projection_lag_events.clone();
+            metrics.sample_with(move || lag.set(projections.lag() as i64));
+        }
         // A pool of its own for reads, apart from the projector's writes.
         let read_models = ReadModels::connect(settings.database_url.expose())
             .await
@@ -127,7 +139,6 @@ impl Application {
         app = app.with_playback(signer);
         let app = Arc::new(app);
         let app_handle = app.clone();
-        let metrics = Arc::new(Metrics::new());
         let gateway = Gateway::new(
             store.clone(),
             metrics.clone(),
@@ -145,6 +156,27 @@ impl Application {
         let recorder = Recorder::start(app.clone(), blobs.clone(), taps)
             .await
             .context("starting the recorder")?;
+        {
+            let recorder = Arc::downgrade(&recorder);
+            let recording = (
+                metrics.recording.upload_backlog.clone(),
+                metrics.recording.upload_failures.clone(),
+            );
+            metrics.sample_with(move || {
+                let Some(recorder) = recorder.upgrade() else {
+                    return;
+                };
+                let (backlog, failures) = recorder.upload_state();
+                recording.0.set(backlog as i64);
+                // A counter follows the spool's own count of failures.
+                let counted = recording.1.get();
+                if failures > counted {
+                    recording.1.inc_by(failures - counted);
+                }
+            });
+        }
+        let slo_window = Arc::new(crate::telemetry::slo::Window::new(&metrics));
+        let slo_ticker = slo_window.clone().run(metrics.clone());
         let recorder_listener: Arc<dyn LogListener> = recorder.clone();
         dispatcher.listen(Arc::downgrade(&recorder_listener));
         {
@@ -196,6 +228,7 @@ impl Application {
         let tls = tls_config(&settings.api)?;
         let metrics = web::Data::from(metrics);
         let gateway_data = web::Data::from(gateway.clone());
+        let slo_data = web::Data::from(slo_window);
         let sfu_data = web::Data::from(sfu.clone());
         let api_settings = settings.api.clone();
         let server = api::wire::serve(listener, tls, 10, move || {
@@ -204,6 +237,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(app_data.clone())
                 .app_data(metrics.clone())
+                .app_data(slo_data.clone())
                 .app_data(gateway_data.clone())
                 .app_data(sfu_data.clone())
                 .app_data(edge_policy.clone())
@@ -221,6 +255,8 @@ impl Application {
                 // the envelope's errors included, gets its headers.
                 .wrap(from_fn(api::headers::edge))
                 .wrap(from_fn(api::error::envelope))
+                // Outermost: every answer is measured as the client gets it.
+                .wrap(from_fn(crate::telemetry::http::measure))
         })
         .context("serving HTTP")?;
         Ok(Application {
@@ -235,6 +271,7 @@ impl Application {
             sfu,
             _recorder: recorder,
             sweeper,
+            slo_ticker,
             demo,
             checkpointer,
         })
@@ -325,6 +362,7 @@ impl Application {
         // Peer connections end (recorded as `shutdown`) while the log is still open.
         self.sfu.stop().await;
         self.sweeper.abort();
+        self.slo_ticker.abort();
         self.projector.stop().await;
         // The last events appended (the leaves above) are signed before the log closes.
         self.checkpointer.stop().await;

@@ -144,6 +144,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/v1/sessions/{id}/audit:verify",
         Action::VerifyAudit,
     ),
+    // The operations screens are the projections' admins'.
+    read("GET", "/v1/admin/health", Action::RebuildProjections),
     read("GET", "/v1/admin/projections", Action::RebuildProjections),
     read(
         "POST",

@@ -95,6 +95,7 @@ export function AppRoutes() {
           </Route>
           <Route element={<RequireRole roles={["admin"]} />}>
             <Route path="/admin" element={<Admin />} />
+            <Route path="/admin/health" element={<Admin page="health" />} />
           </Route>
           <Route
             path="*"

@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpRequest, HttpResponse, web};
 use livesurgery_projections::ReadModels;
 
-use super::dto::{Health, Projection, ProjectionList, Readiness};
+use super::dto::{
+    Health, Projection, ProjectionList, Readiness, ServiceHealth, ServiceIndicator, ServiceLoad,
+    ServicePercentile,
+};
 use super::error::{ApiError, ErrorBody};
 use super::state::{ApiState, Caller};
 use crate::projector::LogSource;
+use crate::telemetry::{Metrics, slo};
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)), security(()))]
@@ -105,6 +109,61 @@ async fn projection_list(state: &ApiState) -> Result<ProjectionList, ApiError> {
             })
             .collect(),
     })
+}
+
+/// The service level indicators over the last five minutes, computed in this process from its
+/// metrics (the same SLIs as the Prometheus rules), and its load (admins).
+#[utoipa::path(get, path = "/v1/admin/health", tag = "operations",
+    responses((status = 200, body = ServiceHealth), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn service_health(
+    state: web::Data<ApiState>,
+    metrics: web::Data<Metrics>,
+    window: web::Data<slo::Window>,
+    req: HttpRequest,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    state.guard(&req, &caller).await?;
+    let report = window.report(&metrics);
+    let sfu = &metrics.sfu;
+    let position = state.projector.position();
+    let lag = state.projector.lag();
+    Ok(HttpResponse::Ok().json(ServiceHealth {
+        window_seconds: report.window.as_secs_f64(),
+        indicators: report
+            .indicators
+            .into_iter()
+            .map(|i| ServiceIndicator {
+                name: i.objective.name.to_owned(),
+                title: i.objective.title.to_owned(),
+                objective: i.objective.objective,
+                good: i.tally.good,
+                valid: i.tally.valid,
+                value: i.value,
+                budget_remaining: i.budget_remaining,
+                status: match i.value {
+                    None => "no_data",
+                    Some(v) if v >= i.objective.objective => "met",
+                    Some(_) => "missed",
+                }
+                .to_owned(),
+                threshold_seconds: i.objective.threshold_seconds,
+                percentile: i.objective.quantile.map(|quantile| ServicePercentile {
+                    quantile,
+                    seconds: i.percentile_seconds,
+                }),
+            })
+            .collect(),
+        load: ServiceLoad {
+            publishers: sfu.peers.with_label_values(&["publisher"]).get(),
+            subscribers: sfu.peers.with_label_values(&["subscriber"]).get(),
+            tracks: sfu.tracks.get(),
+            websocket_clients: metrics.ws_connected.get(),
+            log_head: position + lag,
+            projections_position: position,
+            projections_lag: lag,
+            recording_upload_backlog: metrics.recording.upload_backlog.get(),
+        },
+    }))
 }
 
 /// Rebuild one projection from the log into fresh tables, then swap them in (admins). Returns

@@ -191,6 +191,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ApiSettings) {
     )
     .service(web::resource("/v1/archives/{id}/playback").route(web::get().to(archives::playback)))
     .service(web::resource("/v1/archives/{id}/media").route(web::get().to(archives::media)))
+    .service(web::resource("/v1/admin/health").route(web::get().to(admin::service_health)))
     .service(web::resource("/v1/admin/projections").route(web::get().to(admin::projections)))
     .service(
         web::resource("/v1/admin/projections/{name}:rebuild").route(web::post().to(admin::rebuild)),
@@ -337,7 +338,7 @@ impl Modify for BearerAuth {
         sessions::join, sessions::list_participants,
         layout::get_layout, layout::layout_versions, layout::patch_layout,
         audit::session_events, audit::all_events, audit::replay, audit::verify, audit::export,
-        admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
+        admin::service_health, admin::projections, admin::rebuild, admin::healthz, admin::readyz, admin::openapi_json,
         realtime_upgrade, crate::telemetry::metrics,
         media::whip, media::delete_whip, media::whep, media::delete_whep, media::subscribe, media::media,
         archives::start_recording, archives::stop_recording, archives::list_archives,

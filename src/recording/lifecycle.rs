@@ -165,6 +165,11 @@ impl Recorder {
         }))
     }
 
+    /// Segments waiting in the upload spool, and the failed upload attempts so far.
+    pub fn upload_state(&self) -> (usize, u64) {
+        (self.spool.pending(), self.spool.failures())
+    }
+
     /// Starts recording `session_id` in this process (once; again is a no-op).
     pub fn begin(&self, session_id: Uuid, recording_id: Uuid) {
         let mut active = crate::app::lock(&self.active);

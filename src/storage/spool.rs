@@ -83,6 +83,8 @@ struct State {
     queue: VecDeque<Entry>,
     next_seq: u64,
     last_error: Option<SpoolError>,
+    /// Failed delivery attempts since the spool opened.
+    failures: u64,
 }
 
 struct Shared {
@@ -229,6 +231,11 @@ impl Spool {
         lock(&self.shared.state).queue.len()
     }
 
+    /// Failed delivery attempts since the spool opened (each is retried).
+    pub fn failures(&self) -> u64 {
+        lock(&self.shared.state).failures
+    }
+
     /// The most recent failure, while the spool has not delivered an item since.
     pub fn last_error(&self) -> Option<SpoolError> {
         lock(&self.shared.state).last_error.clone()
@@ -317,11 +324,15 @@ async fn deliver(
         let delay = backoff(attempts);
         tracing::warn!(key = %item.key, attempt = attempts, retry_in_ms = delay.as_millis() as u64,
             error = %message, "spool: delivery failed; retrying");
-        lock(&shared.state).last_error = Some(SpoolError {
-            key: item.key.clone(),
-            attempts,
-            message,
-        });
+        {
+            let mut state = lock(&shared.state);
+            state.failures += 1;
+            state.last_error = Some(SpoolError {
+                key: item.key.clone(),
+                attempts,
+                message,
+            });
+        }
         shared.changed();
         tokio::time::sleep(delay).await;
     }

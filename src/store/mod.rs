@@ -6,9 +6,12 @@
 //! commit. That is what lets 16 concurrent writers get near the disk's commit rate.
 
 mod group_commit;
+mod metered;
 pub mod postgres;
 pub mod sqlite;
 mod subscription;
+
+pub use metered::metered;
 
 use std::sync::Arc;
 

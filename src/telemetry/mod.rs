@@ -1,12 +1,23 @@
-//! Prometheus metrics of one server process, served at `GET /metrics` in the text format.
+//! Prometheus metrics of one server process, served at `GET /metrics` in the text format, and
+//! the service level indicators computed from them in process ([`slo`], the Health page).
 //!
-//! Labels hold only message types and other fixed names: never ids, tokens or user data.
+//! Labels hold only message types, route patterns and other fixed names: never ids, tokens or
+//! user data.
+
+pub mod http;
+pub mod slo;
+
+use std::sync::Mutex;
 
 use actix_web::{HttpResponse, web};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+/// Something that sets gauges from the process's state just before they are read (a scrape,
+/// the Health page): the projections' lag, the upload backlog.
+type Sampler = Box<dyn Fn() + Send + Sync>;
 
 /// Every metric of the process, registered in its own registry (several servers can run in one
 /// test process).
@@ -28,6 +39,113 @@ pub struct Metrics {
     pub sfu: SfuMetrics,
     /// The recorder.
     pub recording: RecordingMetrics,
+    /// REST answers and their latency, joins.
+    pub http: HttpMetrics,
+    /// The event log and the projections.
+    pub log: LogMetrics,
+    samplers: Mutex<Vec<Sampler>>,
+}
+
+/// The HTTP API's metrics (`livesurgery_http_*`, `livesurgery_joins_total`).
+pub struct HttpMetrics {
+    /// Answers by `method`, `route` (the matched pattern) and `status_class` (`2xx`…).
+    pub requests: IntCounterVec,
+    /// From a request's arrival to its answer's head, by `method` and `route`.
+    pub duration: HistogramVec,
+    /// `participants:join` answers by `outcome`: `ok`, `refused` (4xx), `failed` (5xx).
+    pub joins: IntCounterVec,
+}
+
+impl HttpMetrics {
+    fn new() -> HttpMetrics {
+        HttpMetrics {
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "livesurgery_http_requests_total",
+                    "HTTP answers, by method, matched route pattern and status class",
+                ),
+                &["method", "route", "status_class"],
+            )
+            .expect("a valid metric"),
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "livesurgery_http_request_duration_seconds",
+                    "From an HTTP request's arrival to its answer's head, by method and route pattern",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+                &["method", "route"],
+            )
+            .expect("a valid metric"),
+            joins: IntCounterVec::new(
+                Opts::new(
+                    "livesurgery_joins_total",
+                    "participants:join answers by outcome: ok, refused (4xx), failed (5xx)",
+                ),
+                &["outcome"],
+            )
+            .expect("a valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.requests.clone()),
+            Box::new(self.duration.clone()),
+            Box::new(self.joins.clone()),
+        ]
+    }
+}
+
+/// The event log's and the projections' metrics.
+pub struct LogMetrics {
+    /// From an append call to its durable commit.
+    pub append_duration: Histogram,
+    /// Events between the log's head and the projections' position (sampled when read).
+    pub projection_lag_events: IntGauge,
+    /// From an event's append (`recorded_at`) to the projections having committed it.
+    pub projection_apply_latency: Histogram,
+}
+
+impl LogMetrics {
+    fn new() -> LogMetrics {
+        LogMetrics {
+            append_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "livesurgery_event_append_duration_seconds",
+                    "From an append to the event log to its durable commit",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
+            )
+            .expect("a valid metric"),
+            projection_lag_events: IntGauge::new(
+                "livesurgery_projection_lag_events",
+                "Events between the log's head and the position every projection has reached",
+            )
+            .expect("a valid metric"),
+            projection_apply_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "livesurgery_projection_apply_latency_seconds",
+                    "From an event's append to the projections having committed it (events appended while this process runs)",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+            )
+            .expect("a valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.append_duration.clone()),
+            Box::new(self.projection_lag_events.clone()),
+            Box::new(self.projection_apply_latency.clone()),
+        ]
+    }
 }
 
 /// The recorder's metrics (`livesurgery_recording_*`).
@@ -35,6 +153,10 @@ pub struct RecordingMetrics {
     /// Frames the SFU did not hand to the recorder because its queue was full (forwarding
     /// never waits for the recorder).
     pub dropped_frames: IntCounter,
+    /// Recorded segments waiting in the upload spool (sampled when read).
+    pub upload_backlog: IntGauge,
+    /// Failed upload attempts (each is retried).
+    pub upload_failures: IntCounter,
 }
 
 impl RecordingMetrics {
@@ -45,11 +167,25 @@ impl RecordingMetrics {
                 "Frames of recorded sources dropped because the recorder's queue was full",
             )
             .expect("a valid metric"),
+            upload_backlog: IntGauge::new(
+                "livesurgery_recording_upload_backlog_segments",
+                "Recorded segments waiting in the upload spool",
+            )
+            .expect("a valid metric"),
+            upload_failures: IntCounter::new(
+                "livesurgery_recording_upload_failures_total",
+                "Failed attempts to upload a recorded segment (each is retried)",
+            )
+            .expect("a valid metric"),
         }
     }
 
     fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
-        vec![Box::new(self.dropped_frames.clone())]
+        vec![
+            Box::new(self.dropped_frames.clone()),
+            Box::new(self.upload_backlog.clone()),
+            Box::new(self.upload_failures.clone()),
+        ]
     }
 }
 
@@ -73,6 +209,10 @@ pub struct SfuMetrics {
     /// Frames or packets not forwarded: no matching codec at the subscriber, a full socket
     /// buffer, a write refused.
     pub forward_drops: IntCounter,
+    /// Frames handed to subscribers' connections.
+    pub frames_forwarded: IntCounter,
+    /// From a frame's arrival from the network to its hand-off to a subscriber's connection.
+    pub forward_delay: Histogram,
     /// Media events lost because the appender's queue was full (the media loop never waits).
     pub event_drops: IntCounter,
     /// From `participants:join` to the first keyframe forwarded to that subscriber.
@@ -125,6 +265,20 @@ impl SfuMetrics {
                 "livesurgery_sfu_forward_drops_total",
                 "Frames or packets not forwarded (no matching codec, full socket buffer, write refused)",
             ),
+            frames_forwarded: counter(
+                "livesurgery_sfu_frames_forwarded_total",
+                "Frames handed to subscribers' connections",
+            ),
+            forward_delay: Histogram::with_opts(
+                HistogramOpts::new(
+                    "livesurgery_sfu_forward_delay_seconds",
+                    "Latency the SFU adds: from a frame's arrival to its hand-off to a subscriber's connection",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
+                ]),
+            )
+            .expect("a valid metric"),
             event_drops: counter(
                 "livesurgery_sfu_event_drops_total",
                 "Media events lost because the appender queue was full",
@@ -154,6 +308,8 @@ impl SfuMetrics {
             Box::new(self.plis.clone()),
             Box::new(self.keyframe_requests.clone()),
             Box::new(self.forward_drops.clone()),
+            Box::new(self.frames_forwarded.clone()),
+            Box::new(self.forward_delay.clone()),
             Box::new(self.event_drops.clone()),
             Box::new(self.join_to_first_frame.clone()),
         ]
@@ -166,6 +322,8 @@ impl Metrics {
         let registry = Registry::new();
         let sfu = SfuMetrics::new();
         let recording = RecordingMetrics::new();
+        let http = HttpMetrics::new();
+        let log = LogMetrics::new();
         let ws_connected = IntGauge::new(
             "livesurgery_ws_connected_clients",
             "WebSocket connections open now",
@@ -218,6 +376,8 @@ impl Metrics {
         .into_iter()
         .chain(sfu.collectors())
         .chain(recording.collectors())
+        .chain(http.collectors())
+        .chain(log.collectors())
         {
             registry
                 .register(collector)
@@ -233,14 +393,31 @@ impl Metrics {
             ws_presence_timeouts,
             sfu,
             recording,
+            http,
+            log,
+            samplers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs `sample` before every reading of the metrics, to set gauges from state that is
+    /// not pushed (a lag, a queue's length).
+    pub fn sample_with(&self, sample: impl Fn() + Send + Sync + 'static) {
+        crate::app::lock(&self.samplers).push(Box::new(sample));
+    }
+
+    /// Every metric family, the sampled gauges brought up to date first.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        for sample in crate::app::lock(&self.samplers).iter() {
+            sample();
+        }
+        self.registry.gather()
     }
 
     /// Every metric in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let _ = TextEncoder::new().encode(&self.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }

@@ -419,6 +419,14 @@ impl Core {
                             self.metrics.sfu.forward_drops.inc();
                             continue;
                         }
+                        self.metrics.sfu.frames_forwarded.inc();
+                        // The wall clock, not the loop's `now`: the time this fan-out has
+                        // taken so far is the point.
+                        self.metrics.sfu.forward_delay.observe(
+                            Instant::now()
+                                .saturating_duration_since(data.network_time)
+                                .as_secs_f64(),
+                        );
                         self.touched.insert(*id);
                         if first && kind == Kind::Video && !sub.first_frame_sent {
                             sub.first_frame_sent = true;

@@ -5,6 +5,7 @@ mod archives;
 mod auth;
 mod concurrency;
 mod errors;
+mod health;
 mod operations;
 pub(crate) mod process;
 mod rbac;

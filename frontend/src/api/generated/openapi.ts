@@ -418,6 +418,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The service level indicators over the last five minutes, computed in this process from its
+         *     metrics (the same SLIs as the Prometheus rules), and its load (admins).
+         */
+        get: operations["service_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/projections": {
         parameters: {
             query?: never;
@@ -1377,6 +1397,114 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "surgeon" | "observer" | "reviewer";
+        /** @description The service level indicators over the last minutes, and the load (`GET /v1/admin/health`). */
+        ServiceHealth: {
+            /**
+             * Format: double
+             * @description How many seconds the indicators cover: the last five minutes, or since the server
+             *     started when that is shorter.
+             */
+            window_seconds: number;
+            /** @description One per service level objective, in the README's order. */
+            indicators: components["schemas"]["ServiceIndicator"][];
+            load: components["schemas"]["ServiceLoad"];
+        };
+        /** @description One SLI against its objective. */
+        ServiceIndicator: {
+            /** @description As in the Prometheus recording rules: `livesurgery:sli_<name>:ratio_rate5m`. */
+            name: string;
+            title: string;
+            /**
+             * Format: double
+             * @description The share of good events it must reach (0–1).
+             */
+            objective: number;
+            /**
+             * Format: int64
+             * @description Good events (or samples) in the window.
+             */
+            good: number;
+            /**
+             * Format: int64
+             * @description Events (or samples) that count in the window.
+             */
+            valid: number;
+            /**
+             * Format: double
+             * @description good / valid; null when nothing counted in the window.
+             */
+            value?: number | null;
+            /**
+             * Format: double
+             * @description The share of the window's error budget left: 1 untouched, 0 or less spent; null
+             *     without data.
+             */
+            budget_remaining?: number | null;
+            /** @description `met`, `missed` or `no_data`. */
+            status: string;
+            /**
+             * Format: double
+             * @description For a latency SLI: the bound a good event meets, in seconds.
+             */
+            threshold_seconds?: number | null;
+            percentile?: null | components["schemas"]["ServicePercentile"];
+        };
+        /** @description What this server carries now. */
+        ServiceLoad: {
+            /**
+             * Format: int64
+             * @description SFU peer connections that publish.
+             */
+            publishers: number;
+            /**
+             * Format: int64
+             * @description SFU peer connections that subscribe.
+             */
+            subscribers: number;
+            /**
+             * Format: int64
+             * @description Published tracks receiving media.
+             */
+            tracks: number;
+            /**
+             * Format: int64
+             * @description WebSocket connections open.
+             */
+            websocket_clients: number;
+            /**
+             * Format: int64
+             * @description The log head as this process knows it.
+             */
+            log_head: number;
+            /**
+             * Format: int64
+             * @description The position every projection has reached.
+             */
+            projections_position: number;
+            /**
+             * Format: int64
+             * @description Events the projections are behind the head.
+             */
+            projections_lag: number;
+            /**
+             * Format: int64
+             * @description Recorded segments waiting for upload.
+             */
+            recording_upload_backlog: number;
+        };
+        /** @description A percentile of a latency, estimated from the histogram's buckets. */
+        ServicePercentile: {
+            /**
+             * Format: double
+             * @description 0–1 (0.95 for p95).
+             */
+            quantile: number;
+            /**
+             * Format: double
+             * @description Null when nothing was observed in the window.
+             */
+            seconds?: number | null;
+        };
         /** @description A live surgery session. */
         Session: {
             /** Format: uuid */
@@ -4054,6 +4182,50 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    service_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceHealth"];
+                };
+            };
+            /** @description Malformed request: query, header or JSON syntax */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
