@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Every screen at every size (issue 20): the sessions list, a session, its workspace, its audit
-// and the admin screen at 390x844, 844x390, 1024x768 and 1280x800, in headless Chromium against
+// Every screen at every size (issue 20): the sessions list, a session, its workspace, its audit,
+// the admin screen and its Health page at 390x844, 844x390, 1024x768 and 1280x800, in headless Chromium against
 // a real server. At each size: no horizontal overflow (the page is never wider than the
 // window), a screenshot, and what was seen to fail: the sessions list keeps its status column,
 // the admin table's Deactivate is on screen, the workspace's videos get most of the width and
@@ -159,6 +159,21 @@ await screen(
   async (p, size) => {
     const deactivate = await box(p.getByRole("button", { name: /deactivate/i }));
     return deactivate && deactivate.x + deactivate.width <= size.width ? null : "Deactivate is not on screen";
+  },
+);
+
+await screen(
+  admin,
+  "health",
+  "/admin/health",
+  (p) => p.getByRole("table", { name: "Service level indicators" }).waitFor(),
+  async (p, size) => {
+    // The pages above made REST calls to this server: its availability has a value.
+    const rest = p.getByTestId("sli-rest_availability");
+    if (!(await rest.count())) return "no REST availability row";
+    if (/no data/i.test(await rest.innerText())) return "REST availability has no data after the REST calls above";
+    const status = await box(rest.getByText(/^(Met|Missed|No data)$/));
+    return status && status.x + status.width <= size.width ? null : "the status is not on screen";
   },
 );
 

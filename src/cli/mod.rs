@@ -82,6 +82,20 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Ask a running server on this machine whether it is up (`GET /healthz`), for a
+    /// container's HEALTHCHECK (the image has no curl): exit code 0 when it answers 200, 1
+    /// otherwise. Plain HTTP only.
+    Healthcheck {
+        /// Default: http://127.0.0.1:PORT/healthz, PORT from the listen address.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The server's listen address, whose port the default URL takes.
+        #[arg(long, env = "LIVESURGERY_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
+        addr: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
     /// Print a session's state as it was at a moment, folded from the log alone (JSON).
     Replay {
         /// The session id.
@@ -248,6 +262,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Healthcheck {
+            url,
+            addr,
+            timeout_secs,
+        } => {
+            let url = match url {
+                Some(url) => url,
+                None => {
+                    let port = addr
+                        .rsplit_once(':')
+                        .and_then(|(_, port)| port.parse::<u16>().ok())
+                        .with_context(|| format!("no port in the listen address {addr:?}"))?;
+                    format!("http://127.0.0.1:{port}/healthz")
+                }
+            };
+            let answer =
+                tokio::time::timeout(Duration::from_secs(timeout_secs.max(1)), healthcheck(&url))
+                    .await;
+            match answer {
+                Ok(Ok(200)) => {
+                    println!("healthy: {url} answered 200");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(Ok(status)) => {
+                    eprintln!("unhealthy: {url} answered {status}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Ok(Err(error)) => {
+                    eprintln!("unhealthy: {url}: {error:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(_) => {
+                    eprintln!("unhealthy: {url} did not answer within {timeout_secs} s");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Openapi => {
             println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(ExitCode::SUCCESS)
@@ -261,6 +312,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => create_user(url, username, role, display_name).await,
     }
+}
+
+/// `GET` of a plain-HTTP URL; the answer's status code.
+async fn healthcheck(url: &str) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").with_context(|| {
+        format!("{url}: only http:// URLs (probe the server's plain-HTTP address)")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .with_context(|| format!("connecting to {authority}"))?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    // The status line is all that is needed; the body is not read to its end.
+    let mut head = vec![0u8; 1024];
+    let mut read = 0;
+    while read < head.len() && !head[..read].contains(&b'\n') {
+        let n = stream.read(&mut head[read..]).await?;
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    let line = String::from_utf8_lossy(&head[..read]);
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .with_context(|| {
+            format!(
+                "not an HTTP answer: {:?}",
+                line.lines().next().unwrap_or("")
+            )
+        })?;
+    Ok(status)
 }
 
 /// `livesurgery users create`: the same registration as `POST /v1/users`, as the operator.

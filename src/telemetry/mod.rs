@@ -89,6 +89,15 @@ impl HttpMetrics {
         }
     }
 
+    /// Every join outcome exists from the start at 0: a series that first appears at 1 hides
+    /// its first increase from Prometheus's `increase`.
+    fn zeroed(self) -> HttpMetrics {
+        for outcome in ["ok", "refused", "failed"] {
+            self.joins.with_label_values(&[outcome]);
+        }
+        self
+    }
+
     fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         vec![
             Box::new(self.requests.clone()),
@@ -322,7 +331,7 @@ impl Metrics {
         let registry = Registry::new();
         let sfu = SfuMetrics::new();
         let recording = RecordingMetrics::new();
-        let http = HttpMetrics::new();
+        let http = HttpMetrics::new().zeroed();
         let log = LogMetrics::new();
         let ws_connected = IntGauge::new(
             "livesurgery_ws_connected_clients",

@@ -95,6 +95,21 @@ fn serve_on_the_embedded_default_creates_its_database_answers_healthz_and_stops_
         Path::new(&dir.path().join("data/livesurgery.db")).exists(),
         "the default SQLite file is created under ./data"
     );
+    // The container image's HEALTHCHECK: the port from the listen address.
+    let check = |addr: &str| {
+        Command::new(BIN)
+            .args(["healthcheck", "--timeout-secs", "2"])
+            .env("LIVESURGERY_HTTP_ADDR", addr)
+            .env_remove("LIVESURGERY_DATABASE_URL")
+            .output()
+            .expect("running livesurgery healthcheck")
+    };
+    let up = check(&format!("0.0.0.0:{port}"));
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     sigterm(&child);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -116,6 +131,13 @@ fn serve_on_the_embedded_default_creates_its_database_answers_healthz_and_stops_
         .unwrap();
     assert!(status.success(), "exit {status}; stderr: {stderr}");
     assert!(stderr.contains("stopped cleanly"), "{stderr}");
+    let down = check(&format!("0.0.0.0:{port}"));
+    assert_eq!(down.status.code(), Some(1), "a stopped server is unhealthy");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("unhealthy"),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
 }
 
 #[test]

@@ -31,7 +31,7 @@ async fn in_chromium_every_screen_fits_every_size_without_horizontal_overflow() 
         .env("E2E_USERS", users.to_string());
     let result = e2e_result("screens.mjs", run, &artifacts).await;
     let screens = result["screens"].as_array().expect("the screens checked");
-    assert_eq!(screens.len(), 5 * 4, "{result}");
+    assert_eq!(screens.len(), 6 * 4, "{result}");
     for screen in screens {
         assert_eq!(screen["overflow_px"], 0, "{screen}");
         assert_eq!(screen["ok"], true, "{screen}");

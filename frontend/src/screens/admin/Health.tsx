@@ -65,14 +65,16 @@ export function Health() {
                   <th scope="col" className="py-2 pr-3 text-right font-medium">Objective</th>
                   <th scope="col" className="py-2 pr-3 text-right font-medium">Error budget</th>
                   <th scope="col" className="py-2 pr-3 text-right font-medium">Percentile</th>
-                  <th scope="col" className="py-2 pr-3 font-medium">Status</th>
                 </tr>
               </thead>
               <tbody>
                 {health.indicators.map((i) => (
                   <tr key={i.name} className="border-b border-slate-800 align-top" data-testid={`sli-${i.name}`}>
                     <td className="py-2 pr-3">
-                      <div className="font-medium">{i.title}</div>
+                      <div className="flex flex-wrap items-center gap-2">
+                        <span className="font-medium">{i.title}</span>
+                        <Badge tone={tone[i.status as keyof typeof tone] ?? "slate"}>{statusWord(i)}</Badge>
+                      </div>
                       <div className="text-xs text-slate-400">
                         {i.name} · {i.good} of {i.valid} good
                       </div>
@@ -81,9 +83,6 @@ export function Health() {
                     <td className="py-2 pr-3 text-right tabular-nums">{percent(i.objective)}</td>
                     <td className="py-2 pr-3 text-right tabular-nums">{budgetText(i)}</td>
                     <td className="py-2 pr-3 text-right tabular-nums">{percentileText(i)}</td>
-                    <td className="py-2 pr-3">
-                      <Badge tone={tone[i.status as keyof typeof tone] ?? "slate"}>{statusWord(i)}</Badge>
-                    </td>
                   </tr>
                 ))}
               </tbody>
