@@ -61,6 +61,8 @@ image() {
   TAG=localhost/livesurgery:ci
   [ -x "$binary" ] || fail "no $binary: build it first (cargo build)"
   log "building $TAG from $binary"
+  # The previous run's image would stay behind, untagged, at every run.
+  podman rmi -f "$TAG" >/dev/null 2>&1 || true
   ops/build-image.sh --binary "$binary" --tag "$TAG"
 
   log "image configuration"
@@ -82,8 +84,7 @@ image() {
   log "image files"
   local root
   root=$(podman image mount "$TAG")
-  # shellcheck disable=SC2064  # the root is known now
-  trap "podman image unmount '$TAG' >/dev/null 2>&1 || true" RETURN
+  mounted=$TAG
   [ -x "$root/usr/local/bin/livesurgery" ] || fail "image: no executable /usr/local/bin/livesurgery"
   grep -qx 'livesurgery:x:10001:10001:LiveSurgery server:/data:/sbin/nologin' "$root/etc/passwd" \
     || fail "image: /etc/passwd has no user livesurgery (10001)"
@@ -109,7 +110,7 @@ image() {
   local has_healthcheck=0
   chroot "$root" /usr/local/bin/livesurgery healthcheck --help >/dev/null 2>&1 && has_healthcheck=1
   podman image unmount "$TAG" >/dev/null
-  trap - RETURN
+  mounted=
 
   run_container "$has_healthcheck"
   log "image checks passed in $((SECONDS - started)) s"
@@ -125,8 +126,7 @@ run_container() {
   podman --runtime runc run -d --name "$name" \
     --ulimit "nofile=$(ulimit -n):$(ulimit -n)" --ulimit nproc=4096:4096 \
     -p "127.0.0.1:$port:8080" "$TAG" >/dev/null 2>"$tmp_err" || { cat "$tmp_err" >&2; fail "podman run"; }
-  # shellcheck disable=SC2064
-  trap "podman rm -f '$name' >/dev/null 2>&1 || true" RETURN
+  container=$name
   for _ in $(seq 1 60); do
     status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
     [ "$status" = 200 ] && break
@@ -152,10 +152,20 @@ run_container() {
   echo "  HEALTHCHECK: healthy"
   podman stop --time 20 "$name" >/dev/null
   expect "exit status after SIGTERM (drained)" "$(podman inspect --format '{{.State.ExitCode}}' "$name")" 0
+  podman rm "$name" >/dev/null
+  container=
 }
 
+# What a failure (`exit`) leaves behind is removed on the way out.
 tmp_err=$(mktemp)
-trap 'rm -f "$tmp_err"' EXIT
+container=
+mounted=
+cleanup() {
+  rm -f "$tmp_err"
+  [ -z "$container" ] || podman rm -f "$container" >/dev/null 2>&1 || true
+  [ -z "$mounted" ] || podman image unmount "$mounted" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 case "${1:-all}" in
   checks) checks ;;
   image) image ;;
