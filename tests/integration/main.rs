@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod docs;
 mod helpers;
+mod ops;
 mod realtime;
 mod realtime_schemas;
 mod recording;
