@@ -2,6 +2,9 @@
 //!
 //! Labels hold only message types and other fixed names: never ids, tokens or user data.
 
+pub mod logs;
+pub mod trace;
+
 use actix_web::{HttpResponse, web};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
