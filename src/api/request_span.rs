@@ -73,6 +73,7 @@ pub async fn request_span(
     trace::begin_correlation(&span, correlation_id);
     req.extensions_mut().insert(Correlation(correlation_id));
     req.extensions_mut().insert(RequestSpan(span.clone()));
+    let started = std::time::Instant::now();
     let answer = next.call(req).instrument(span.clone()).await;
     let status = match &answer {
         Ok(response) => {
@@ -84,6 +85,13 @@ pub async fn request_span(
         Err(error) => error.as_response_error().status_code(),
     };
     span.record("http.response.status_code", status.as_u16());
+    // The access log, at debug (`RUST_LOG=info,livesurgery::api=debug`): one line a request.
+    tracing::debug!(
+        parent: &span,
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "answered"
+    );
     Ok(answer?.map_into_boxed_body())
 }
 
