@@ -133,7 +133,10 @@ mod tests {
 
     impl Write for Buffer {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("not poisoned").extend_from_slice(bytes);
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
 
@@ -176,8 +179,8 @@ mod tests {
             drop(_request);
             tracing::warn!("outside");
         });
-        let text = String::from_utf8(buffer.0.lock().expect("not poisoned").clone())
-            .expect("UTF-8");
+        let text =
+            String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("UTF-8");
         let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))

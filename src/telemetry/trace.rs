@@ -74,7 +74,11 @@ impl TraceConfig {
     /// The trace export the environment asks for: `None` when no OTLP endpoint is set (traces
     /// off, the default), or when `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<TraceConfig>, String> {
-        let set = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let set = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return Ok(None);
         }
@@ -87,8 +91,8 @@ impl TraceConfig {
                 ));
             }
         }
-        let Some(endpoint) =
-            set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        let Some(endpoint) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT"))
         else {
             return Ok(None);
         };
@@ -391,8 +395,14 @@ mod tests {
         let on = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
         let config_of = |vars: &[(&str, &str)]| config(vars).expect("valid").expect("on");
         assert_eq!(config_of(&[on]).protocol, ExportProtocol::HttpProtobuf);
-        let traces_only = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/v1/traces");
-        assert_eq!(config_of(&[traces_only]).endpoint, "http://c:4318/v1/traces");
+        let traces_only = (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://c:4318/v1/traces",
+        );
+        assert_eq!(
+            config_of(&[traces_only]).endpoint,
+            "http://c:4318/v1/traces"
+        );
         let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
         assert_eq!(config_of(&[on, grpc]).protocol, ExportProtocol::Grpc);
         let traces_http = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf");
@@ -406,7 +416,10 @@ mod tests {
     fn an_unsupported_protocol_or_exporter_is_an_error_that_names_the_variable() {
         let on = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
         let error = config(&[on, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).unwrap_err();
-        assert!(error.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/json"), "{error}");
+        assert!(
+            error.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/json"),
+            "{error}"
+        );
         let error = config(&[on, ("OTEL_TRACES_EXPORTER", "zipkin")]).unwrap_err();
         assert!(error.contains("OTEL_TRACES_EXPORTER"), "{error}");
         let tls = ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317");
@@ -417,10 +430,7 @@ mod tests {
     #[test]
     fn a_correlation_id_is_the_trace_id_and_gives_one_root_span_id() {
         let id = Uuid::now_v7();
-        assert_eq!(
-            trace_id_of(id).expect("valid").to_bytes(),
-            *id.as_bytes()
-        );
+        assert_eq!(trace_id_of(id).expect("valid").to_bytes(), *id.as_bytes());
         assert_eq!(root_span_id_of(id), root_span_id_of(id));
         assert_ne!(root_span_id_of(id), root_span_id_of(Uuid::now_v7()));
         assert_eq!(trace_id_of(Uuid::nil()), None);

@@ -11,8 +11,7 @@ use crate::api::spawn::{Answer, TestApp};
 use crate::helpers::fresh_sqlite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_logs_are_one_object_a_line_and_a_requests_line_names_its_request_user_and_session()
-{
+async fn json_logs_are_one_object_a_line_and_a_requests_line_names_its_request_user_and_session() {
     let logs = tempfile::tempdir().expect("a folder for the server's log");
     let log = logs.path().join("server.log");
     let env = [
@@ -24,8 +23,12 @@ async fn json_logs_are_one_object_a_line_and_a_requests_line_names_its_request_u
     let session = app.create_session(&host.token).await;
     let request_id = Uuid::now_v7();
     let read = Answer::of(
-        app.request(Method::GET, &format!("/v1/sessions/{session}"), Some(&host.token))
-            .header("x-request-id", request_id.to_string()),
+        app.request(
+            Method::GET,
+            &format!("/v1/sessions/{session}"),
+            Some(&host.token),
+        )
+        .header("x-request-id", request_id.to_string()),
     )
     .await;
     read.assert_status(200);
@@ -39,7 +42,10 @@ async fn json_logs_are_one_object_a_line_and_a_requests_line_names_its_request_u
         .map(|line| {
             let value: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("a log line that is no JSON ({e}): {line}"));
-            assert!(value.is_object(), "a log line that is no JSON object: {line}");
+            assert!(
+                value.is_object(),
+                "a log line that is no JSON object: {line}"
+            );
             value
         })
         .collect();

@@ -38,7 +38,10 @@ fn one<'a>(trace: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
 /// command and append, the projection, and one push of `LayoutUpdated` to each participant.
 fn assert_layout_trace(trace: &[ReceivedSpan], root_name: &str, participants: &[Uuid]) {
     let root = one(trace, root_name);
-    assert_eq!(root.parent_span_id, "", "the {root_name} span is the root: {root:#?}");
+    assert_eq!(
+        root.parent_span_id, "",
+        "the {root_name} span is the root: {root:#?}"
+    );
     let command = one(trace, "command");
     assert_eq!(command.parent_span_id, root.span_id, "{command:#?}");
     assert_eq!(command.attr("events"), "LayoutUpdated", "{command:#?}");
@@ -65,7 +68,11 @@ fn assert_layout_trace(trace: &[ReceivedSpan], root_name: &str, participants: &[
     );
     for push in pushes {
         assert_eq!(push.parent_span_id, root.span_id, "{push:#?}");
-        assert_eq!(push.attr("position"), append.attr("last_position"), "{push:#?}");
+        assert_eq!(
+            push.attr("position"),
+            append.attr("last_position"),
+            "{push:#?}"
+        );
     }
 }
 
@@ -92,7 +99,9 @@ fn complete(trace: &[ReceivedSpan], clients: usize) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_layout_change_is_one_trace_from_the_request_to_the_push_to_every_client() {
-    let receiver = Receiver::start("127.0.0.1:0").await.expect("an OTLP receiver");
+    let receiver = Receiver::start("127.0.0.1:0")
+        .await
+        .expect("an OTLP receiver");
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
         ("OTEL_SERVICE_NAME", "livesurgery-under-test".to_owned()),
@@ -200,7 +209,10 @@ async fn a_layout_change_is_one_trace_from_the_request_to_the_push_to_every_clie
         .collect();
     assert_eq!(messages.len(), 1, "{messages:#?}");
     let ws = trace_of(&spans, &messages[0].trace_id);
-    assert!(complete(&ws, 2), "the WebSocket change's trace is incomplete: {ws:#?}");
+    assert!(
+        complete(&ws, 2),
+        "the WebSocket change's trace is incomplete: {ws:#?}"
+    );
     assert_layout_trace(&ws, "ws.message", &participants);
 
     // Ids and fixed names only: no title, procedure, password, token or key in any span.
@@ -268,7 +280,9 @@ async fn with_no_endpoint_set_nothing_is_exported_and_the_server_serves_as_befor
     patched.assert_status(200);
     let version = patched.body["version"].as_u64().expect("a version");
     client
-        .wait_for(WAIT, "the layout change pushed", |s| s.layout_version >= version)
+        .wait_for(WAIT, "the layout change pushed", |s| {
+            s.layout_version >= version
+        })
         .await;
     let status = server.terminate().await;
     assert!(status.success(), "the server exited with {status}");
