@@ -85,10 +85,10 @@ pub async fn request_span(
         Err(error) => error.as_response_error().status_code(),
     };
     span.record("http.response.status_code", status.as_u16());
-    // The access log, at debug (`RUST_LOG=info,livesurgery::api=debug`): one line a request.
+    // The access log, at debug (`RUST_LOG=info,livesurgery::api=debug`): one line a request,
+    // the status from the span's fields.
     tracing::debug!(
         parent: &span,
-        status = status.as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "answered"
     );

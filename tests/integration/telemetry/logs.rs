@@ -65,7 +65,7 @@ async fn json_logs_are_one_object_a_line_and_a_requests_line_names_its_request_u
         .unwrap_or_else(|| panic!("no access line of request {request_id}:\n{text}"));
     assert_eq!(answered["user_id"], host.id.to_string(), "{answered}");
     assert_eq!(answered["session_id"], session.to_string(), "{answered}");
-    assert_eq!(answered["status"], 200, "{answered}");
+    assert_eq!(answered["http.response.status_code"], 200, "{answered}");
     assert_eq!(answered["http.route"], "/v1/sessions/{id}", "{answered}");
 }
 
