@@ -14,6 +14,7 @@ use livesurgery_domain::envelope::RecordedEvent;
 use livesurgery_domain::events::{session_of_stream, user_of_stream};
 use livesurgery_projections::{EventSource, ReadModels};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::app::dispatch::{Dispatched, Dispatcher};
 use crate::store::{self, EventStore};
@@ -177,8 +178,14 @@ impl Projector {
                 };
                 let Some(batch) = batch else { return };
                 let last = batch.last().map_or(0, |e| e.position);
+                let spans = crate::telemetry::trace::projection_spans(&batch);
+                let in_span = spans.first().cloned().unwrap_or_else(tracing::Span::none);
                 let mut backoff = RETRY_BACKOFF;
-                while let Err(error) = read_models.apply_all(&batch).await {
+                while let Err(error) = read_models
+                    .apply_all(&batch)
+                    .instrument(in_span.clone())
+                    .await
+                {
                     tracing::error!(
                         %error,
                         position = last,
@@ -191,6 +198,7 @@ impl Projector {
                     }
                     backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
                 }
+                drop((in_span, spans));
                 let applied = chrono::Utc::now();
                 for event in batch.iter().filter(|e| e.recorded_at >= started) {
                     let latency = (applied - event.recorded_at).to_std().unwrap_or_default();

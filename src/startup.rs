@@ -254,6 +254,8 @@ impl Application {
                 // Inside the envelope: its refusals get the envelope, and every answer,
                 // the envelope's errors included, gets its headers.
                 .wrap(from_fn(api::headers::edge))
+                // Inside the envelope, which chose the request id the span records.
+                .wrap(from_fn(api::request_span::request_span))
                 .wrap(from_fn(api::error::envelope))
                 // Outermost: every answer is measured as the client gets it.
                 .wrap(from_fn(crate::telemetry::http::measure))

@@ -135,6 +135,7 @@ async fn identify(
             let participant = state
                 .authenticate_participant(JoinChannel::Sfu, bearer_token(req), session_id)
                 .await?;
+            super::request_span::record_user(req, participant.user.user_id);
             state
                 .authorize_media(op, &participant, session_id, action)
                 .await?;

@@ -9,7 +9,6 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use livesurgery_domain::DomainError;
-use tracing::Instrument;
 
 use crate::app::commands::CommandError;
 use crate::app::{AppError, ErrorKind};
@@ -331,9 +330,9 @@ pub async fn envelope(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    // Every log line written while serving the request carries its id.
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let response = next.call(req).instrument(span).await?.map_into_boxed_body();
+    // Every log line written while serving the request carries its id: the `http.request`
+    // span of `super::request_span`, inside this middleware.
+    let response = next.call(req).await?.map_into_boxed_body();
     let status = response.status();
     let mut response =
         if status.is_success() || status.is_redirection() || status.is_informational() {

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod layout;
 pub mod limits;
 pub mod media;
+pub mod request_span;
 pub mod sessions;
 pub mod setup;
 pub mod state;

@@ -51,8 +51,12 @@ impl Deref for ApiState {
     }
 }
 
-/// The request's correlation id: its request id when that is a UUID, else a new one.
+/// The request's correlation id: its request id when that is a UUID, else a new one (chosen
+/// once per request by `request_span`, whose trace it names).
 pub fn correlation_id(req: &HttpRequest) -> Uuid {
+    if let Some(id) = super::request_span::correlation_of(req) {
+        return id;
+    }
     req.extensions()
         .get::<RequestId>()
         .and_then(|id| Uuid::parse_str(&id.0).ok())
@@ -80,10 +84,12 @@ impl ApiState {
 
     /// Authenticates the request's bearer access token.
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
-        Ok(self
+        let caller = self
             .app
             .authenticate(bearer_token(req), correlation_id(req))
-            .await?)
+            .await?;
+        super::request_span::record_user(req, caller.id());
+        Ok(caller)
     }
 
     /// Checks an endpoint that names no session against the endpoint table.

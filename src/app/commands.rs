@@ -6,9 +6,11 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use livesurgery_domain::envelope::Actor;
+use livesurgery_domain::envelope::{Actor, NewEvent};
 use livesurgery_domain::events::UnknownEvent;
 use livesurgery_domain::{Aggregate, CommandContext, DomainError, Event};
+use tracing::Instrument;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, read_stream_after};
@@ -125,6 +127,48 @@ impl Executor {
         C: Borrow<A::Command>,
     {
         let stream = A::stream(id);
+        // Inside the request or WebSocket message that began the correlation; the trace's
+        // root when nothing did (a command of the server's own).
+        let span = tracing::info_span!(
+            "command",
+            stream = %stream,
+            correlation_id = %correlation_id,
+            events = Empty,
+            attempts = Empty,
+            outcome = Empty,
+        );
+        crate::telemetry::trace::join_correlation(&span, correlation_id);
+        let result = self
+            .decide_and_append::<A, C>(store, stream, command_for, ctx, correlation_id, &span)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "accepted",
+                Err(CommandError::Domain(_)) => "refused",
+                Err(CommandError::VersionConflict { .. }) => "version_conflict",
+                Err(_) => "failed",
+            },
+        );
+        result
+    }
+
+    /// The body of [`Executor::execute_with`], in its `command` span.
+    async fn decide_and_append<A, C>(
+        &self,
+        store: &dyn EventStore,
+        stream: String,
+        command_for: impl Fn(&A::State) -> Result<C, DomainError>,
+        ctx: &CommandContext,
+        correlation_id: Uuid,
+        span: &tracing::Span,
+    ) -> Result<Accepted, CommandError>
+    where
+        A: Aggregate,
+        A::State: Send + Sync + 'static,
+        C: Borrow<A::Command>,
+    {
         let slot = self.slot(&stream);
         let mut cached = slot.lock().await;
         let (mut state, mut version) = match cached.take() {
@@ -140,7 +184,8 @@ impl Executor {
         // own store) has overtaken, and the command would be refused on a stale state.
         let mut must_catch_up = version == 0;
         let mut current = version;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 1..=MAX_ATTEMPTS {
+            span.record("attempts", attempt);
             let fresh = must_catch_up;
             if must_catch_up {
                 (state, version) = catch_up::<A>(store, &stream, state, version).await?;
@@ -161,14 +206,21 @@ impl Executor {
                     return Err(e.into());
                 }
             };
+            let names: Vec<&str> = events.iter().map(Event::event_type).collect();
+            span.record("events", names.join(",").as_str());
             let new_events = events
                 .iter()
                 .cloned()
                 .map(|e| e.into_new_event(Uuid::now_v7(), ctx.actor(), correlation_id, None))
                 .collect();
-            match store
-                .append(&stream, ExpectedVersion::Exact(version), new_events)
-                .await
+            match append_traced(
+                store,
+                &stream,
+                ExpectedVersion::Exact(version),
+                new_events,
+                correlation_id,
+            )
+            .await
             {
                 Ok(append) => {
                     for event in &events {
@@ -226,7 +278,7 @@ impl Executor {
             Some(folded) => ExpectedVersion::Exact(folded.version),
             None => ExpectedVersion::Any,
         };
-        match store.append(&stream, expected, new_events.clone()).await {
+        match append_traced(store, &stream, expected, new_events.clone(), correlation_id).await {
             Ok(append) => {
                 if let Some(folded) = cached.take()
                     && let Ok(state) = folded.state.downcast::<A::State>()
@@ -242,14 +294,56 @@ impl Executor {
             // Another process wrote: forget the kept state (the next command folds the tail).
             Err(StoreError::VersionConflict { .. }) => {
                 *cached = None;
-                store
-                    .append(&stream, ExpectedVersion::Any, new_events)
-                    .await
-                    .map_err(CommandError::Store)
+                append_traced(
+                    store,
+                    &stream,
+                    ExpectedVersion::Any,
+                    new_events,
+                    correlation_id,
+                )
+                .await
+                .map_err(CommandError::Store)
             }
             Err(other) => Err(CommandError::Store(other)),
         }
     }
+}
+
+/// `store.append` in an `append` span: inside its command's span, or the root of the
+/// correlation's trace for facts that no command or request began (the SFU's media events).
+async fn append_traced(
+    store: &dyn EventStore,
+    stream: &str,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    correlation_id: Uuid,
+) -> Result<AppendResult, StoreError> {
+    let span = tracing::info_span!(
+        "append",
+        stream = %stream,
+        expected_version = ?expected,
+        events = events.len(),
+        last_position = Empty,
+        outcome = Empty,
+    );
+    crate::telemetry::trace::join_correlation(&span, correlation_id);
+    let result = store
+        .append(stream, expected, events)
+        .instrument(span.clone())
+        .await;
+    match &result {
+        Ok(append) => {
+            span.record("last_position", append.last_position);
+            span.record("outcome", "appended");
+        }
+        Err(StoreError::VersionConflict { .. }) => {
+            span.record("outcome", "version_conflict");
+        }
+        Err(_) => {
+            span.record("outcome", "failed");
+        }
+    }
+    result
 }
 
 /// Folds the events of `stream` after `version` into `state`.

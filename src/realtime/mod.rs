@@ -70,6 +70,9 @@ pub async fn check_origin(
 pub struct Push {
     pub position: u64,
     pub recorded_at: DateTime<Utc>,
+    /// The event's correlation id and type, for the push's trace span.
+    pub correlation_id: Uuid,
+    pub event_type: Arc<str>,
     /// The `event` message.
     pub text: bytestring::ByteString,
     /// For a `ParticipantLeft`: whose, and whether it was a kick.
@@ -91,6 +94,8 @@ impl Push {
         Push {
             position: event.position,
             recorded_at: event.recorded_at,
+            correlation_id: event.correlation_id,
+            event_type: Arc::from(event.event_type.as_str()),
             text: bytestring::ByteString::from(protocol::event_text(event)),
             participant_left,
             ends_session: matches!(

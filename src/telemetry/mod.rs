@@ -9,6 +9,9 @@ pub mod slo;
 
 use std::sync::Mutex;
 
+pub mod logs;
+pub mod trace;
+
 use actix_web::{HttpResponse, web};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,

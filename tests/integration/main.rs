@@ -13,4 +13,5 @@ mod security;
 mod sfu;
 mod storage;
 mod store_conformance;
+mod telemetry;
 mod web;

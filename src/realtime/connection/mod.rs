@@ -19,6 +19,7 @@ use livesurgery_domain::session::{SessionCommand, SessionStatus};
 use livesurgery_domain::{CommandContext, DomainError, Event};
 use livesurgery_projections::UserRow;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::protocol::{
@@ -82,7 +83,15 @@ pub async fn ws(
     });
     let (jobs, queued) = mpsc::channel(WRITES_IN_FLIGHT);
     let (answered, answers) = mpsc::channel(WRITES_IN_FLIGHT);
-    actix_web::rt::spawn(run_writes(writer.clone(), queued, answered));
+    // The connection's log lines name its participant; a child of the upgrade request's span,
+    // so they carry its request id too.
+    let span = tracing::info_span!(
+        "ws.connection",
+        session_id = %session_id,
+        participant_id = %writer.claims.pid,
+        user_id = %writer.claims.sub,
+    );
+    actix_web::rt::spawn(run_writes(writer.clone(), queued, answered).instrument(span.clone()));
     let connection = Connection {
         signal: registration.signal.clone(),
         writer,
@@ -95,7 +104,11 @@ pub async fn ws(
         last_sent: 0,
         present: false,
     };
-    actix_web::rt::spawn(connection.run(registration, incoming, answers));
+    actix_web::rt::spawn(
+        connection
+            .run(registration, incoming, answers)
+            .instrument(span),
+    );
     Ok(response)
 }
 
@@ -371,7 +384,22 @@ impl Connection {
         if push.position <= self.last_sent {
             return Ok(());
         }
-        self.send_text(push.text.clone(), "event").await?;
+        // A live push is the last step of the write that caused it: a span in its trace. A
+        // replay is the client's resume, not part of that write.
+        let span = if live {
+            crate::telemetry::trace::push_span(
+                push.correlation_id,
+                &push.event_type,
+                push.position,
+                self.writer.session_id,
+                self.writer.claims.pid,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        self.send_text(push.text.clone(), "event")
+            .instrument(span)
+            .await?;
         self.last_sent = push.position;
         if live {
             let latency = (Utc::now() - push.recorded_at)

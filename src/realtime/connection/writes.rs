@@ -68,8 +68,29 @@ impl Writer {
             action,
             kind,
         } = job;
-        let ctx = self.context().await?;
         let correlation_id = Uuid::now_v7();
+        // The root of the write's trace, as `http.request` is for a REST write.
+        let span = tracing::info_span!(
+            "ws.message",
+            message_type = kind,
+            correlation_id = %correlation_id,
+        );
+        crate::telemetry::trace::begin_correlation(&span, correlation_id);
+        self.write(reference, write, action, kind, correlation_id)
+            .instrument(span)
+            .await
+    }
+
+    /// The body of [`Writer::command`], in its span.
+    async fn write(
+        &self,
+        reference: Ref,
+        write: Write,
+        action: Action,
+        kind: &'static str,
+        correlation_id: Uuid,
+    ) -> Flow<ServerMessage> {
+        let ctx = self.context().await?;
         let result: Result<(Option<Uuid>, Accepted), CommandError> = match write {
             Write::Command(command) => self
                 .app

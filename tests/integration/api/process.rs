@@ -26,6 +26,27 @@ impl ServerProcess {
     pub async fn kill(mut self) {
         self.child.kill().await.expect("SIGKILL the server");
     }
+
+    /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("a running server").to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().await;
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server stops within 30 s of SIGTERM")
+            .expect("waiting for the server")
+    }
+}
+
+/// Where a server process's output goes.
+enum Output<'a> {
+    /// Standard output dropped, standard error the test's.
+    Inherit,
+    /// Both appended to this file.
+    Both(&'a std::path::Path),
+    /// Standard error (the log) appended to this file, standard output dropped.
+    StderrOnly(&'a std::path::Path),
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -49,6 +70,25 @@ impl TestApp {
         db: TestDb,
         env: &[(&str, String)],
         log: Option<&std::path::Path>,
+    ) -> (TestApp, ServerProcess) {
+        let output = log.map_or(Output::Inherit, Output::Both);
+        Self::spawn_process_with_output(db, env, output).await
+    }
+
+    /// [`TestApp::spawn_process`], the server's standard error (its log) appended to `log`
+    /// and its standard output dropped.
+    pub async fn spawn_process_log_only(
+        db: TestDb,
+        env: &[(&str, String)],
+        log: &std::path::Path,
+    ) -> (TestApp, ServerProcess) {
+        Self::spawn_process_with_output(db, env, Output::StderrOnly(log)).await
+    }
+
+    async fn spawn_process_with_output(
+        db: TestDb,
+        env: &[(&str, String)],
+        log: Output<'_>,
     ) -> (TestApp, ServerProcess) {
         let admin_id = register_first_admin(&db.url).await;
         let data_dir = tempfile::tempdir().expect("a data folder");
@@ -75,27 +115,26 @@ impl TestApp {
     /// Starts the server process again on the same port, database and data folder (after
     /// [`ServerProcess::kill`]); returns once it has caught up with the log.
     pub async fn restart_process(&self, env: &[(&str, String)]) -> ServerProcess {
-        self.start_process(env, None).await
+        self.start_process(env, Output::Inherit).await
     }
 
-    /// Starts the server process, its output appended to `log` when given (else stdout
-    /// dropped, stderr inherited).
-    async fn start_process(
-        &self,
-        env: &[(&str, String)],
-        log: Option<&std::path::Path>,
-    ) -> ServerProcess {
+    /// Starts the server process, its output where `log` says.
+    async fn start_process(&self, env: &[(&str, String)], log: Output<'_>) -> ServerProcess {
+        let open = |path: &std::path::Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("opening the server's log file")
+        };
         let (stdout, stderr) = match log {
-            Some(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .expect("opening the server's log file");
+            Output::Both(path) => {
+                let file = open(path);
                 let copy = file.try_clone().expect("the log file again");
                 (Stdio::from(file), Stdio::from(copy))
             }
-            None => (Stdio::null(), Stdio::inherit()),
+            Output::StderrOnly(path) => (Stdio::null(), Stdio::from(open(path))),
+            Output::Inherit => (Stdio::null(), Stdio::inherit()),
         };
         let addr = self.base.trim_start_matches("http://").to_owned();
         let child = Command::new(BIN)
@@ -105,6 +144,10 @@ impl TestApp {
             .env("LIVESURGERY_JWT_SECRET", JWT_SECRET)
             .env("LIVESURGERY_LOGIN_PER_USERNAME_PER_MINUTE", "100")
             .env("LIVESURGERY_LOGIN_PER_ADDRESS_PER_MINUTE", "100000")
+            // Traces and the log format as the test says, whatever the machine's environment.
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .env_remove("LIVESURGERY_LOG_FORMAT")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(stdout)
             .stderr(stderr)

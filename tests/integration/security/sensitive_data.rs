@@ -6,7 +6,8 @@
 //! the server's log output, `/metrics` and the names of the files in its data folder. No
 //! password, token or signing key may appear anywhere; the title and procedure (PHI) may appear
 //! only in the database (events and read models), never in log lines, metric labels or file
-//! and object names.
+//! and object names. The log is scanned in both formats (`LIVESURGERY_LOG_FORMAT`: text and
+//! json), whose lines hold different things (span fields become JSON keys).
 
 use std::path::Path;
 use std::time::Duration;
@@ -107,11 +108,24 @@ fn found<'a>(haystack: &[u8], needles: &'a [String]) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_token_or_key_at_rest_or_in_logs_and_the_title_only_in_the_database() {
+    scan_a_full_story("text").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_password_token_or_key_in_json_logs_and_the_title_only_in_the_database() {
+    scan_a_full_story("json").await;
+}
+
+/// The story, then the scans, with the server's log in `log_format`.
+async fn scan_a_full_story(log_format: &str) {
     for db in all_backends().await {
         let logs = tempfile::tempdir().expect("a folder for the server's log");
         let log = logs.path().join("server.log");
         // As verbose as an operator debugging the server would make it.
-        let env = [("RUST_LOG", "info,livesurgery=debug".to_owned())];
+        let env = [
+            ("RUST_LOG", "info,livesurgery=debug".to_owned()),
+            ("LIVESURGERY_LOG_FORMAT", log_format.to_owned()),
+        ];
         let (app, server) = TestApp::spawn_process_logging(db, &env, Some(&log)).await;
         let backend = app.backend;
         let mut answers: Vec<Value> = Vec::new();
@@ -215,6 +229,17 @@ async fn no_password_token_or_key_at_rest_or_in_logs_and_the_title_only_in_the_d
             log_text.len() > 1000,
             "[{backend}] the server logged almost nothing: the scan would prove nothing"
         );
+        if log_format == "json" {
+            // The scan read JSON lines (the file holds standard output too: a few text lines).
+            let json_lines = String::from_utf8_lossy(&log_text)
+                .lines()
+                .filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object()))
+                .count();
+            assert!(
+                json_lines > 20,
+                "[{backend}] the server did not log JSON lines: the scan would not be of them"
+            );
+        }
         let logged = found(&log_text, &secrets);
         assert!(
             logged.is_empty(),
