@@ -42,6 +42,9 @@ pub enum DomainError {
     /// The participant is present already.
     #[error("participant {participant_id} is already present")]
     AlreadyPresent { participant_id: uuid::Uuid },
+    /// The caller's hand is raised already.
+    #[error("your hand is raised already")]
+    AlreadyRaised,
 }
 
 impl DomainError {
@@ -59,6 +62,7 @@ impl DomainError {
             DomainError::NotAMember { .. } => "not_a_member",
             DomainError::NotPresent { .. } => "not_present",
             DomainError::AlreadyPresent { .. } => "already_present",
+            DomainError::AlreadyRaised => "already_raised",
         }
     }
 
@@ -75,6 +79,7 @@ impl DomainError {
         "not_a_member",
         "not_present",
         "already_present",
+        "already_raised",
     ];
 
     pub(crate) fn validation(field: &'static str, reason: impl Into<String>) -> Self {

@@ -12,6 +12,7 @@ pub mod permissions;
 pub mod replay;
 pub mod roles;
 pub mod session;
+pub mod teaching;
 pub mod text;
 pub mod user;
 

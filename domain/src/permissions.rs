@@ -10,8 +10,14 @@
 //!   edit the layout, select sources, publish media and start and stop recording; every member
 //!   joins, leaves, subscribes to media, reads and plays the session's archives (reviewers
 //!   too); only admins change an archive's retention;
+//! - teaching: every member posts to the chat, asks questions, raises (and lowers) their own
+//!   hand and annotates (draws, points, clears their own strokes); the host answers questions,
+//!   lowers anyone's hand, clears everyone's strokes and sets the teaching switches. Observers
+//!   annotate only when the host allows it and chat only while observer chat is on: those are
+//!   the session's switches, checked with its state in `decide`, not here;
 //! - an organisation observer never writes, whatever their session role: they only join, leave,
-//!   subscribe to media and read.
+//!   subscribe to media and read, with one exception: they chat, ask, raise their hand and
+//!   annotate like every member (none of it changes the shared layout or the media).
 
 use serde::{Deserialize, Serialize};
 
@@ -85,11 +91,28 @@ pub enum Action {
     ManageUsers,
     /// Rebuild the read models from the log.
     RebuildProjections,
+    /// Draw strokes and point on a panel's picture, and clear one's own strokes (observers:
+    /// when the host allows it).
+    Annotate,
+    /// Clear everyone's strokes.
+    ClearAnnotations,
+    /// Post to the session's chat (observers: while observer chat is on).
+    PostChat,
+    /// Ask the host a question.
+    AskQuestion,
+    /// Mark a question answered.
+    AnswerQuestion,
+    /// Raise and lower one's own hand.
+    RaiseHand,
+    /// Lower anyone's raised hand.
+    LowerHands,
+    /// Change the session's teaching switches (observer annotation, observer chat, fade time).
+    ChangeTeachingSettings,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 40] = [
         Action::CreateSession,
         Action::ChangeSessionDetails,
         Action::StartSession,
@@ -122,6 +145,14 @@ impl Action {
         Action::ReplaySession,
         Action::ManageUsers,
         Action::RebuildProjections,
+        Action::Annotate,
+        Action::ClearAnnotations,
+        Action::PostChat,
+        Action::AskQuestion,
+        Action::AnswerQuestion,
+        Action::RaiseHand,
+        Action::LowerHands,
+        Action::ChangeTeachingSettings,
     ];
 
     /// The snake_case name (`"start_session"`, …).
@@ -159,6 +190,14 @@ impl Action {
             Action::ReplaySession => "replay_session",
             Action::ManageUsers => "manage_users",
             Action::RebuildProjections => "rebuild_projections",
+            Action::Annotate => "annotate",
+            Action::ClearAnnotations => "clear_annotations",
+            Action::PostChat => "post_chat",
+            Action::AskQuestion => "ask_question",
+            Action::AnswerQuestion => "answer_question",
+            Action::RaiseHand => "raise_hand",
+            Action::LowerHands => "lower_hands",
+            Action::ChangeTeachingSettings => "change_teaching_settings",
         }
     }
 
@@ -185,6 +224,14 @@ impl Action {
                 | Action::StopRecording
                 | Action::ReadArchives
                 | Action::ReadSession
+                | Action::Annotate
+                | Action::ClearAnnotations
+                | Action::PostChat
+                | Action::AskQuestion
+                | Action::AnswerQuestion
+                | Action::RaiseHand
+                | Action::LowerHands
+                | Action::ChangeTeachingSettings
         )
     }
 }
@@ -252,9 +299,14 @@ pub fn authorize(
     };
     match action {
         A::JoinParticipant | A::LeaveParticipant | A::SubscribeMedia => Ok(()),
-        _ if org_role == OrgRole::Observer => {
-            deny("observers only join, leave, watch and read sessions")
-        }
+        // Every member, organisation observers included: none of it changes the layout or the
+        // media. Whether an observer may annotate or chat now is the session's switch, which
+        // `decide` checks with the session's state.
+        A::Annotate | A::PostChat | A::AskQuestion | A::RaiseHand => Ok(()),
+        _ if org_role == OrgRole::Observer => deny(
+            "observers only join, leave, watch and read sessions, and chat, ask, raise their \
+             hand and annotate",
+        ),
         A::UpdateLayout | A::SelectSource => match session_role {
             SessionRole::Host | SessionRole::Surgeon => Ok(()),
             SessionRole::Observer => {

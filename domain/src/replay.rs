@@ -11,6 +11,7 @@ use crate::envelope::RecordedEvent;
 use crate::events::{Event, MediaKind, Panel, UnknownEvent};
 use crate::roles::SessionRole;
 use crate::session::{self, RecordingStatus, SessionState, SessionStatus};
+use crate::teaching::TeachingView;
 
 /// The most video slots a replayed subscriber shows (the SFU allows far fewer; older logs may
 /// hold more than it now allows, but not this many).
@@ -177,7 +178,7 @@ impl MediaView {
 }
 
 /// A session as it was at a point in time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionView {
     pub session_id: Option<Uuid>,
     /// `None` if the session did not exist yet at that time.
@@ -193,6 +194,8 @@ pub struct SessionView {
     pub recording: RecordingView,
     /// Sources published and subscribers connected.
     pub media: MediaView,
+    /// Strokes shown (faded ones left out), chat, questions, raised hands and the switches.
+    pub teaching: TeachingView,
     /// The time replayed to (`None`: the end of the log).
     pub at: Option<DateTime<Utc>>,
     /// Global position of the last event folded (0: none).
@@ -204,10 +207,12 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    /// The view of a folded state; `joined_at` gives each present participant's join time.
+    /// The view of a folded state; `joined_at` gives each present participant's join time, and
+    /// strokes faded by `now` are left out (`None`: none are).
     pub fn from_state(
         state: &SessionState,
         joined_at: &BTreeMap<Uuid, DateTime<Utc>>,
+        now: Option<DateTime<Utc>>,
     ) -> SessionView {
         SessionView {
             session_id: state.session_id,
@@ -249,6 +254,7 @@ impl SessionView {
                 recording_id: state.recording.recording_id,
             },
             media: MediaView::default(),
+            teaching: state.teaching.view(now),
             at: None,
             last_position: 0,
             last_version: 0,
@@ -259,6 +265,9 @@ impl SessionView {
 
 /// Folds a session stream's events (in stream order) recorded at or before `at` (all when
 /// `None`) into the view of the session at that time. Fails on an event this build cannot read.
+///
+/// Strokes are shown as they were at `at`, or, replaying to the end, at the last event's time
+/// (the replay has no clock): unpinned ones older than the fade time then are left out.
 pub fn replay_session(
     events: &[RecordedEvent],
     at: Option<DateTime<Utc>>,
@@ -280,11 +289,12 @@ pub fn replay_session(
             joined_at.insert(e.participant_id, recorded.recorded_at);
         }
         media.apply(&event);
-        state = session::evolve(state, &event);
+        state = session::evolve_recorded(state, &event, recorded.recorded_at);
         last = Some(recorded);
     }
     joined_at.retain(|id, _| state.participants.contains_key(id));
-    let mut view = SessionView::from_state(&state, &joined_at);
+    let now = at.or(last.map(|e| e.recorded_at));
+    let mut view = SessionView::from_state(&state, &joined_at, now);
     view.media = media;
     view.at = at;
     if let Some(last) = last {

@@ -86,8 +86,9 @@ fn validators() -> &'static BTreeMap<&'static str, jsonschema::Validator> {
 }
 
 /// Values a JSON Schema (the subset `schemas/events/` uses) describes: types, `enum`, formats
-/// `uuid` and `date-time`, `pattern`, lengths and bounds, arrays, objects with required and
-/// optional properties, local `$ref`s. Optional properties are sometimes left out.
+/// `uuid` and `date-time`, `pattern`, lengths and bounds (numbers drawn as fractions), arrays
+/// and tuples (`prefixItems`), objects with required and optional properties, local `$ref`s.
+/// Optional properties are sometimes left out.
 fn from_schema(schema: &Value, root: &Value) -> BoxedStrategy<Value> {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let target = reference
@@ -114,7 +115,16 @@ fn one_type(kind: &str, schema: &Value, root: &Value) -> BoxedStrategy<Value> {
     match kind {
         "null" => Just(Value::Null).boxed(),
         "boolean" => any::<bool>().prop_map(Value::Bool).boxed(),
-        "integer" | "number" => {
+        "number" => {
+            // Fractions (a point's coordinates, a stroke's width): any number in the bounds.
+            let float = |key: &str| schema.get(key).and_then(Value::as_f64);
+            let low = float("minimum").unwrap_or(-1e9);
+            let high = float("maximum").unwrap_or(1e9);
+            prop_oneof![Just(low), Just(high), low..=high]
+                .prop_map(|n| json!(n))
+                .boxed()
+        }
+        "integer" => {
             let low = int("minimum").unwrap_or(i64::from(i32::MIN));
             let high = int("maximum").unwrap_or(i64::MAX);
             prop_oneof![Just(low), Just(high), low..=high]
@@ -143,6 +153,14 @@ fn one_type(kind: &str, schema: &Value, root: &Value) -> BoxedStrategy<Value> {
                     .boxed()
             }
         },
+        "array" if schema.get("prefixItems").is_some() => {
+            // A tuple (a point `[x, y]`): one value per position.
+            let positions: Vec<BoxedStrategy<Value>> = schema["prefixItems"]
+                .as_array()
+                .map(|items| items.iter().map(|s| from_schema(s, root)).collect())
+                .unwrap_or_default();
+            positions.prop_map(Value::Array).boxed()
+        }
         "array" => {
             let items = schema
                 .get("items")

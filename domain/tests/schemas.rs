@@ -71,6 +71,15 @@ fn sample_name(event: &Event) -> &'static str {
         Event::MediaQualitySampled(_) => "MediaQualitySampled",
         Event::SourceStalled(_) => "SourceStalled",
         Event::SourceResumed(_) => "SourceResumed",
+        Event::AnnotationStroke(_) => "AnnotationStroke",
+        Event::AnnotationCleared(_) => "AnnotationCleared",
+        Event::PointerMoved(_) => "PointerMoved",
+        Event::ChatMessagePosted(_) => "ChatMessagePosted",
+        Event::QuestionAsked(_) => "QuestionAsked",
+        Event::QuestionAnswered(_) => "QuestionAnswered",
+        Event::HandRaised(_) => "HandRaised",
+        Event::HandLowered(_) => "HandLowered",
+        Event::TeachingSettingsChanged(_) => "TeachingSettingsChanged",
         Event::UserRegistered(_) => "UserRegistered",
         Event::UserRoleChanged(_) => "UserRoleChanged",
         Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
@@ -408,6 +417,89 @@ fn samples() -> Vec<Event> {
             source: "endoscope".into(),
             stalled_ms: 4_200,
         }),
+        Event::AnnotationStroke(AnnotationStroke {
+            session_id: s,
+            stroke_id: a,
+            user_id: u,
+            participant_id: p,
+            panel_id: "p1".into(),
+            source_id: Some("endoscope-1".into()),
+            media_time_ms: Some(81_234),
+            kind: StrokeKind::Freehand,
+            points: vec![[0.0, 0.25], [0.5, 0.5], [1.0, 1.0]],
+            color: "#ff8800".into(),
+            width: 0.004,
+            pinned: false,
+        }),
+        Event::AnnotationStroke(AnnotationStroke {
+            session_id: s,
+            stroke_id: a,
+            user_id: u,
+            participant_id: p,
+            panel_id: "p2".into(),
+            source_id: None,
+            media_time_ms: None,
+            kind: StrokeKind::Circle,
+            points: vec![[0.5, 0.5], [0.6, 0.5]],
+            color: "#00aa00".into(),
+            width: 0.05,
+            pinned: true,
+        }),
+        Event::AnnotationCleared(AnnotationCleared {
+            session_id: s,
+            user_id: u,
+            scope: ClearScope::Mine,
+            panel_id: Some("p1".into()),
+        }),
+        Event::AnnotationCleared(AnnotationCleared {
+            session_id: s,
+            user_id: u,
+            scope: ClearScope::All,
+            panel_id: None,
+        }),
+        Event::PointerMoved(PointerMoved {
+            session_id: s,
+            panel_id: "p1".into(),
+            source_id: Some("endoscope-1".into()),
+            points: vec![(0.5, 0.5, 0), (0.52, 0.49, 100), (1.0, 0.0, 1000)],
+        }),
+        Event::ChatMessagePosted(ChatMessagePosted {
+            session_id: s,
+            message_id: a,
+            user_id: u,
+            text: "Look at the\ncystic duct".into(),
+            mentions: vec![r],
+        }),
+        Event::QuestionAsked(QuestionAsked {
+            session_id: s,
+            question_id: a,
+            user_id: u,
+            text: "Which plane?".into(),
+        }),
+        Event::QuestionAnswered(QuestionAnswered {
+            session_id: s,
+            question_id: a,
+        }),
+        Event::HandRaised(HandRaised {
+            session_id: s,
+            user_id: u,
+        }),
+        Event::HandLowered(HandLowered {
+            session_id: s,
+            user_id: u,
+        }),
+        Event::TeachingSettingsChanged(TeachingSettingsChanged {
+            session_id: s,
+            observers_may_annotate: Some(true),
+            observer_chat: None,
+            stroke_fade_ms: Some(20_000),
+        }),
+        Event::TeachingSettingsChanged(TeachingSettingsChanged {
+            session_id: s,
+            observers_may_annotate: None,
+            observer_chat: Some(false),
+            stroke_fade_ms: None,
+        }),
         Event::UserRegistered(UserRegistered {
             user_id: u,
             username: "dr.alice-2".into(),
@@ -575,6 +667,43 @@ fn media_schemas_accept_source_labels_only() {
             );
         }
     }
+}
+
+#[test]
+fn teaching_schemas_bound_points_colours_and_widths() {
+    let stroke = samples()
+        .into_iter()
+        .find(|e| e.event_type() == "AnnotationStroke")
+        .unwrap()
+        .data();
+    let v = validator(&load_schema("AnnotationStroke"));
+    assert!(v.is_valid(&stroke));
+    let edits: [(&str, fn(&mut Value)); 6] = [
+        ("x past 1", |d| d["points"][0][0] = 1.01.into()),
+        ("a point of 3 numbers", |d| d["points"][0] = serde_json::json!([0.1, 0.1, 0.1])),
+        ("one point", |d| d["points"] = serde_json::json!([[0.1, 0.1]])),
+        ("257 points", |d| d["points"] = serde_json::json!(vec![[0.5, 0.5]; 257])),
+        ("a colour name", |d| d["color"] = "red".into()),
+        ("a width past 0.05", |d| d["width"] = 0.06.into()),
+    ];
+    for (what, edit) in edits {
+        let mut data = stroke.clone();
+        edit(&mut data);
+        assert!(!v.is_valid(&data), "AnnotationStroke accepts {what}");
+    }
+    let pointer = samples()
+        .into_iter()
+        .find(|e| e.event_type() == "PointerMoved")
+        .unwrap()
+        .data();
+    let v = validator(&load_schema("PointerMoved"));
+    assert_eq!(pointer["points"][1], serde_json::json!([0.52, 0.49, 100]));
+    let mut late = pointer.clone();
+    late["points"][1][2] = 1001.into();
+    assert!(!v.is_valid(&late), "a sample past 1000 ms");
+    let mut none = pointer;
+    none["points"] = serde_json::json!([]);
+    assert!(!v.is_valid(&none), "an empty batch");
 }
 
 #[test]

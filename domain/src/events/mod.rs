@@ -7,19 +7,22 @@
 //! [`Event::from_stored`].
 //!
 //! One file per stream: `session` (the session's life, members, participants, layout and
-//! recording), `media` (the SFU's events, on the session stream too), `user` and `access`. Every
+//! recording), `media` (the SFU's events, on the session stream too), `teaching` (strokes,
+//! pointer, chat, questions and hands, on the session stream too), `user` and `access`. Every
 //! type is re-exported here: `events::X` is the one path to name it by.
 
 mod access;
 mod media;
 mod recording;
 mod session;
+mod teaching;
 mod user;
 
 pub use access::*;
 pub use media::*;
 pub use recording::*;
 pub use session::*;
+pub use teaching::*;
 pub use user::*;
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +71,15 @@ pub enum Event {
     MediaQualitySampled(MediaQualitySampled),
     SourceStalled(SourceStalled),
     SourceResumed(SourceResumed),
+    AnnotationStroke(AnnotationStroke),
+    AnnotationCleared(AnnotationCleared),
+    PointerMoved(PointerMoved),
+    ChatMessagePosted(ChatMessagePosted),
+    QuestionAsked(QuestionAsked),
+    QuestionAnswered(QuestionAnswered),
+    HandRaised(HandRaised),
+    HandLowered(HandLowered),
+    TeachingSettingsChanged(TeachingSettingsChanged),
     UserRegistered(UserRegistered),
     UserRoleChanged(UserRoleChanged),
     UserDisplayNameChanged(UserDisplayNameChanged),
@@ -128,6 +140,15 @@ impl Event {
         "MediaQualitySampled",
         "SourceStalled",
         "SourceResumed",
+        "AnnotationStroke",
+        "AnnotationCleared",
+        "PointerMoved",
+        "ChatMessagePosted",
+        "QuestionAsked",
+        "QuestionAnswered",
+        "HandRaised",
+        "HandLowered",
+        "TeachingSettingsChanged",
         "UserRegistered",
         "UserRoleChanged",
         "UserDisplayNameChanged",
@@ -179,6 +200,15 @@ impl Event {
             Event::MediaQualitySampled(_) => "MediaQualitySampled",
             Event::SourceStalled(_) => "SourceStalled",
             Event::SourceResumed(_) => "SourceResumed",
+            Event::AnnotationStroke(_) => "AnnotationStroke",
+            Event::AnnotationCleared(_) => "AnnotationCleared",
+            Event::PointerMoved(_) => "PointerMoved",
+            Event::ChatMessagePosted(_) => "ChatMessagePosted",
+            Event::QuestionAsked(_) => "QuestionAsked",
+            Event::QuestionAnswered(_) => "QuestionAnswered",
+            Event::HandRaised(_) => "HandRaised",
+            Event::HandLowered(_) => "HandLowered",
+            Event::TeachingSettingsChanged(_) => "TeachingSettingsChanged",
             Event::UserRegistered(_) => "UserRegistered",
             Event::UserRoleChanged(_) => "UserRoleChanged",
             Event::UserDisplayNameChanged(_) => "UserDisplayNameChanged",
@@ -233,6 +263,15 @@ impl Event {
             | Event::MediaQualitySampled(_)
             | Event::SourceStalled(_)
             | Event::SourceResumed(_)
+            | Event::AnnotationStroke(_)
+            | Event::AnnotationCleared(_)
+            | Event::PointerMoved(_)
+            | Event::ChatMessagePosted(_)
+            | Event::QuestionAsked(_)
+            | Event::QuestionAnswered(_)
+            | Event::HandRaised(_)
+            | Event::HandLowered(_)
+            | Event::TeachingSettingsChanged(_)
             | Event::UserRegistered(_)
             | Event::UserRoleChanged(_)
             | Event::UserDisplayNameChanged(_)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::events::LeaveReason;
+use crate::events::{ClearScope, FramePoint, LeaveReason, PointerSample, StrokeKind};
 use crate::layout::LayoutChanges;
 use crate::roles::SessionRole;
 
@@ -18,7 +18,7 @@ pub const MAX_REASON_LEN: usize = 500;
 pub const MAX_DEVICE_LEN: usize = 64;
 
 /// Everything one can ask of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum SessionCommand {
     /// Create the session; the caller becomes its host.
@@ -83,6 +83,50 @@ pub enum SessionCommand {
         archive_id: Uuid,
         objects_deleted: u32,
     },
+    /// Draw a finished stroke on a panel's picture; its points already simplified to at most
+    /// [`crate::teaching::MAX_STROKE_POINTS`] (see [`crate::teaching::simplify_to_fit`]).
+    DrawStroke {
+        stroke_id: Uuid,
+        panel_id: String,
+        source_id: Option<String>,
+        media_time_ms: Option<u64>,
+        kind: StrokeKind,
+        points: Vec<FramePoint>,
+        color: String,
+        width: f64,
+        pinned: bool,
+    },
+    /// Clear one's own strokes (`mine`) or everyone's (`all`, the host), on a panel or all.
+    ClearAnnotations {
+        scope: ClearScope,
+        panel_id: Option<String>,
+    },
+    /// Record a batch of laser-pointer samples over a panel.
+    MovePointer {
+        panel_id: String,
+        source_id: Option<String>,
+        points: Vec<PointerSample>,
+    },
+    /// Post a chat message to the session.
+    PostChatMessage {
+        message_id: Uuid,
+        text: String,
+        mentions: Vec<Uuid>,
+    },
+    /// Ask the host a question.
+    AskQuestion { question_id: Uuid, text: String },
+    /// Mark a question answered (the host).
+    AnswerQuestion { question_id: Uuid },
+    /// Raise the caller's hand.
+    RaiseHand,
+    /// Lower a raised hand: the caller's own (`None`), or anyone's (the host).
+    LowerHand { user_id: Option<Uuid> },
+    /// Change the session's teaching switches; `None` leaves a switch as it is.
+    ChangeTeachingSettings {
+        observers_may_annotate: Option<bool>,
+        observer_chat: Option<bool>,
+        stroke_fade_ms: Option<u32>,
+    },
 }
 
 impl SessionCommand {
@@ -106,6 +150,15 @@ impl SessionCommand {
             SessionCommand::StopRecording { .. } => "stop_recording",
             SessionCommand::SetArchiveRetention { .. } => "set_archive_retention",
             SessionCommand::ExpireArchive { .. } => "expire_archive",
+            SessionCommand::DrawStroke { .. } => "draw_stroke",
+            SessionCommand::ClearAnnotations { .. } => "clear_annotations",
+            SessionCommand::MovePointer { .. } => "move_pointer",
+            SessionCommand::PostChatMessage { .. } => "post_chat_message",
+            SessionCommand::AskQuestion { .. } => "ask_question",
+            SessionCommand::AnswerQuestion { .. } => "answer_question",
+            SessionCommand::RaiseHand => "raise_hand",
+            SessionCommand::LowerHand { .. } => "lower_hand",
+            SessionCommand::ChangeTeachingSettings { .. } => "change_teaching_settings",
         }
     }
 }

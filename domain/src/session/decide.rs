@@ -5,7 +5,7 @@ use crate::error::DomainError;
 use uuid::Uuid;
 
 use crate::events::{
-    ArchiveExpired, ArchiveRetentionChanged, ArchiveStatus, Event, LayoutInitialized, LeaveReason,
+    ArchiveExpired, ClearScope, ArchiveRetentionChanged, ArchiveStatus, Event, LayoutInitialized, LeaveReason,
     MemberAdded, MemberRemoved, MemberRoleChanged, ParticipantJoined, ParticipantLeft,
     RecordingRequested, RecordingStarted, RecordingStopped, SessionCancelled, SessionCreated,
     SessionDetailsChanged, SessionEnded, SessionStarted, SourceSelected,
@@ -13,6 +13,7 @@ use crate::events::{
 use crate::layout;
 use crate::permissions::{Action, authorize};
 use crate::roles::SessionRole;
+use crate::teaching::{self, StrokeRequest, Teacher};
 
 use super::{
     ArchiveState, MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN,
@@ -124,6 +125,23 @@ pub fn decide(
         C::StartRecording { .. } => Action::StartRecording,
         C::StopRecording { .. } => Action::StopRecording,
         C::SetArchiveRetention { .. } | C::ExpireArchive { .. } => Action::ManageArchives,
+        C::DrawStroke { .. }
+        | C::MovePointer { .. }
+        | C::ClearAnnotations {
+            scope: ClearScope::Mine,
+            ..
+        } => Action::Annotate,
+        C::ClearAnnotations {
+            scope: ClearScope::All,
+            ..
+        } => Action::ClearAnnotations,
+        C::PostChatMessage { .. } => Action::PostChat,
+        C::AskQuestion { .. } => Action::AskQuestion,
+        C::AnswerQuestion { .. } => Action::AnswerQuestion,
+        C::RaiseHand => Action::RaiseHand,
+        C::LowerHand { user_id } if user_id.is_none_or(|u| u == ctx.user_id) => Action::RaiseHand,
+        C::LowerHand { .. } => Action::LowerHands,
+        C::ChangeTeachingSettings { .. } => Action::ChangeTeachingSettings,
     };
     authorize(ctx.org_role, my_role, action)?;
 
@@ -134,7 +152,16 @@ pub fn decide(
         | C::LeaveParticipant { .. }
         | C::RequestRecording { .. }
         | C::StartRecording { .. }
-        | C::StopRecording { .. } => &[SessionStatus::Live],
+        | C::StopRecording { .. }
+        | C::DrawStroke { .. }
+        | C::ClearAnnotations { .. }
+        | C::MovePointer { .. }
+        | C::PostChatMessage { .. }
+        | C::AskQuestion { .. }
+        | C::AnswerQuestion { .. }
+        | C::RaiseHand
+        | C::LowerHand { .. }
+        | C::ChangeTeachingSettings { .. } => &[SessionStatus::Live],
         C::SetArchiveRetention { .. } | C::ExpireArchive { .. } => &[
             SessionStatus::Scheduled,
             SessionStatus::Live,
@@ -462,6 +489,88 @@ pub fn decide(
                 archive_id: *archive_id,
                 objects_deleted: *objects_deleted,
             })]
+        }
+        C::DrawStroke {
+            stroke_id,
+            panel_id,
+            source_id,
+            media_time_ms,
+            kind,
+            points,
+            color,
+            width,
+            pinned,
+        } => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            let request = StrokeRequest {
+                stroke_id: *stroke_id,
+                panel_id,
+                source_id: source_id.as_deref(),
+                media_time_ms: *media_time_ms,
+                kind: *kind,
+                points,
+                color,
+                width: *width,
+                pinned: *pinned,
+            };
+            teaching::draw_stroke(state, session_id, &who, &request)?
+        }
+        C::ClearAnnotations { scope, panel_id } => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            teaching::clear_annotations(state, session_id, &who, *scope, panel_id.as_deref())?
+        }
+        C::MovePointer {
+            panel_id,
+            source_id,
+            points,
+        } => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            teaching::move_pointer(
+                state,
+                session_id,
+                &who,
+                panel_id,
+                source_id.as_deref(),
+                points,
+            )?
+        }
+        C::PostChatMessage {
+            message_id,
+            text,
+            mentions,
+        } => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            teaching::post_chat(state, session_id, &who, *message_id, text, mentions)?
+        }
+        C::AskQuestion { question_id, text } => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            teaching::ask_question(state, session_id, &who, *question_id, text)?
+        }
+        C::AnswerQuestion { question_id } => {
+            Teacher::of(state, ctx, my_role)?;
+            teaching::answer_question(state, session_id, *question_id)?
+        }
+        C::RaiseHand => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            teaching::raise_hand(state, session_id, &who)?
+        }
+        C::LowerHand { user_id } => {
+            let who = Teacher::of(state, ctx, my_role)?;
+            teaching::lower_hand(state, session_id, user_id.unwrap_or(who.user_id))?
+        }
+        C::ChangeTeachingSettings {
+            observers_may_annotate,
+            observer_chat,
+            stroke_fade_ms,
+        } => {
+            Teacher::of(state, ctx, my_role)?;
+            teaching::change_settings(
+                state,
+                session_id,
+                *observers_may_annotate,
+                *observer_chat,
+                *stroke_fade_ms,
+            )?
         }
     };
     Ok(events)

@@ -1,5 +1,6 @@
 //! The session's fold: what the events say, recorded without checking any rule.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::events::Event;
@@ -11,7 +12,28 @@ use super::{ArchiveState, Presence, RecordingState, RecordingStatus, SessionStat
 
 /// Folds one event into the state. Events of other aggregates, or of another session, are
 /// ignored. No rule is checked here: the log is the truth.
-pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
+///
+/// Without the envelope, the teaching part's times (`drawn_at`, `posted_at`, …) stay unknown:
+/// the rules never read them. Readers that show them fold with [`evolve_recorded`].
+pub fn evolve(state: SessionState, event: &Event) -> SessionState {
+    evolve_at(state, event, None)
+}
+
+/// [`evolve`], with the event's envelope time (`recorded_at`), which the teaching part keeps
+/// for display (when a stroke was drawn, so it fades; when a message was posted).
+pub fn evolve_recorded(
+    state: SessionState,
+    event: &Event,
+    recorded_at: DateTime<Utc>,
+) -> SessionState {
+    evolve_at(state, event, Some(recorded_at))
+}
+
+fn evolve_at(
+    mut state: SessionState,
+    event: &Event,
+    recorded_at: Option<DateTime<Utc>>,
+) -> SessionState {
     if let (Some(id), Some(event_session)) = (state.session_id, session_id_of(event))
         && id != event_session
     {
@@ -48,6 +70,7 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
         }
         Event::MemberRemoved(e) => {
             state.members.remove(&e.user_id);
+            state.teaching.apply(event, recorded_at);
         }
         Event::ParticipantJoined(e) => {
             state.participants.insert(
@@ -122,6 +145,15 @@ pub fn evolve(mut state: SessionState, event: &Event) -> SessionState {
                 archive.status = ArchiveStatus::Expired;
             }
         }
+        Event::AnnotationStroke(_)
+        | Event::AnnotationCleared(_)
+        | Event::PointerMoved(_)
+        | Event::ChatMessagePosted(_)
+        | Event::QuestionAsked(_)
+        | Event::QuestionAnswered(_)
+        | Event::HandRaised(_)
+        | Event::HandLowered(_)
+        | Event::TeachingSettingsChanged(_) => state.teaching.apply(event, recorded_at),
         // Media facts are the SFU's record, not the session's state: no command depends on them
         // (the replay view folds them itself).
         Event::PublisherConnected(_)
@@ -194,6 +226,15 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         Event::MediaQualitySampled(e) => e.session_id,
         Event::SourceStalled(e) => e.session_id,
         Event::SourceResumed(e) => e.session_id,
+        Event::AnnotationStroke(e) => e.session_id,
+        Event::AnnotationCleared(e) => e.session_id,
+        Event::PointerMoved(e) => e.session_id,
+        Event::ChatMessagePosted(e) => e.session_id,
+        Event::QuestionAsked(e) => e.session_id,
+        Event::QuestionAnswered(e) => e.session_id,
+        Event::HandRaised(e) => e.session_id,
+        Event::HandLowered(e) => e.session_id,
+        Event::TeachingSettingsChanged(e) => e.session_id,
         Event::UserRegistered(_)
         | Event::UserRoleChanged(_)
         | Event::UserDisplayNameChanged(_)

@@ -21,7 +21,9 @@
 //! - archive commands (retention, expiry) are accepted in every status, ended sessions
 //!   included: archives outlive their session;
 //! - an archive expires only once, never on legal hold, never before its `expires_at`, and
-//!   only when its recording is over (`ready`, `incomplete` or `failed`).
+//!   only when its recording is over (`ready`, `incomplete` or `failed`);
+//! - the teaching commands (strokes, pointer, chat, questions, hands) follow the rules and
+//!   bounds listed in [`crate::teaching`].
 
 mod command;
 mod decide;
@@ -36,12 +38,13 @@ use uuid::Uuid;
 use crate::events::ArchiveStatus;
 use crate::layout::LayoutState;
 use crate::roles::SessionRole;
+use crate::teaching::TeachingState;
 
 pub use command::{
     MAX_DEVICE_LEN, MAX_PROCEDURE_LEN, MAX_REASON_LEN, MAX_TITLE_LEN, SessionCommand,
 };
 pub use decide::decide;
-pub use evolve::{evolve, fold, session_id_of};
+pub use evolve::{evolve, evolve_recorded, fold, session_id_of};
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,7 +96,7 @@ pub struct Presence {
 }
 
 /// The folded state of one session. `Default` is a session not yet created.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionState {
     pub session_id: Option<Uuid>,
     /// `None` until created.
@@ -110,6 +113,8 @@ pub struct SessionState {
     pub recording: RecordingState,
     /// The session's archives (one per recorded source per recording), by archive id.
     pub archives: BTreeMap<Uuid, ArchiveState>,
+    /// Strokes, chat, questions, raised hands and the host's switches for them.
+    pub teaching: TeachingState,
 }
 
 /// What the session's rules need to know of one archive.

@@ -7,4 +7,5 @@ mod recording;
 mod replay;
 mod session;
 mod support;
+mod teaching;
 mod user;

@@ -51,7 +51,7 @@ fn a_reviewer_reads_every_audit_trail_but_never_joins_or_writes() {
 }
 
 #[test]
-fn an_org_observer_only_joins_leaves_watches_and_reads_whatever_their_session_role() {
+fn an_org_observer_only_joins_leaves_watches_reads_and_takes_part_whatever_their_session_role() {
     for action in Action::ALL {
         for s in SESSION_ROLES.into_iter().flatten() {
             let allowed = matches!(
@@ -62,6 +62,11 @@ fn an_org_observer_only_joins_leaves_watches_and_reads_whatever_their_session_ro
                     | Action::ReadSession
                     | Action::ReadArchives
                     | Action::ChangeOwnDisplayName
+                    // Taking part in the teaching changes neither layout nor media.
+                    | Action::Annotate
+                    | Action::PostChat
+                    | Action::AskQuestion
+                    | Action::RaiseHand
             );
             assert_eq!(
                 authorize(OrgRole::Observer, Some(s), action).is_ok(),
@@ -85,6 +90,10 @@ fn in_a_session_the_host_manages_surgeons_edit_the_layout_and_publish_and_member
         RemoveMember,
         KickParticipant,
         RequestRecording,
+        ClearAnnotations,
+        AnswerQuestion,
+        LowerHands,
+        ChangeTeachingSettings,
     ];
     let s = OrgRole::Surgeon;
     for action in host_only {
@@ -110,6 +119,10 @@ fn in_a_session_the_host_manages_surgeons_edit_the_layout_and_publish_and_member
         SubscribeMedia,
         ReadSession,
         ReadArchives,
+        Annotate,
+        PostChat,
+        AskQuestion,
+        RaiseHand,
     ] {
         assert!(authorize(s, Some(SessionRole::Observer), action).is_ok());
         assert!(authorize(s, None, action).is_err());
@@ -197,6 +210,23 @@ fn media_is_published_by_session_hosts_and_surgeons_and_received_by_every_member
     )
     .unwrap_err();
     assert!(denied.reason.contains("publish media"), "{}", denied.reason);
+}
+
+#[test]
+fn the_markdown_table_lists_the_teaching_actions_for_members_and_hosts() {
+    let md = markdown_table();
+    for line in [
+        "| `annotate` | admin; surgeon as session host/surgeon/observer; observer as session \
+         host/surgeon/observer |",
+        "| `post_chat` | admin; surgeon as session host/surgeon/observer; observer as session \
+         host/surgeon/observer |",
+        "| `answer_question` | admin; surgeon as session host |",
+        "| `lower_hands` | admin; surgeon as session host |",
+        "| `clear_annotations` | admin; surgeon as session host |",
+        "| `change_teaching_settings` | admin; surgeon as session host |",
+    ] {
+        assert!(md.contains(line), "{line}\n{md}");
+    }
 }
 
 #[test]

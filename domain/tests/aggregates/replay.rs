@@ -362,3 +362,103 @@ fn replay_shows_a_source_stalled_until_its_media_resumes() {
     assert!(stalled_flag(n - 1), "after SourceStalled");
     assert!(!stalled_flag(n), "after SourceResumed");
 }
+
+#[test]
+fn replay_shows_the_strokes_chat_questions_and_hands_of_a_moment() {
+    // Minutes: 1-5 scheduled(), 6 started, 7 host joins, 8 fade set to 5 minutes, 9 arrow,
+    // 10 pinned circle, 11 chat, 12 question, 13 hand raised, 14 question answered, 15 all
+    // cleared.
+    let stroke = |id: u128, kind: StrokeKind, pinned: bool| {
+        Event::AnnotationStroke(AnnotationStroke {
+            session_id: SESSION,
+            stroke_id: Uuid::from_u128(id),
+            user_id: HOST,
+            participant_id: P_HOST,
+            panel_id: "p1".into(),
+            source_id: Some("endoscope".into()),
+            media_time_ms: Some(60_000),
+            kind,
+            points: vec![[0.25, 0.75], [0.5, 0.5]],
+            color: "#ff8800".into(),
+            width: 0.004,
+            pinned,
+        })
+    };
+    let question = Uuid::from_u128(0x0A);
+    let log = recorded(with(
+        live(),
+        [
+            joined(P_HOST, HOST, SessionRole::Host),
+            Event::TeachingSettingsChanged(TeachingSettingsChanged {
+                session_id: SESSION,
+                observers_may_annotate: None,
+                observer_chat: None,
+                stroke_fade_ms: Some(300_000),
+            }),
+            stroke(1, StrokeKind::Arrow, false),
+            stroke(2, StrokeKind::Circle, true),
+            Event::ChatMessagePosted(ChatMessagePosted {
+                session_id: SESSION,
+                message_id: Uuid::from_u128(0xC),
+                user_id: SURGEON,
+                text: "there".into(),
+                mentions: vec![HOST],
+            }),
+            Event::QuestionAsked(QuestionAsked {
+                session_id: SESSION,
+                question_id: question,
+                user_id: OBSERVER,
+                text: "Which plane?".into(),
+            }),
+            Event::HandRaised(HandRaised {
+                session_id: SESSION,
+                user_id: OBSERVER,
+            }),
+            Event::QuestionAnswered(QuestionAnswered {
+                session_id: SESSION,
+                question_id: question,
+            }),
+            Event::AnnotationCleared(AnnotationCleared {
+                session_id: SESSION,
+                user_id: HOST,
+                scope: ClearScope::All,
+                panel_id: None,
+            }),
+        ],
+    ));
+    let ids = |view: &livesurgery_domain::replay::SessionView| -> Vec<u128> {
+        view.teaching
+            .strokes
+            .iter()
+            .map(|s| s.stroke_id.as_u128())
+            .collect()
+    };
+    let before = replay_session(&log, Some(minute(8))).unwrap();
+    assert!(before.teaching.strokes.is_empty());
+    assert_eq!(before.teaching.settings.stroke_fade_ms, 300_000);
+
+    let drawn = replay_session(&log, Some(minute(13))).unwrap();
+    assert_eq!(ids(&drawn), [1, 2]);
+    let arrow = &drawn.teaching.strokes[0];
+    assert_eq!(arrow.kind, StrokeKind::Arrow);
+    assert_eq!(arrow.points, vec![[0.25, 0.75], [0.5, 0.5]]);
+    assert_eq!(arrow.drawn_at, Some(minute(9)));
+    assert_eq!(arrow.source_id.as_deref(), Some("endoscope"));
+    assert_eq!(drawn.teaching.chat.len(), 1);
+    assert_eq!(drawn.teaching.chat[0].posted_at, Some(minute(11)));
+    assert_eq!(drawn.teaching.questions[0].asked_at, Some(minute(12)));
+    assert_eq!(drawn.teaching.questions[0].answered_at, None);
+    assert_eq!(drawn.teaching.hands[0].user_id, OBSERVER);
+
+    // Five minutes after it was drawn the arrow has faded; the pinned circle stays.
+    let faded = replay_session(&log, Some(minute(14) + Duration::seconds(30))).unwrap();
+    assert_eq!(ids(&faded), [2]);
+    assert_eq!(faded.teaching.questions[0].answered_at, Some(minute(14)));
+
+    let cleared = replay_session(&log, None).unwrap();
+    assert!(cleared.teaching.strokes.is_empty());
+    let json = serde_json::to_value(&drawn).unwrap();
+    assert_eq!(json["teaching"]["strokes"][0]["points"][1][0], 0.5);
+    assert_eq!(json["teaching"]["strokes"][0]["drawn_at"], "2026-03-01T08:09:00Z");
+    assert!(json["teaching"]["questions"][0].get("answered").is_none());
+}

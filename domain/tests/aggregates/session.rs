@@ -157,6 +157,45 @@ fn all_commands() -> Vec<C> {
         C::StopRecording {
             recording_id: RECORDING,
         },
+        C::DrawStroke {
+            stroke_id: Uuid::from_u128(0x57),
+            panel_id: "p1".into(),
+            source_id: None,
+            media_time_ms: None,
+            kind: StrokeKind::Circle,
+            points: vec![[0.5, 0.5], [0.6, 0.5]],
+            color: "#00ff00".into(),
+            width: 0.01,
+            pinned: true,
+        },
+        C::ClearAnnotations {
+            scope: ClearScope::All,
+            panel_id: None,
+        },
+        C::MovePointer {
+            panel_id: "p1".into(),
+            source_id: None,
+            points: vec![(0.5, 0.5, 0)],
+        },
+        C::PostChatMessage {
+            message_id: Uuid::from_u128(0xC1),
+            text: "hello".into(),
+            mentions: vec![],
+        },
+        C::AskQuestion {
+            question_id: Uuid::from_u128(0xA1),
+            text: "why?".into(),
+        },
+        C::AnswerQuestion {
+            question_id: Uuid::from_u128(0xA1),
+        },
+        C::RaiseHand,
+        C::LowerHand { user_id: None },
+        C::ChangeTeachingSettings {
+            observers_may_annotate: Some(true),
+            observer_chat: None,
+            stroke_fade_ms: None,
+        },
     ]
 }
 
@@ -171,7 +210,16 @@ fn allowed_in(cmd: &C) -> &'static [SessionStatus] {
         | C::LeaveParticipant { .. }
         | C::RequestRecording { .. }
         | C::StartRecording { .. }
-        | C::StopRecording { .. } => &[Live],
+        | C::StopRecording { .. }
+        | C::DrawStroke { .. }
+        | C::ClearAnnotations { .. }
+        | C::MovePointer { .. }
+        | C::PostChatMessage { .. }
+        | C::AskQuestion { .. }
+        | C::AnswerQuestion { .. }
+        | C::RaiseHand
+        | C::LowerHand { .. }
+        | C::ChangeTeachingSettings { .. } => &[Live],
         C::ChangeSessionDetails { .. }
         | C::AddMember { .. }
         | C::ChangeMemberRole { .. }
@@ -214,9 +262,9 @@ fn every_command_is_refused_in_every_status_that_does_not_allow_it() {
             checked += 1;
         }
     }
-    // 4 statuses x 15 commands, minus the allowed pairs (start, cancel: 1 each; 6 live-only;
+    // 4 statuses x 24 commands, minus the allowed pairs (start, cancel: 1 each; 15 live-only;
     // 6 scheduled-or-live: 2 each).
-    assert_eq!(checked, 60 - (2 + 6 + 12));
+    assert_eq!(checked, 96 - (2 + 15 + 12));
 }
 
 #[test]
@@ -228,6 +276,11 @@ fn every_command_is_accepted_in_a_status_that_allows_it() {
                 SessionStatus::Scheduled => scheduled(),
                 _ => live(),
             };
+            // Teaching comes from the host's participant, present.
+            let by = livesurgery_domain::CommandContext {
+                participant_id: Some(P_HOST),
+                ..host()
+            };
             match &cmd {
                 C::LeaveParticipant { .. } => events.push(joined(P_HOST, HOST, SessionRole::Host)),
                 C::StartRecording { .. } | C::StopRecording { .. } => {
@@ -236,9 +289,34 @@ fn every_command_is_accepted_in_a_status_that_allows_it() {
                         recording_id: RECORDING,
                     }))
                 }
+                C::AnswerQuestion { question_id } => events.extend([
+                    joined(P_HOST, HOST, SessionRole::Host),
+                    Event::QuestionAsked(QuestionAsked {
+                        session_id: SESSION,
+                        question_id: *question_id,
+                        user_id: HOST,
+                        text: "why?".into(),
+                    }),
+                ]),
+                C::LowerHand { .. } => events.extend([
+                    joined(P_HOST, HOST, SessionRole::Host),
+                    Event::HandRaised(HandRaised {
+                        session_id: SESSION,
+                        user_id: HOST,
+                    }),
+                ]),
+                C::DrawStroke { .. }
+                | C::ClearAnnotations { .. }
+                | C::MovePointer { .. }
+                | C::PostChatMessage { .. }
+                | C::AskQuestion { .. }
+                | C::RaiseHand
+                | C::ChangeTeachingSettings { .. } => {
+                    events.push(joined(P_HOST, HOST, SessionRole::Host))
+                }
                 _ => {}
             }
-            let outcome = given(events).when(cmd.clone());
+            let outcome = given(events).by(by).when(cmd.clone());
             assert!(
                 outcome.0.is_ok(),
                 "{} while {status:?}: {:?}",
