@@ -36,6 +36,9 @@ enum Suite {
     Api(api::ApiArgs),
     /// The realtime gateway under load (a server process of its own).
     Ws(ws::WsArgs),
+    /// A mentor's strokes, pen up to the other screen, against the WebSocket's own push
+    /// latency (a server process of its own).
+    Teaching(ws::teaching::TeachingArgs),
     /// Media forwarding against a plain UDP relay (a server process of its own).
     Sfu(sfu::SfuArgs),
     /// Segment uploads through the spool to S3 (an s3s-fs of its own) against a plain
@@ -81,6 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Suite::Store(args) => store::run(&db, args).await,
             Suite::Api(args) => api::run(&db.url, args).await,
             Suite::Ws(args) => ws::run(&db.url, args).await,
+            Suite::Teaching(args) => ws::teaching::run(&db.url, args).await,
             Suite::Sfu(args) => sfu::run(&db.url, args).await,
             Suite::Upload(_) => unreachable!("run above, without a database"),
             Suite::SfuRecording(args) => sfu::run_recording(&db.url, args).await,

@@ -122,6 +122,7 @@ impl From<DomainError> for AppError {
             | DomainError::LastHost
             | DomainError::NoChange { .. }
             | DomainError::AlreadyPresent { .. }
+            | DomainError::AlreadyRaised
             | DomainError::BaseVersionAhead { .. } => ErrorKind::Conflict,
         };
         let mut error = AppError::new(kind, e.code(), e.to_string());

@@ -21,6 +21,7 @@ pub mod media;
 pub mod names;
 pub mod recovery;
 pub mod setup;
+pub mod teaching;
 pub mod users;
 
 use std::collections::HashSet;

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use livesurgery_domain::Event;
 use livesurgery_domain::envelope::RecordedEvent;
 use livesurgery_domain::events::{LeaveReason, session_of_stream, session_stream};
-use livesurgery_domain::session::{SessionState, evolve};
+use livesurgery_domain::session::{SessionState, evolve_recorded};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
@@ -346,7 +346,11 @@ impl Gateway {
                 recorded.schema_version,
                 &recorded.data,
             )?;
-            snapshot.state = evolve(std::mem::take(&mut snapshot.state), &event);
+            snapshot.state = evolve_recorded(
+                std::mem::take(&mut snapshot.state),
+                &event,
+                recorded.recorded_at,
+            );
             snapshot.version = recorded.version;
             snapshot.position = recorded.position;
             snapshot

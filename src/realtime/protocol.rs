@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use livesurgery_domain::envelope::{Actor, RecordedEvent};
+use livesurgery_domain::events::{ClearScope, FramePoint, PointerSample, StrokeKind};
 use livesurgery_domain::layout::LayoutChanges;
 use livesurgery_domain::replay::{LayoutView, MemberView};
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{RecordingStatus, SessionState, SessionStatus};
+use livesurgery_domain::teaching::TeachingView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -106,6 +108,88 @@ pub enum ClientMessage {
         #[serde(rename = "ref")]
         reference: Ref,
     },
+    /// A finished stroke on a panel's picture (`AnnotationStroke`), before simplification.
+    #[serde(rename = "annotation.stroke")]
+    AnnotationStroke {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        stroke_id: Uuid,
+        panel_id: String,
+        source_id: Option<String>,
+        media_time_ms: Option<u64>,
+        kind: StrokeKind,
+        points: Vec<FramePoint>,
+        color: String,
+        width: f64,
+        pinned: bool,
+    },
+    /// Clear one's own strokes or everyone's (`AnnotationCleared`).
+    #[serde(rename = "annotation.clear")]
+    AnnotationClear {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        scope: ClearScope,
+        panel_id: Option<String>,
+    },
+    /// A batch of laser-pointer samples (`PointerMoved`).
+    #[serde(rename = "pointer.move")]
+    PointerMove {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        panel_id: String,
+        source_id: Option<String>,
+        points: Vec<PointerSample>,
+    },
+    /// A chat message (`ChatMessagePosted`).
+    #[serde(rename = "chat.post")]
+    ChatPost {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        message_id: Uuid,
+        text: String,
+        mentions: Vec<Uuid>,
+    },
+    /// A question to the host (`QuestionAsked`).
+    #[serde(rename = "question.ask")]
+    QuestionAsk {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        question_id: Uuid,
+        text: String,
+    },
+    /// Mark a question answered (`QuestionAnswered`).
+    #[serde(rename = "question.answer")]
+    QuestionAnswer {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        question_id: Uuid,
+    },
+    /// Raise one's hand (`HandRaised`).
+    #[serde(rename = "hand.raise")]
+    HandRaise {
+        #[serde(rename = "ref")]
+        reference: Ref,
+    },
+    /// Lower one's own hand, or (the host) anyone's (`HandLowered`).
+    #[serde(rename = "hand.lower")]
+    HandLower {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        #[serde(default)]
+        user_id: Option<Uuid>,
+    },
+    /// The host's teaching switches (`TeachingSettingsChanged`); absent fields are unchanged.
+    #[serde(rename = "teaching.settings")]
+    TeachingSettings {
+        #[serde(rename = "ref")]
+        reference: Ref,
+        #[serde(default)]
+        observers_may_annotate: Option<bool>,
+        #[serde(default)]
+        observer_chat: Option<bool>,
+        #[serde(default)]
+        stroke_fade_ms: Option<u32>,
+    },
     /// Liveness; answered with `pong`.
     #[serde(rename = "ping")]
     Ping {
@@ -125,13 +209,22 @@ impl ClientMessage {
             ClientMessage::MediaFirstFrame { .. } => "media.first_frame",
             ClientMessage::RecordingStart { .. } => "recording.start",
             ClientMessage::RecordingStop { .. } => "recording.stop",
+            ClientMessage::AnnotationStroke { .. } => "annotation.stroke",
+            ClientMessage::AnnotationClear { .. } => "annotation.clear",
+            ClientMessage::PointerMove { .. } => "pointer.move",
+            ClientMessage::ChatPost { .. } => "chat.post",
+            ClientMessage::QuestionAsk { .. } => "question.ask",
+            ClientMessage::QuestionAnswer { .. } => "question.answer",
+            ClientMessage::HandRaise { .. } => "hand.raise",
+            ClientMessage::HandLower { .. } => "hand.lower",
+            ClientMessage::TeachingSettings { .. } => "teaching.settings",
             ClientMessage::Ping { .. } => "ping",
         }
     }
 }
 
 /// The client message types, for metric labels (anything else counts as `invalid`).
-pub const CLIENT_TYPES: [&str; 8] = [
+pub const CLIENT_TYPES: [&str; 17] = [
     "resume",
     "layout.update",
     "source.select",
@@ -139,6 +232,15 @@ pub const CLIENT_TYPES: [&str; 8] = [
     "media.first_frame",
     "recording.start",
     "recording.stop",
+    "annotation.stroke",
+    "annotation.clear",
+    "pointer.move",
+    "chat.post",
+    "question.ask",
+    "question.answer",
+    "hand.raise",
+    "hand.lower",
+    "teaching.settings",
     "ping",
 ];
 
@@ -282,6 +384,8 @@ pub struct SessionSnapshot {
     /// The panels that show a source.
     pub sources: Vec<SourceSnapshot>,
     pub recording: RecordingSnapshot,
+    /// Strokes (faded ones left out), chat, questions, raised hands and the host's switches.
+    pub teaching: TeachingView,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -305,8 +409,9 @@ pub struct RecordingSnapshot {
 }
 
 impl SessionSnapshot {
-    /// The snapshot of a folded session (`None` when the state is of no session).
-    pub fn of(state: &SessionState) -> Option<SessionSnapshot> {
+    /// The snapshot of a folded session (`None` when the state is of no session); strokes
+    /// faded by `now` are left out.
+    pub fn of(state: &SessionState, now: DateTime<Utc>) -> Option<SessionSnapshot> {
         Some(SessionSnapshot {
             session_id: state.session_id?,
             title: state.title.clone(),
@@ -348,6 +453,7 @@ impl SessionSnapshot {
                 status: state.recording.status,
                 recording_id: state.recording.recording_id,
             },
+            teaching: state.teaching.view(Some(now)),
         })
     }
 }

@@ -29,6 +29,15 @@ pub const CLIENT_TO_SERVER: &[&str] = &[
     "media.first_frame",
     "recording.start",
     "recording.stop",
+    "annotation.stroke",
+    "annotation.clear",
+    "pointer.move",
+    "chat.post",
+    "question.ask",
+    "question.answer",
+    "hand.raise",
+    "hand.lower",
+    "teaching.settings",
     "ping",
 ];
 
@@ -199,6 +208,26 @@ fn examples() -> BTreeMap<&'static str, Value> {
                     "layout": {"version": 7, "panels": [panel("p1", 0, 0, None)]},
                     "sources": [{"panel_id": "p1", "source_id": "endoscope"}],
                     "recording": {"status": "idle", "recording_id": null},
+                    "teaching": {
+                        "settings": {"observers_may_annotate": false, "observer_chat": true,
+                                     "stroke_fade_ms": 8000},
+                        "strokes": [{
+                            "stroke_id": EVENT_ID, "user_id": USER,
+                            "participant_id": PARTICIPANT,
+                            "drawn_at": "2026-11-25T11:59:58.5Z", "panel_id": "p1",
+                            "source_id": "endoscope", "media_time_ms": 81234, "kind": "arrow",
+                            "points": [[0.25, 0.75], [0.5, 0.5]], "color": "#ff8800",
+                            "width": 0.004, "pinned": false,
+                        }],
+                        "chat": [{"message_id": CORRELATION, "user_id": HOST,
+                                  "text": "Look at the\ncystic duct", "mentions": [USER],
+                                  "posted_at": "2026-11-25T11:59:00Z"}],
+                        "questions": [{"question_id": EVENT_ID, "user_id": USER,
+                                       "text": "Which plane?",
+                                       "asked_at": "2026-11-25T11:58:00Z",
+                                       "answered_at": null}],
+                        "hands": [{"user_id": USER, "raised_at": "2026-11-25T11:58:30Z"}],
+                    },
                 },
                 "recording": {"active": false, "recording_id": null},
             }),
@@ -284,6 +313,46 @@ fn examples() -> BTreeMap<&'static str, Value> {
         (
             "recording.stop",
             json!({"type": "recording.stop", "ref": "r2"}),
+        ),
+        (
+            "annotation.stroke",
+            json!({"type": "annotation.stroke", "ref": "s1", "stroke_id": EVENT_ID,
+                   "panel_id": "p1", "source_id": "endoscope", "media_time_ms": 81234,
+                   "kind": "freehand", "points": [[0.1, 0.2], [0.15, 0.22], [0.2, 0.3]],
+                   "color": "#FF8800", "width": 0.004, "pinned": false}),
+        ),
+        (
+            "annotation.clear",
+            json!({"type": "annotation.clear", "ref": "s2", "scope": "all", "panel_id": null}),
+        ),
+        (
+            "pointer.move",
+            json!({"type": "pointer.move", "ref": "pt1", "panel_id": "p1",
+                   "source_id": "endoscope", "points": [[0.5, 0.5, 0], [0.52, 0.49, 100]]}),
+        ),
+        (
+            "chat.post",
+            json!({"type": "chat.post", "ref": "c9", "message_id": CORRELATION,
+                   "text": "Look at the\ncystic duct", "mentions": [HOST]}),
+        ),
+        (
+            "question.ask",
+            json!({"type": "question.ask", "ref": "q1", "question_id": EVENT_ID,
+                   "text": "Which plane?"}),
+        ),
+        (
+            "question.answer",
+            json!({"type": "question.answer", "ref": "q2", "question_id": EVENT_ID}),
+        ),
+        ("hand.raise", json!({"type": "hand.raise", "ref": "h1"})),
+        (
+            "hand.lower",
+            json!({"type": "hand.lower", "ref": "h2", "user_id": USER}),
+        ),
+        (
+            "teaching.settings",
+            json!({"type": "teaching.settings", "ref": "t1", "observers_may_annotate": true,
+                   "observer_chat": false, "stroke_fade_ms": 20000}),
         ),
     ])
 }
@@ -387,6 +456,22 @@ fn the_protocol_examples_are_valid() {
             m["recording"] = json!({"active": true, "recording_id": CORRELATION});
         }),
         json!({"type": "ack", "ref": "r1", "recording_id": CORRELATION, "position": 13}),
+        json!({"type": "hand.lower", "ref": "h3"}),
+        json!({"type": "teaching.settings", "ref": "t2"}),
+        json!({"type": "annotation.clear", "ref": "s3", "scope": "mine", "panel_id": "p2"}),
+        json!({"type": "error", "ref": "s1", "code": "stroke_too_large",
+               "message": "a stroke has at most 2048 points"}),
+        json!({"type": "error", "ref": "h1", "code": "already_raised",
+               "message": "your hand is raised already"}),
+        edited("event", |m| {
+            m["event_type"] = json!("PointerMoved");
+            m["data"] = json!({"session_id": SESSION, "panel_id": "p1", "source_id": null,
+                               "points": [[0.5, 0.5, 0], [1, 0, 1000]]});
+        }),
+        edited("event", |m| {
+            m["event_type"] = json!("HandRaised");
+            m["data"] = json!({"session_id": SESSION, "user_id": USER});
+        }),
         edited("event", |m| {
             m["event_type"] = json!("ArchiveAccessed");
             m["data"] = json!({"session_id": SESSION, "archive_id": CORRELATION, "user_id": USER,
@@ -591,6 +676,72 @@ fn malformed_messages_are_refused() {
         (
             "resumed with a negative count",
             edited("resumed", |m| m["replayed"] = json!(-1)),
+        ),
+        (
+            "stroke with a point of one number",
+            edited("annotation.stroke", |m| m["points"][0] = json!([0.1])),
+        ),
+        (
+            "stroke with 2049 points",
+            edited("annotation.stroke", |m| m["points"] = json!(vec![[0.5, 0.5]; 2049])),
+        ),
+        (
+            "stroke of an unknown kind",
+            edited("annotation.stroke", |m| m["kind"] = json!("square")),
+        ),
+        (
+            "stroke in a named colour",
+            edited("annotation.stroke", |m| m["color"] = json!("red")),
+        ),
+        (
+            "stroke without pinned",
+            edited("annotation.stroke", |m| {
+                m.as_object_mut().unwrap().remove("pinned");
+            }),
+        ),
+        (
+            "clear of an unknown scope",
+            edited("annotation.clear", |m| m["scope"] = json!("theirs")),
+        ),
+        (
+            "pointer batch of 21 samples",
+            edited("pointer.move", |m| m["points"] = json!(vec![json!([0.5, 0.5, 0]); 21])),
+        ),
+        (
+            "pointer sample past 1000 ms",
+            edited("pointer.move", |m| m["points"][1][2] = json!(1001)),
+        ),
+        (
+            "chat text of 1001 characters",
+            edited("chat.post", |m| m["text"] = json!("x".repeat(1001))),
+        ),
+        (
+            "chat mentioning a name, not an id",
+            edited("chat.post", |m| m["mentions"] = json!(["Dr Who"])),
+        ),
+        (
+            "question of 501 characters",
+            edited("question.ask", |m| m["text"] = json!("?".repeat(501))),
+        ),
+        (
+            "hand.raise for someone else",
+            edited("hand.raise", |m| m["user_id"] = json!(HOST)),
+        ),
+        (
+            "fade time under a second",
+            edited("teaching.settings", |m| m["stroke_fade_ms"] = json!(999)),
+        ),
+        (
+            "welcome without teaching",
+            edited("welcome", |m| {
+                m["session"].as_object_mut().unwrap().remove("teaching");
+            }),
+        ),
+        (
+            "welcome with a stroke outside the frame",
+            edited("welcome", |m| {
+                m["session"]["teaching"]["strokes"][0]["points"][0][0] = json!(1.5)
+            }),
         ),
     ];
     for (case, msg) in &cases {

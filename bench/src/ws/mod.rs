@@ -23,6 +23,7 @@ mod client;
 mod fleet;
 mod probes;
 mod stage;
+pub mod teaching;
 
 /// Options of the WebSocket suite.
 #[derive(Debug, Args)]

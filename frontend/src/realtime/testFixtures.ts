@@ -36,6 +36,13 @@ export function welcome(over: Partial<WelcomeMessage> = {}, session: Partial<Wel
       layout: { version: 1, panels: [panel("p1", 0, 0), panel("p2", 6, 0, 6, 6, "endoscope")] },
       sources: [{ panel_id: "p2", source_id: "endoscope" }],
       recording: { status: "idle", recording_id: null },
+      teaching: {
+        settings: { observers_may_annotate: false, observer_chat: true, stroke_fade_ms: 8000 },
+        strokes: [],
+        chat: [],
+        questions: [],
+        hands: [],
+      },
       ...session,
     },
   };

@@ -31,6 +31,9 @@ pub struct Replay {
     pub recording: ReplayRecording,
     /// Sources published and subscribers connected at that time.
     pub media: ReplayMedia,
+    /// Strokes shown then (unpinned ones older than the fade time left out), chat, questions,
+    /// raised hands and the host's switches.
+    pub teaching: ReplayTeaching,
     /// The time replayed to (`null`: the end of the log).
     pub at: Option<DateTime<Utc>>,
     /// Global position of the last event folded (0: none).
@@ -108,6 +111,194 @@ pub struct ReplaySubscriber {
     pub slots: Vec<Option<String>>,
 }
 
+/// The teaching tools at the replayed time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayTeaching {
+    pub settings: ReplayTeachingSettings,
+    /// Not cleared and not faded at that time (at most 500), in drawing order.
+    pub strokes: Vec<ReplayStroke>,
+    /// The last 200 messages, oldest first. The text may hold patient data.
+    pub chat: Vec<ReplayChatMessage>,
+    /// At most 200, oldest first.
+    pub questions: Vec<ReplayQuestion>,
+    /// Raised hands in the order raised.
+    pub hands: Vec<ReplayHand>,
+}
+
+/// The host's teaching switches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayTeachingSettings {
+    pub observers_may_annotate: bool,
+    pub observer_chat: bool,
+    /// How long an unpinned stroke stays, in ms.
+    pub stroke_fade_ms: u32,
+}
+
+/// `freehand`, `arrow` (`[tail, head]`) or `circle` (`[centre, rim]`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StrokeKind {
+    Freehand,
+    Arrow,
+    Circle,
+}
+
+/// A stroke on a panel's video; coordinates normalised to the video frame (0-1, top-left).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayStroke {
+    pub stroke_id: Uuid,
+    pub user_id: Uuid,
+    pub participant_id: Uuid,
+    pub drawn_at: Option<DateTime<Utc>>,
+    pub panel_id: String,
+    /// The source the panel showed when drawn.
+    pub source_id: Option<String>,
+    /// The media time of the frame drawn on, when the browser knew it.
+    pub media_time_ms: Option<u64>,
+    pub kind: StrokeKind,
+    /// `[x, y]` pairs.
+    #[schema(value_type = Vec<Vec<f64>>)]
+    pub points: Vec<[f64; 2]>,
+    /// `#rrggbb`.
+    pub color: String,
+    /// A share of the frame's width.
+    pub width: f64,
+    pub pinned: bool,
+}
+
+/// A chat message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayChatMessage {
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub text: String,
+    pub mentions: Vec<Uuid>,
+    pub posted_at: Option<DateTime<Utc>>,
+}
+
+/// A question to the host.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayQuestion {
+    pub question_id: Uuid,
+    pub user_id: Uuid,
+    pub text: String,
+    pub asked_at: Option<DateTime<Utc>>,
+    /// `null` while open.
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A raised hand.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayHand {
+    pub user_id: Uuid,
+    pub raised_at: Option<DateTime<Utc>>,
+}
+
+impl From<livesurgery_domain::teaching::TeachingView> for ReplayTeaching {
+    fn from(v: livesurgery_domain::teaching::TeachingView) -> ReplayTeaching {
+        use livesurgery_domain::events::StrokeKind as Kind;
+        use livesurgery_domain::teaching::{
+            ChatMessage, Hand, Question, Stroke, TeachingSettings, TeachingView,
+        };
+        let TeachingView {
+            settings:
+                TeachingSettings {
+                    observers_may_annotate,
+                    observer_chat,
+                    stroke_fade_ms,
+                },
+            strokes,
+            chat,
+            questions,
+            hands,
+        } = v;
+        ReplayTeaching {
+            settings: ReplayTeachingSettings {
+                observers_may_annotate,
+                observer_chat,
+                stroke_fade_ms,
+            },
+            strokes: strokes
+                .into_iter()
+                .map(
+                    |Stroke {
+                         stroke_id,
+                         user_id,
+                         participant_id,
+                         drawn_at,
+                         panel_id,
+                         source_id,
+                         media_time_ms,
+                         kind,
+                         points,
+                         color,
+                         width,
+                         pinned,
+                     }| ReplayStroke {
+                        stroke_id,
+                        user_id,
+                        participant_id,
+                        drawn_at,
+                        panel_id,
+                        source_id,
+                        media_time_ms,
+                        kind: match kind {
+                            Kind::Freehand => StrokeKind::Freehand,
+                            Kind::Arrow => StrokeKind::Arrow,
+                            Kind::Circle => StrokeKind::Circle,
+                        },
+                        points,
+                        color,
+                        width,
+                        pinned,
+                    },
+                )
+                .collect(),
+            chat: chat
+                .into_iter()
+                .map(
+                    |ChatMessage {
+                         message_id,
+                         user_id,
+                         text,
+                         mentions,
+                         posted_at,
+                     }| ReplayChatMessage {
+                        message_id,
+                        user_id,
+                        text,
+                        mentions,
+                        posted_at,
+                    },
+                )
+                .collect(),
+            questions: questions
+                .into_iter()
+                .map(
+                    |Question {
+                         question_id,
+                         user_id,
+                         text,
+                         asked_at,
+                         answered_at,
+                         answered: _,
+                     }| ReplayQuestion {
+                        question_id,
+                        user_id,
+                        text,
+                        asked_at,
+                        answered_at,
+                    },
+                )
+                .collect(),
+            hands: hands
+                .into_iter()
+                .map(|Hand { user_id, raised_at }| ReplayHand { user_id, raised_at })
+                .collect(),
+        }
+    }
+}
+
 impl From<livesurgery_domain::replay::SessionView> for Replay {
     fn from(v: livesurgery_domain::replay::SessionView) -> Replay {
         use livesurgery_domain::events::MediaKind;
@@ -136,6 +327,7 @@ impl From<livesurgery_domain::replay::SessionView> for Replay {
                     sources: published,
                     subscribers,
                 },
+            teaching,
             at,
             last_position,
             last_version,
@@ -237,6 +429,7 @@ impl From<livesurgery_domain::replay::SessionView> for Replay {
                     )
                     .collect(),
             },
+            teaching: teaching.into(),
             at,
             last_position,
             last_version,

@@ -49,6 +49,11 @@ impl Connection {
                 ))
                 .await;
         }
+        // Teaching messages have rates of their own, checked before the shared write limits so
+        // that a refused flood does not use up the user's writes.
+        if let Some(refusal) = self.teaching_rates.refusal(kind, reference.clone()) {
+            return self.send(&refusal).await;
+        }
         // The same write limits per user and per address as REST: more connections buy no
         // more rate.
         if kind != "ping"
@@ -167,6 +172,132 @@ impl Connection {
             ClientMessage::RecordingStop { reference } => {
                 let write = Write::Recording(RecordingChange::Stop);
                 self.command(reference, write, Action::StopRecording, "recording.stop")
+                    .await
+            }
+            ClientMessage::AnnotationStroke {
+                reference,
+                stroke_id,
+                panel_id,
+                source_id,
+                media_time_ms,
+                kind: stroke_kind,
+                points,
+                color,
+                width,
+                pinned,
+            } => {
+                let points = match crate::app::teaching::stroke_points(&points) {
+                    Ok(points) => points,
+                    Err(error) => {
+                        return self
+                            .send(&ServerMessage::error(
+                                Some(reference),
+                                error.code,
+                                error.message,
+                            ))
+                            .await;
+                    }
+                };
+                let command = SessionCommand::DrawStroke {
+                    stroke_id,
+                    panel_id,
+                    source_id,
+                    media_time_ms,
+                    kind: stroke_kind,
+                    points,
+                    color,
+                    width,
+                    pinned,
+                };
+                self.command(reference, Write::Command(command), Action::Annotate, kind)
+                    .await
+            }
+            ClientMessage::AnnotationClear {
+                reference,
+                scope,
+                panel_id,
+            } => {
+                let action = match scope {
+                    ClearScope::Mine => Action::Annotate,
+                    ClearScope::All => Action::ClearAnnotations,
+                };
+                let command = SessionCommand::ClearAnnotations { scope, panel_id };
+                self.command(reference, Write::Command(command), action, kind)
+                    .await
+            }
+            ClientMessage::PointerMove {
+                reference,
+                panel_id,
+                source_id,
+                points,
+            } => {
+                let command = SessionCommand::MovePointer {
+                    panel_id,
+                    source_id,
+                    points,
+                };
+                self.command(reference, Write::Command(command), Action::Annotate, kind)
+                    .await
+            }
+            ClientMessage::ChatPost {
+                reference,
+                message_id,
+                text,
+                mentions,
+            } => {
+                let command = SessionCommand::PostChatMessage {
+                    message_id,
+                    text,
+                    mentions,
+                };
+                self.command(reference, Write::Command(command), Action::PostChat, kind)
+                    .await
+            }
+            ClientMessage::QuestionAsk {
+                reference,
+                question_id,
+                text,
+            } => {
+                let command = SessionCommand::AskQuestion { question_id, text };
+                self.command(reference, Write::Command(command), Action::AskQuestion, kind)
+                    .await
+            }
+            ClientMessage::QuestionAnswer {
+                reference,
+                question_id,
+            } => {
+                let command = SessionCommand::AnswerQuestion { question_id };
+                let action = Action::AnswerQuestion;
+                self.command(reference, Write::Command(command), action, kind)
+                    .await
+            }
+            ClientMessage::HandRaise { reference } => {
+                let command = SessionCommand::RaiseHand;
+                self.command(reference, Write::Command(command), Action::RaiseHand, kind)
+                    .await
+            }
+            ClientMessage::HandLower { reference, user_id } => {
+                let action = match user_id {
+                    Some(user) if user != self.writer.claims.sub => Action::LowerHands,
+                    _ => Action::RaiseHand,
+                };
+                let command = SessionCommand::LowerHand { user_id };
+                self.command(reference, Write::Command(command), action, kind)
+                    .await
+            }
+            ClientMessage::TeachingSettings {
+                reference,
+                observers_may_annotate,
+                observer_chat,
+                stroke_fade_ms,
+            } => {
+                let command = SessionCommand::ChangeTeachingSettings {
+                    observers_may_annotate,
+                    observer_chat,
+                    stroke_fade_ms,
+                };
+                let action = Action::ChangeTeachingSettings;
+                self.command(reference, Write::Command(command), action, kind)
                     .await
             }
         }
@@ -304,6 +435,14 @@ fn action_of(kind: &str) -> Option<Action> {
         "recording.start" => Some(Action::StartRecording),
         "recording.stop" => Some(Action::StopRecording),
         "media.subscribe" => Some(Action::SubscribeMedia),
+        // Clearing everyone's strokes and lowering someone else's hand need more, which the
+        // body says: the domain checks that.
+        "annotation.stroke" | "annotation.clear" | "pointer.move" => Some(Action::Annotate),
+        "chat.post" => Some(Action::PostChat),
+        "question.ask" => Some(Action::AskQuestion),
+        "question.answer" => Some(Action::AnswerQuestion),
+        "hand.raise" | "hand.lower" => Some(Action::RaiseHand),
+        "teaching.settings" => Some(Action::ChangeTeachingSettings),
         _ => None,
     }
 }

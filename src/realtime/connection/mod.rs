@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use livesurgery_domain::events::{FirstFrameDecoded, LeaveReason};
+use livesurgery_domain::events::{ClearScope, FirstFrameDecoded, LeaveReason};
 use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::SessionRole;
 use livesurgery_domain::session::{SessionCommand, SessionStatus};
@@ -27,10 +27,12 @@ use super::protocol::{
     WelcomeReason, close,
 };
 use super::{Gateway, Push, Resume, Signal, SnapshotAt};
+use rates::TeachingRates;
 use writes::{Job, WRITES_IN_FLIGHT, Write, Writer, run_writes};
 
 mod messages;
 mod presence;
+mod rates;
 mod writes;
 use crate::app::commands::CommandError;
 use crate::app::identity::participant_context;
@@ -99,6 +101,7 @@ pub async fn ws(
         gateway,
         socket,
         limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+        teaching_rates: TeachingRates::new(),
         // The connection's peer, never a forwarded-for header (as REST's limits count it).
         address: req.peer_addr().map(|a| a.ip()),
         last_sent: 0,
@@ -195,6 +198,8 @@ struct Connection {
     signal: Arc<Signal>,
     socket: actix_ws::Session,
     limiter: DefaultDirectRateLimiter,
+    /// The rates of strokes, pointer batches and chat of this connection's participant.
+    teaching_rates: TeachingRates,
     /// The client's address, for the write limits per address shared with REST.
     address: Option<std::net::IpAddr>,
     /// The position of the last event the client has (from a welcome, a replay or a push).

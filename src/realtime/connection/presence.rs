@@ -71,7 +71,7 @@ impl Connection {
 
     pub(super) async fn welcome(&mut self, reason: WelcomeReason) -> Flow {
         let snapshot = self.snapshot().await?;
-        let Some(session) = SessionSnapshot::of(&snapshot.state) else {
+        let Some(session) = SessionSnapshot::of(&snapshot.state, Utc::now()) else {
             return Err(Ending::new(1011, "no such session", None));
         };
         let role = snapshot

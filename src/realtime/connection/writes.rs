@@ -1,6 +1,6 @@
-//! A connection's writes (layout and source changes, starting and stopping the recording): run
-//! one at a time by the connection's writer task, so pushes keep flowing while a write waits for
-//! its turn on the stream.
+//! A connection's writes (layout and source changes, starting and stopping the recording, the
+//! teaching tools): run one at a time by the connection's writer task, so pushes keep flowing
+//! while a write waits for its turn on the stream.
 
 use super::*;
 use crate::app::Operation;
@@ -9,7 +9,7 @@ use crate::app::commands::Accepted;
 
 /// What a client's write asks of the session.
 pub(super) enum Write {
-    /// A command as the client sent it (layout, source).
+    /// A command as the client sent it (layout, source, teaching).
     Command(SessionCommand),
     /// Start or stop the recording: the command depends on the session's state.
     Recording(RecordingChange),

@@ -85,6 +85,48 @@ fn layout_changes() -> impl Strategy<Value = Value> {
         .prop_map(|(panels, add, remove)| json!({"panels": panels, "add": add, "remove": remove}))
 }
 
+/// A uuid field: mostly a uuid, sometimes anything.
+fn uuid() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        6 => any::<u128>().prop_map(|n| json!(uuid::Uuid::from_u128(n))),
+        1 => any_json(),
+    ]
+}
+
+/// A coordinate: mostly in the frame, sometimes outside it or not a number.
+fn coordinate() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        6 => (0.0..=1.0f64).prop_map(|f| json!(f)),
+        1 => (-1e6..1e6f64).prop_map(|f| json!(f)),
+        1 => any_json(),
+    ]
+}
+
+/// Points of a stroke (`[x, y]`) or of the pointer (`[x, y, t_ms]`), sometimes malformed.
+fn points() -> impl Strategy<Value = Value> {
+    let point = prop_oneof![
+        6 => (coordinate(), coordinate()).prop_map(|(x, y)| json!([x, y])),
+        2 => (coordinate(), coordinate(), count()).prop_map(|(x, y, t)| json!([x, y, t])),
+        1 => any_json(),
+    ];
+    prop::collection::vec(point, 0..30).prop_map(Value::Array)
+}
+
+/// The fields of a teaching message, shaped like `kind`'s.
+fn teaching_fields() -> impl Strategy<Value = Value> {
+    (
+        uuid(),
+        points(),
+        prop::sample::select(vec!["freehand", "arrow", "circle", "square", "mine", "all"]),
+        prop_oneof![".{0,40}", "#[0-9a-fA-F]{6}"],
+        (-1.0..1.0f64, any::<bool>(), prop::option::of(any::<u32>())),
+    )
+        .prop_map(|(id, points, word, text, (width, flag, number))| {
+            json!({"id": id, "points": points, "word": word, "text": text, "width": width,
+                   "flag": flag, "number": number})
+        })
+}
+
 /// A message shaped like one of the protocol's types, its fields drawn wide.
 fn message() -> impl Strategy<Value = Value> {
     let kind = prop_oneof![
@@ -98,8 +140,9 @@ fn message() -> impl Strategy<Value = Value> {
         layout_changes(),
         prop::option::of(".{0,140}"),
         prop::collection::vec(prop::option::of("[a-z0-9._-]{0,70}"), 0..40),
+        teaching_fields(),
     )
-        .prop_map(|(kind, reference, number, changes, text, slots)| {
+        .prop_map(|(kind, reference, number, changes, text, slots, t)| {
             let mut m = json!({"type": kind, "ref": reference});
             match kind.as_str() {
                 "resume" => m = json!({"type": kind, "after_position": number}),
@@ -115,6 +158,41 @@ fn message() -> impl Strategy<Value = Value> {
                 "media.first_frame" => {
                     m["source_id"] = json!(text);
                     m["join_to_first_frame_ms"] = number;
+                }
+                "annotation.stroke" => {
+                    m["stroke_id"] = t["id"].clone();
+                    m["panel_id"] = json!(text.clone().unwrap_or_default());
+                    m["source_id"] = json!(text);
+                    m["media_time_ms"] = t["number"].clone();
+                    m["kind"] = t["word"].clone();
+                    m["points"] = t["points"].clone();
+                    m["color"] = t["text"].clone();
+                    m["width"] = t["width"].clone();
+                    m["pinned"] = t["flag"].clone();
+                }
+                "annotation.clear" => {
+                    m["scope"] = t["word"].clone();
+                    m["panel_id"] = json!(text);
+                }
+                "pointer.move" => {
+                    m["panel_id"] = json!(text.clone().unwrap_or_default());
+                    m["source_id"] = json!(text);
+                    m["points"] = t["points"].clone();
+                }
+                "chat.post" => {
+                    m["message_id"] = t["id"].clone();
+                    m["text"] = t["text"].clone();
+                    m["mentions"] = json!([t["id"].clone()]);
+                }
+                "question.ask" => {
+                    m["question_id"] = t["id"].clone();
+                    m["text"] = t["text"].clone();
+                }
+                "question.answer" => m["question_id"] = t["id"].clone(),
+                "hand.lower" if t["flag"] == true => m["user_id"] = t["id"].clone(),
+                "teaching.settings" => {
+                    m["observer_chat"] = t["flag"].clone();
+                    m["stroke_fade_ms"] = t["number"].clone();
                 }
                 _ => {}
             }
@@ -156,7 +234,16 @@ proptest! {
                     | ClientMessage::MediaSubscribe { reference, .. }
                     | ClientMessage::MediaFirstFrame { reference, .. }
                     | ClientMessage::RecordingStart { reference }
-                    | ClientMessage::RecordingStop { reference } => Some(reference),
+                    | ClientMessage::RecordingStop { reference }
+                    | ClientMessage::AnnotationStroke { reference, .. }
+                    | ClientMessage::AnnotationClear { reference, .. }
+                    | ClientMessage::PointerMove { reference, .. }
+                    | ClientMessage::ChatPost { reference, .. }
+                    | ClientMessage::QuestionAsk { reference, .. }
+                    | ClientMessage::QuestionAnswer { reference, .. }
+                    | ClientMessage::HandRaise { reference }
+                    | ClientMessage::HandLower { reference, .. }
+                    | ClientMessage::TeachingSettings { reference, .. } => Some(reference),
                     ClientMessage::Ping { reference } => reference.as_ref(),
                     ClientMessage::Resume { .. } => None,
                 };
@@ -172,7 +259,10 @@ proptest! {
     #[test]
     fn unknown_fields_are_refused(value in message(), field in "[a-z_]{1,12}", extra in any_json()) {
         prop_assume!(!["type", "ref", "after_position", "base_version", "changes", "panel_id",
-            "source_id", "slots", "join_to_first_frame_ms"].contains(&field.as_str()));
+            "source_id", "slots", "join_to_first_frame_ms", "stroke_id", "media_time_ms", "kind",
+            "points", "color", "width", "pinned", "scope", "message_id", "text", "mentions",
+            "question_id", "user_id", "observers_may_annotate", "observer_chat",
+            "stroke_fade_ms"].contains(&field.as_str()));
         let mut value = value;
         value[field.as_str()] = extra;
         let parsed = parse(&value.to_string());

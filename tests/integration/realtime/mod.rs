@@ -12,6 +12,7 @@ mod panel_names;
 mod presence;
 mod recording;
 mod resume;
+mod teaching;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

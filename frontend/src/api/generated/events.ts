@@ -38,11 +38,51 @@ export interface AccessDeniedData {
     | "verify_audit"
     | "replay_session"
     | "manage_users"
-    | "rebuild_projections";
+    | "rebuild_projections"
+    | "annotate"
+    | "clear_annotations"
+    | "post_chat"
+    | "ask_question"
+    | "answer_question"
+    | "raise_hand"
+    | "lower_hands"
+    | "change_teaching_settings";
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   route: string;
   status: 403 | 404;
   reason: string;
+}
+
+/**
+ * Envelope `data` of an AnnotationCleared event. Strokes were cleared: scope mine = the strokes of user_id (the actor), all = everyone's (the host's clear_annotations); panel_id null = on every panel. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface AnnotationClearedData {
+  session_id: string;
+  user_id: string;
+  scope: "mine" | "all";
+  panel_id: string | null;
+}
+
+/**
+ * Envelope `data` of an AnnotationStroke event. One finished stroke (pen up) on a panel's video, simplified (Ramer–Douglas–Peucker) before it was written. Coordinates are normalised to the video frame: x, y in 0..=1 of the displayed picture (letterboxing excluded), origin top-left. An arrow is [tail, head], a circle [centre, a point on the rim]. source_id = the source the panel showed; media_time_ms = the media time of the frame drawn on (null: the browser did not know it). width is a share of the frame's width. An unpinned stroke fades after the session's stroke_fade_ms. user_id and participant_id repeat the envelope's actor for the session's fold. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface AnnotationStrokeData {
+  session_id: string;
+  stroke_id: string;
+  user_id: string;
+  participant_id: string;
+  panel_id: string;
+  source_id: string | null;
+  media_time_ms: number | null;
+  kind: "freehand" | "arrow" | "circle";
+  /**
+   * @minItems 2
+   * @maxItems 256
+   */
+  points: number[][];
+  color: string;
+  width: number;
+  pinned: boolean;
 }
 
 /**
@@ -123,6 +163,20 @@ export interface AuditTrailReadData {
 }
 
 /**
+ * Envelope `data` of a ChatMessagePosted event. A chat message to the whole session: plain text (line breaks allowed), trimmed. It may hold patient data: it is in the log and the read models only, never in log lines or metric labels. mentions = members of the session, deduplicated. user_id repeats the envelope's actor for the session's fold. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface ChatMessagePostedData {
+  session_id: string;
+  message_id: string;
+  user_id: string;
+  text: string;
+  /**
+   * @maxItems 20
+   */
+  mentions: string[];
+}
+
+/**
  * Envelope `data` of a FirstFrameDecoded event. A client reported over the WebSocket that it decoded its first frame (client-measured). source null = the client did not say which. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface FirstFrameDecodedData {
@@ -144,6 +198,22 @@ export interface FirstFrameDeliveredData {
   source: string;
   slot: number;
   join_to_first_frame_ms: number;
+}
+
+/**
+ * Envelope `data` of a HandLowered event. A raised hand was lowered: user_id = whose hand (the actor's own, or anyone's when the actor is the host). Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface HandLoweredData {
+  session_id: string;
+  user_id: string;
+}
+
+/**
+ * Envelope `data` of a HandRaised event. A member raised their hand: user_id is the actor's user (repeated here for the session's fold); the host sees raised hands in the order raised. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface HandRaisedData {
+  session_id: string;
+  user_id: string;
 }
 
 /**
@@ -307,6 +377,20 @@ export interface ParticipantLeftData {
 }
 
 /**
+ * Envelope `data` of a PointerMoved event. The laser pointer over a panel's video: the samples of one interval (at most one event per 200 ms per participant while the pointer is active). Each sample is [x, y, t_ms], x and y normalised to the video frame like a stroke's, t_ms the offset from the first sample. Kept in the log as record (a reviewer sees what was pointed at); not part of the session's state. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface PointerMovedData {
+  session_id: string;
+  panel_id: string;
+  source_id: string | null;
+  /**
+   * @minItems 1
+   * @maxItems 20
+   */
+  points: number[][];
+}
+
+/**
  * Envelope `data` of a PublisherConnected event. A publisher's WHIP session is up: it publishes the source `source` (unique among the session's publishers). resource_id = the WHIP resource. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface PublisherConnectedData {
@@ -336,6 +420,24 @@ export interface PublisherDisconnectedData {
     | "setup_timeout"
     | "token_expired"
     | "interrupted";
+}
+
+/**
+ * Envelope `data` of a QuestionAnswered event. The host marked a question answered. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface QuestionAnsweredData {
+  session_id: string;
+  question_id: string;
+}
+
+/**
+ * Envelope `data` of a QuestionAsked event. A question to the host: plain text (line breaks allowed), trimmed; like chat it may hold patient data. user_id repeats the envelope's actor for the session's fold. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface QuestionAskedData {
+  session_id: string;
+  question_id: string;
+  user_id: string;
+  text: string;
 }
 
 /**
@@ -531,6 +633,16 @@ export interface SubscriptionChangedData {
 }
 
 /**
+ * Envelope `data` of a TeachingSettingsChanged event. The host changed the session's teaching switches; a field is present only when it changed. Before any change: observers_may_annotate false, observer_chat true, stroke_fade_ms 8000. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
+ */
+export interface TeachingSettingsChangedData {
+  session_id: string;
+  observers_may_annotate?: boolean;
+  observer_chat?: boolean;
+  stroke_fade_ms?: number;
+}
+
+/**
  * Envelope `data` of a TrackPublished event. A track of a publisher is received and forwarded. resource_id = the publisher's WHIP resource; codec lowercase (vp8, h264, opus); mid = the SDP media id. Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface TrackPublishedData {
@@ -607,6 +719,8 @@ export interface UserRoleChangedData {
 /** The `data` of each event type, by type. */
 export interface EventDataByType {
   AccessDenied: AccessDeniedData;
+  AnnotationCleared: AnnotationClearedData;
+  AnnotationStroke: AnnotationStrokeData;
   ArchiveAccessed: ArchiveAccessedData;
   ArchiveClosed: ArchiveClosedData;
   ArchiveExpired: ArchiveExpiredData;
@@ -614,8 +728,11 @@ export interface EventDataByType {
   ArchiveOpened: ArchiveOpenedData;
   ArchiveRetentionChanged: ArchiveRetentionChangedData;
   AuditTrailRead: AuditTrailReadData;
+  ChatMessagePosted: ChatMessagePostedData;
   FirstFrameDecoded: FirstFrameDecodedData;
   FirstFrameDelivered: FirstFrameDeliveredData;
+  HandLowered: HandLoweredData;
+  HandRaised: HandRaisedData;
   KeyframeRequested: KeyframeRequestedData;
   LayoutInitialized: LayoutInitializedData;
   LayoutUpdated: LayoutUpdatedData;
@@ -625,8 +742,11 @@ export interface EventDataByType {
   MemberRoleChanged: MemberRoleChangedData;
   ParticipantJoined: ParticipantJoinedData;
   ParticipantLeft: ParticipantLeftData;
+  PointerMoved: PointerMovedData;
   PublisherConnected: PublisherConnectedData;
   PublisherDisconnected: PublisherDisconnectedData;
+  QuestionAnswered: QuestionAnsweredData;
+  QuestionAsked: QuestionAskedData;
   RecordingOverrun: RecordingOverrunData;
   RecordingRequested: RecordingRequestedData;
   RecordingStarted: RecordingStartedData;
@@ -645,6 +765,7 @@ export interface EventDataByType {
   SubscriberConnected: SubscriberConnectedData;
   SubscriberDisconnected: SubscriberDisconnectedData;
   SubscriptionChanged: SubscriptionChangedData;
+  TeachingSettingsChanged: TeachingSettingsChangedData;
   TrackPublished: TrackPublishedData;
   TrackUnpublished: TrackUnpublishedData;
   UserDeactivated: UserDeactivatedData;

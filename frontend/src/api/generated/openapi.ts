@@ -1304,6 +1304,11 @@ export interface components {
             /** @description Sources published and subscribers connected at that time. */
             media: components["schemas"]["ReplayMedia"];
             /**
+             * @description Strokes shown then (unpinned ones older than the fade time left out), chat, questions,
+             *     raised hands and the host's switches.
+             */
+            teaching: components["schemas"]["ReplayTeaching"];
+            /**
              * Format: date-time
              * @description The time replayed to (`null`: the end of the log).
              */
@@ -1323,6 +1328,24 @@ export interface components {
              * @description When the last event folded was recorded.
              */
             last_recorded_at?: string | null;
+        };
+        /** @description A chat message. */
+        ReplayChatMessage: {
+            /** Format: uuid */
+            message_id: string;
+            /** Format: uuid */
+            user_id: string;
+            text: string;
+            mentions: string[];
+            /** Format: date-time */
+            posted_at?: string | null;
+        };
+        /** @description A raised hand. */
+        ReplayHand: {
+            /** Format: uuid */
+            user_id: string;
+            /** Format: date-time */
+            raised_at?: string | null;
         };
         ReplayLayout: {
             /** Format: int64 */
@@ -1354,6 +1377,21 @@ export interface components {
              */
             joined_at?: string | null;
         };
+        /** @description A question to the host. */
+        ReplayQuestion: {
+            /** Format: uuid */
+            question_id: string;
+            /** Format: uuid */
+            user_id: string;
+            text: string;
+            /** Format: date-time */
+            asked_at?: string | null;
+            /**
+             * Format: date-time
+             * @description `null` while open.
+             */
+            answered_at?: string | null;
+        };
         ReplayRecording: {
             state: components["schemas"]["Recording"];
             /** Format: uuid */
@@ -1373,6 +1411,36 @@ export interface components {
             /** @description Its video had stopped arriving (`SourceStalled` without `SourceResumed` yet). */
             stalled: boolean;
         };
+        /** @description A stroke on a panel's video; coordinates normalised to the video frame (0-1, top-left). */
+        ReplayStroke: {
+            /** Format: uuid */
+            stroke_id: string;
+            /** Format: uuid */
+            user_id: string;
+            /** Format: uuid */
+            participant_id: string;
+            /** Format: date-time */
+            drawn_at?: string | null;
+            panel_id: string;
+            /** @description The source the panel showed when drawn. */
+            source_id?: string | null;
+            /**
+             * Format: int64
+             * @description The media time of the frame drawn on, when the browser knew it.
+             */
+            media_time_ms?: number | null;
+            kind: components["schemas"]["StrokeKind"];
+            /** @description `[x, y]` pairs. */
+            points: number[][];
+            /** @description `#rrggbb`. */
+            color: string;
+            /**
+             * Format: double
+             * @description A share of the frame's width.
+             */
+            width: number;
+            pinned: boolean;
+        };
         ReplaySubscriber: {
             /**
              * Format: uuid
@@ -1385,6 +1453,28 @@ export interface components {
             participant_id: string;
             /** @description The source each video slot shows, in slot order (`null`: nothing). */
             slots: (string | null)[];
+        };
+        /** @description The teaching tools at the replayed time. */
+        ReplayTeaching: {
+            settings: components["schemas"]["ReplayTeachingSettings"];
+            /** @description Not cleared and not faded at that time (at most 500), in drawing order. */
+            strokes: components["schemas"]["ReplayStroke"][];
+            /** @description The last 200 messages, oldest first. The text may hold patient data. */
+            chat: components["schemas"]["ReplayChatMessage"][];
+            /** @description At most 200, oldest first. */
+            questions: components["schemas"]["ReplayQuestion"][];
+            /** @description Raised hands in the order raised. */
+            hands: components["schemas"]["ReplayHand"][];
+        };
+        /** @description The host's teaching switches. */
+        ReplayTeachingSettings: {
+            observers_may_annotate: boolean;
+            observer_chat: boolean;
+            /**
+             * Format: int32
+             * @description How long an unpinned stroke stays, in ms.
+             */
+            stroke_fade_ms: number;
         };
         ReplayTrack: {
             /** @description `audio` or `video`. */
@@ -1586,6 +1676,11 @@ export interface components {
          * @enum {string}
          */
         Status: "scheduled" | "live" | "ended" | "cancelled";
+        /**
+         * @description `freehand`, `arrow` (`[tail, head]`) or `circle` (`[centre, rim]`).
+         * @enum {string}
+         */
+        StrokeKind: "freehand" | "arrow" | "circle";
         /**
          * @description Which source each video slot of the caller's subscriptions shows (`null`: none). Slots
          *     past the list keep theirs.

@@ -21,6 +21,60 @@ export interface AckMessage {
 }
 
 /**
+ * Client to server: clear strokes, written as `AnnotationCleared`: `scope` `mine` (one's own: everyone who may annotate) or `all` (everyone's: hosts and admins), on panel `panel_id` or, when null, on every panel. Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface AnnotationClearMessage {
+  type: "annotation.clear";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  scope: "mine" | "all";
+  panel_id: string | null;
+}
+
+/**
+ * Client to server: one finished stroke (pen up) on panel `panel_id`'s video, written as `AnnotationStroke`. `points` are `[x, y]` normalised to the video frame (0..=1, origin top-left); the server refuses more than 2048 (`stroke_too_large`), simplifies the rest (Ramer–Douglas–Peucker, epsilon 0.002, raised until at most 256 remain), and refuses a point outside 0..=1, a colour that is not `#rrggbb` or a width outside 0.001..=0.05 (`validation_failed`, the field named). An arrow is `[tail, head]`, a circle `[centre, rim]`. Hosts and surgeons; observers when the host allows it. At most 10 per second (burst 20), else `rate_limited`. Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface AnnotationStrokeMessage {
+  type: "annotation.stroke";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  stroke_id: string;
+  panel_id: string;
+  source_id: string | null;
+  media_time_ms: number | null;
+  kind: "freehand" | "arrow" | "circle";
+  /**
+   * @minItems 2
+   * @maxItems 2048
+   */
+  points: number[][];
+  color: string;
+  width: number;
+  pinned: boolean;
+}
+
+/**
+ * Client to server: a chat message to the session, written as `ChatMessagePosted`: plain text of 1 to 1000 characters (line breaks allowed, no other control or bidirectional characters), `mentions` the user ids of members (at most 20). Every member; observers while the host leaves observer chat on. Chat and questions together: at most 2 per second (burst 5), else `rate_limited`. Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface ChatPostMessage {
+  type: "chat.post";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  message_id: string;
+  text: string;
+  /**
+   * @maxItems 20
+   */
+  mentions: string[];
+}
+
+/**
  * Server to client: a client message was refused (or failed); `ref` echoes the message's `ref`, or is null when it had none. `current_version` (the current layout version) comes with `base_version_ahead`.
  */
 export interface ErrorMessage {
@@ -41,6 +95,9 @@ export interface ErrorMessage {
     | "invalid_transition"
     | "not_a_member"
     | "already_exists"
+    | "stroke_too_large"
+    | "already_raised"
+    | "not_present"
     | "internal_error";
   message: string;
   current_version?: number;
@@ -98,7 +155,16 @@ export interface EventMessage {
     | "FirstFrameDecoded"
     | "MediaQualitySampled"
     | "SourceStalled"
-    | "SourceResumed";
+    | "SourceResumed"
+    | "AnnotationStroke"
+    | "AnnotationCleared"
+    | "PointerMoved"
+    | "ChatMessagePosted"
+    | "QuestionAsked"
+    | "QuestionAnswered"
+    | "HandRaised"
+    | "HandLowered"
+    | "TeachingSettingsChanged";
   schema_version: number;
   /**
    * The event's data; validated by `schemas/events/<event_type>.json`.
@@ -117,6 +183,29 @@ export interface EventMessage {
    */
   time: string;
   correlation_id: string;
+}
+
+/**
+ * Client to server: lower a raised hand, written as `HandLowered`: one's own when `user_id` is absent or one's own id, anyone's for hosts and admins (`not_found` when that hand is not raised). Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface HandLowerMessage {
+  type: "hand.lower";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  user_id?: string;
+}
+
+/**
+ * Client to server: raise one's hand, written as `HandRaised` (every member; `already_raised` when it is). Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface HandRaiseMessage {
+  type: "hand.raise";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
 }
 
 /**
@@ -244,6 +333,24 @@ export interface PingMessage {
 }
 
 /**
+ * Client to server: the laser pointer's samples over panel `panel_id` since the last batch (send at most one per 200 ms while the pointer is active), written as `PointerMoved`. Each sample is `[x, y, t_ms]`: x, y normalised to the video frame, t_ms the offset from the batch's first sample (0..=1000). 1 to 20 samples. Like strokes: hosts and surgeons, observers when the host allows it. At most 6 per second (burst 10), else `rate_limited`. Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface PointerMoveMessage {
+  type: "pointer.move";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  panel_id: string;
+  source_id: string | null;
+  /**
+   * @minItems 1
+   * @maxItems 20
+   */
+  points: number[][];
+}
+
+/**
  * Server to client: the answer to a `ping`, echoing its `ref` (null when it had none), with the server's time.
  */
 export interface PongMessage {
@@ -253,6 +360,31 @@ export interface PongMessage {
    */
   ref: string | null;
   time: string;
+}
+
+/**
+ * Client to server: mark a question answered, written as `QuestionAnswered` (hosts and admins; `not_found` for an unknown question, `no_change` for one answered already). Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface QuestionAnswerMessage {
+  type: "question.answer";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  question_id: string;
+}
+
+/**
+ * Client to server: a question to the host, written as `QuestionAsked`: plain text of 1 to 500 characters. Every member. Shares the chat's rate (2 per second, burst 5). Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface QuestionAskMessage {
+  type: "question.ask";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  question_id: string;
+  text: string;
 }
 
 /**
@@ -306,6 +438,20 @@ export interface SourceSelectMessage {
   ref: string;
   panel_id: string;
   source_id: string | null;
+}
+
+/**
+ * Client to server: the host changes the session's teaching switches, written as `TeachingSettingsChanged`: whether observers may annotate, whether observers may chat, and how long an unpinned stroke stays (ms, 1000..=600000). Each field optional; absent = unchanged (`no_change` when nothing would change). Answered by `ack` or `error` with the same `ref`; every participant then receives the event as an `event`.
+ */
+export interface TeachingSettingsMessage {
+  type: "teaching.settings";
+  /**
+   * The client's reference for this message, echoed in the matching `ack` or `error`.
+   */
+  ref: string;
+  observers_may_annotate?: boolean;
+  observer_chat?: boolean;
+  stroke_fade_ms?: number;
 }
 
 /**
@@ -379,6 +525,64 @@ export interface Session {
     status: "idle" | "requested" | "recording" | "stopped";
     recording_id: string | null;
   };
+  /**
+   * Teaching tools as of `position`: the host's switches; strokes not cleared (pinned ones, and unpinned ones younger than `stroke_fade_ms` when the welcome was sent; at most 500); the last 200 chat messages; the questions (at most 200, oldest first); raised hands in the order raised. Pointer samples are not here: they are transient (the `PointerMoved` events carry them).
+   */
+  teaching: {
+    settings: {
+      observers_may_annotate: boolean;
+      observer_chat: boolean;
+      stroke_fade_ms: number;
+    };
+    /**
+     * @maxItems 500
+     */
+    strokes: {
+      stroke_id: string;
+      user_id: string;
+      participant_id: string;
+      drawn_at: string | null;
+      panel_id: string;
+      source_id: string | null;
+      media_time_ms: number | null;
+      kind: "freehand" | "arrow" | "circle";
+      /**
+       * @minItems 2
+       * @maxItems 256
+       */
+      points: number[][];
+      color: string;
+      width: number;
+      pinned: boolean;
+    }[];
+    /**
+     * @maxItems 200
+     */
+    chat: {
+      message_id: string;
+      user_id: string;
+      text: string;
+      /**
+       * @maxItems 20
+       */
+      mentions: string[];
+      posted_at: string | null;
+    }[];
+    /**
+     * @maxItems 200
+     */
+    questions: {
+      question_id: string;
+      user_id: string;
+      text: string;
+      asked_at: string | null;
+      answered_at: string | null;
+    }[];
+    hands: {
+      user_id: string;
+      raised_at: string | null;
+    }[];
+  };
 }
 export interface Panel {
   id: string;
@@ -404,4 +608,4 @@ export interface Panel {
 export type ServerMessage = AckMessage | ErrorMessage | EventMessage | MediaSubscribedMessage | PongMessage | ResumedMessage | WelcomeMessage;
 
 /** Every message a client may send. */
-export type ClientMessage = LayoutUpdateMessage | MediaFirstFrameMessage | MediaSubscribeMessage | PingMessage | RecordingStartMessage | RecordingStopMessage | ResumeMessage | SourceSelectMessage;
+export type ClientMessage = AnnotationClearMessage | AnnotationStrokeMessage | ChatPostMessage | HandLowerMessage | HandRaiseMessage | LayoutUpdateMessage | MediaFirstFrameMessage | MediaSubscribeMessage | PingMessage | PointerMoveMessage | QuestionAnswerMessage | QuestionAskMessage | RecordingStartMessage | RecordingStopMessage | ResumeMessage | SourceSelectMessage | TeachingSettingsMessage;
