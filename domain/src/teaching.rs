@@ -223,19 +223,18 @@ impl TeachingState {
                     q.answered_at = at;
                 }
             }
-            Event::HandRaised(e) => {
-                if !self.hands.iter().any(|h| h.user_id == e.user_id) {
-                    self.hands.push(Hand {
-                        user_id: e.user_id,
-                        raised_at: at,
-                    });
-                }
+            Event::HandRaised(e) if !self.hands.iter().any(|h| h.user_id == e.user_id) => {
+                self.hands.push(Hand {
+                    user_id: e.user_id,
+                    raised_at: at,
+                });
             }
             Event::HandLowered(e) => self.hands.retain(|h| h.user_id != e.user_id),
             Event::MemberRemoved(e) => self.hands.retain(|h| h.user_id != e.user_id),
             Event::TeachingSettingsChanged(e) => {
                 let s = &mut self.settings;
-                s.observers_may_annotate = e.observers_may_annotate.unwrap_or(s.observers_may_annotate);
+                s.observers_may_annotate =
+                    e.observers_may_annotate.unwrap_or(s.observers_may_annotate);
                 s.observer_chat = e.observer_chat.unwrap_or(s.observer_chat);
                 s.stroke_fade_ms = e.stroke_fade_ms.unwrap_or(s.stroke_fade_ms);
             }
@@ -356,7 +355,11 @@ fn check_color(color: &str) -> Result<String, DomainError> {
 
 /// Checks text that may span lines (chat, questions): 1 to `max` characters once trimmed, no
 /// control character but `\n`, no spoofing characters. Returns it trimmed, `\r\n` as `\n`.
-fn check_multiline_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+fn check_multiline_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<String, DomainError> {
     let text = value.replace("\r\n", "\n").trim().to_owned();
     if text.is_empty() || text.chars().count() > max {
         return Err(DomainError::validation(
@@ -531,7 +534,12 @@ pub(crate) fn post_chat(
             format!("{stranger} is not a member of the session"),
         ));
     }
-    if state.teaching.chat.iter().any(|m| m.message_id == message_id) {
+    if state
+        .teaching
+        .chat
+        .iter()
+        .any(|m| m.message_id == message_id)
+    {
         return Err(DomainError::AlreadyExists {
             what: format!("message {message_id}"),
         });
@@ -596,7 +604,12 @@ pub(crate) fn raise_hand(
     session_id: Uuid,
     who: &Teacher,
 ) -> Result<Vec<Event>, DomainError> {
-    if state.teaching.hands.iter().any(|h| h.user_id == who.user_id) {
+    if state
+        .teaching
+        .hands
+        .iter()
+        .any(|h| h.user_id == who.user_id)
+    {
         return Err(DomainError::AlreadyRaised);
     }
     Ok(vec![Event::HandRaised(HandRaised {
@@ -644,7 +657,9 @@ pub(crate) fn change_settings(
         && event.observer_chat.is_none()
         && event.stroke_fade_ms.is_none()
     {
-        return Err(DomainError::no_change("the teaching settings are already so"));
+        return Err(DomainError::no_change(
+            "the teaching settings are already so",
+        ));
     }
     Ok(vec![Event::TeachingSettingsChanged(event)])
 }
@@ -686,7 +701,12 @@ fn kept_indices(points: &[FramePoint], epsilon: f64) -> Vec<usize> {
     let mut spans = vec![(0, points.len() - 1)];
     while let Some((first, last)) = spans.pop() {
         let farthest = (first + 1..last)
-            .map(|i| (i, distance_to_segment(points[i], points[first], points[last])))
+            .map(|i| {
+                (
+                    i,
+                    distance_to_segment(points[i], points[first], points[last]),
+                )
+            })
             .fold(None, |best: Option<(usize, f64)>, (i, d)| match best {
                 Some((_, bd)) if bd >= d => best,
                 _ => Some((i, d)),
@@ -729,7 +749,10 @@ mod tests {
     #[test]
     fn a_straight_line_keeps_its_ends_only() {
         let line: Vec<FramePoint> = (0..=100).map(|i| [i as f64 / 100.0, 0.5]).collect();
-        assert_eq!(simplify(&line, SIMPLIFY_EPSILON), vec![[0.0, 0.5], [1.0, 0.5]]);
+        assert_eq!(
+            simplify(&line, SIMPLIFY_EPSILON),
+            vec![[0.0, 0.5], [1.0, 0.5]]
+        );
     }
 
     #[test]
@@ -753,7 +776,10 @@ mod tests {
             })
             .collect();
         let kept = kept_indices(&circle, SIMPLIFY_EPSILON);
-        assert!(kept.contains(&32), "the point opposite the start is kept: {kept:?}");
+        assert!(
+            kept.contains(&32),
+            "the point opposite the start is kept: {kept:?}"
+        );
         assert!(kept.len() > 16, "a circle is not a triangle: {kept:?}");
     }
 
@@ -772,7 +798,10 @@ mod tests {
     }
 
     fn points() -> impl Strategy<Value = Vec<FramePoint>> {
-        prop::collection::vec((0.0..=1.0f64, 0.0..=1.0f64).prop_map(|(x, y)| [x, y]), 0..300)
+        prop::collection::vec(
+            (0.0..=1.0f64, 0.0..=1.0f64).prop_map(|(x, y)| [x, y]),
+            0..300,
+        )
     }
 
     proptest! {

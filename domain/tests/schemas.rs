@@ -678,11 +678,18 @@ fn teaching_schemas_bound_points_colours_and_widths() {
         .data();
     let v = validator(&load_schema("AnnotationStroke"));
     assert!(v.is_valid(&stroke));
-    let edits: [(&str, fn(&mut Value)); 6] = [
+    type Edit = fn(&mut Value);
+    let edits: [(&str, Edit); 6] = [
         ("x past 1", |d| d["points"][0][0] = 1.01.into()),
-        ("a point of 3 numbers", |d| d["points"][0] = serde_json::json!([0.1, 0.1, 0.1])),
-        ("one point", |d| d["points"] = serde_json::json!([[0.1, 0.1]])),
-        ("257 points", |d| d["points"] = serde_json::json!(vec![[0.5, 0.5]; 257])),
+        ("a point of 3 numbers", |d| {
+            d["points"][0] = serde_json::json!([0.1, 0.1, 0.1])
+        }),
+        ("one point", |d| {
+            d["points"] = serde_json::json!([[0.1, 0.1]])
+        }),
+        ("257 points", |d| {
+            d["points"] = serde_json::json!(vec![[0.5, 0.5]; 257])
+        }),
         ("a colour name", |d| d["color"] = "red".into()),
         ("a width past 0.05", |d| d["width"] = 0.06.into()),
     ];

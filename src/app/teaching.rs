@@ -37,7 +37,10 @@ mod tests {
     fn a_stroke_past_the_raw_cap_is_too_large() {
         let raw: Vec<FramePoint> = (0..=MAX_RAW_STROKE_POINTS).map(|_| [0.5, 0.5]).collect();
         assert_eq!(stroke_points(&raw).unwrap_err().code, "stroke_too_large");
-        assert!(stroke_points(&raw[1..]).is_ok(), "exactly the cap is accepted");
+        assert!(
+            stroke_points(&raw[1..]).is_ok(),
+            "exactly the cap is accepted"
+        );
     }
 
     #[test]
@@ -60,7 +63,11 @@ mod tests {
             })
             .collect();
         let points = stroke_points(&raw).unwrap();
-        assert!(points.len() <= MAX_STROKE_POINTS && points.len() >= 2, "{}", points.len());
+        assert!(
+            points.len() <= MAX_STROKE_POINTS && points.len() >= 2,
+            "{}",
+            points.len()
+        );
         assert_eq!(points[0], raw[0]);
         assert_eq!(points.last(), raw.last());
     }

@@ -683,7 +683,9 @@ fn malformed_messages_are_refused() {
         ),
         (
             "stroke with 2049 points",
-            edited("annotation.stroke", |m| m["points"] = json!(vec![[0.5, 0.5]; 2049])),
+            edited("annotation.stroke", |m| {
+                m["points"] = json!(vec![[0.5, 0.5]; 2049])
+            }),
         ),
         (
             "stroke of an unknown kind",
@@ -705,7 +707,9 @@ fn malformed_messages_are_refused() {
         ),
         (
             "pointer batch of 21 samples",
-            edited("pointer.move", |m| m["points"] = json!(vec![json!([0.5, 0.5, 0]); 21])),
+            edited("pointer.move", |m| {
+                m["points"] = json!(vec![json!([0.5, 0.5, 0]); 21])
+            }),
         ),
         (
             "pointer sample past 1000 ms",

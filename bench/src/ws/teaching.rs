@@ -144,7 +144,10 @@ async fn measure(server: &Server, args: &TeachingArgs) -> anyhow::Result<()> {
         strokes.acks.load(Ordering::Relaxed),
         errors.len()
     );
-    for (label, v) in [("pen up -> other screen", &pen_up), ("push (recorded -> arrival)", &push)] {
+    for (label, v) in [
+        ("pen up -> other screen", &pen_up),
+        ("push (recorded -> arrival)", &push),
+    ] {
         println!(
             "  {label:<28} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
             q(v, 0.5),
@@ -161,7 +164,11 @@ async fn measure(server: &Server, args: &TeachingArgs) -> anyhow::Result<()> {
     );
     println!(
         "  goal p95 pen up < {GOAL_P95_MS:.0} ms: {} ({pen_p95:.2} ms)",
-        if pen_p95 < GOAL_P95_MS { "met" } else { "MISSED" }
+        if pen_p95 < GOAL_P95_MS {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
     if let Some(first) = errors.first() {
         println!("  first error: {first}");
@@ -181,7 +188,10 @@ fn stroke_message(stroke_id: &str, n: u64, points: usize) -> String {
         .map(|i| {
             let t = i as f64 / (points - 1) as f64;
             let round = |v: f64| (v * 1e5).round() / 1e5;
-            [round(0.1 + 0.8 * t), round(0.5 + 0.2 * (t * 12.0 + phase).sin())]
+            [
+                round(0.1 + 0.8 * t),
+                round(0.5 + 0.2 * (t * 12.0 + phase).sin()),
+            ]
         })
         .collect();
     serde_json::json!({
@@ -194,10 +204,7 @@ fn stroke_message(stroke_id: &str, n: u64, points: usize) -> String {
 }
 
 /// The mentor's socket: counts acks and keeps errors (and keeps the socket read).
-async fn read_answers(
-    mut stream: futures::stream::SplitStream<Ws>,
-    strokes: Arc<Strokes>,
-) {
+async fn read_answers(mut stream: futures::stream::SplitStream<Ws>, strokes: Arc<Strokes>) {
     while let Some(Ok(message)) = stream.next().await {
         let Message::Text(text) = message else {
             continue;

@@ -5,8 +5,8 @@ use crate::error::DomainError;
 use uuid::Uuid;
 
 use crate::events::{
-    ArchiveExpired, ClearScope, ArchiveRetentionChanged, ArchiveStatus, Event, LayoutInitialized, LeaveReason,
-    MemberAdded, MemberRemoved, MemberRoleChanged, ParticipantJoined, ParticipantLeft,
+    ArchiveExpired, ArchiveRetentionChanged, ArchiveStatus, ClearScope, Event, LayoutInitialized,
+    LeaveReason, MemberAdded, MemberRemoved, MemberRoleChanged, ParticipantJoined, ParticipantLeft,
     RecordingRequested, RecordingStarted, RecordingStopped, SessionCancelled, SessionCreated,
     SessionDetailsChanged, SessionEnded, SessionStarted, SourceSelected,
 };

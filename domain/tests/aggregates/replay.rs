@@ -459,6 +459,9 @@ fn replay_shows_the_strokes_chat_questions_and_hands_of_a_moment() {
     assert!(cleared.teaching.strokes.is_empty());
     let json = serde_json::to_value(&drawn).unwrap();
     assert_eq!(json["teaching"]["strokes"][0]["points"][1][0], 0.5);
-    assert_eq!(json["teaching"]["strokes"][0]["drawn_at"], "2026-03-01T08:09:00Z");
+    assert_eq!(
+        json["teaching"]["strokes"][0]["drawn_at"],
+        "2026-03-01T08:09:00Z"
+    );
     assert!(json["teaching"]["questions"][0].get("answered").is_none());
 }

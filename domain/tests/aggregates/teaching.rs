@@ -35,10 +35,7 @@ fn observer_p() -> CommandContext {
     from(observer(), P_OBSERVER)
 }
 fn observer_surgeon_p() -> CommandContext {
-    from(
-        ctx(OBSERVER_SURGEON, OrgRole::Observer),
-        P_OBSERVER_SURGEON,
-    )
+    from(ctx(OBSERVER_SURGEON, OrgRole::Observer), P_OBSERVER_SURGEON)
 }
 
 /// Live, with the host, the surgeon, the observer and an org observer who is a session surgeon
@@ -89,7 +86,13 @@ fn arrow() -> C {
 }
 
 /// The stroke event `draw` yields for `user_id` at `participant_id`.
-fn stroke(stroke_id: Uuid, user_id: Uuid, participant_id: Uuid, panel: &str, pinned: bool) -> Event {
+fn stroke(
+    stroke_id: Uuid,
+    user_id: Uuid,
+    participant_id: Uuid,
+    panel: &str,
+    pinned: bool,
+) -> Event {
     Event::AnnotationStroke(AnnotationStroke {
         session_id: SESSION,
         stroke_id,
@@ -201,7 +204,10 @@ fn observers_annotate_only_once_the_host_allows_it() {
             let refused = given(classroom()).by(who.clone()).when(cmd.clone()).0;
             let error = refused.expect_err("observers may not annotate by default");
             assert_eq!(error.code(), "forbidden");
-            assert!(error.to_string().contains("not allowed observers"), "{error}");
+            assert!(
+                error.to_string().contains("not allowed observers"),
+                "{error}"
+            );
             let allowed = with(classroom(), [settings(Some(true), None, None)]);
             assert!(given(allowed).by(who.clone()).when(cmd).0.is_ok());
         }
@@ -540,7 +546,13 @@ fn observers_chat_until_the_host_switches_observer_chat_off() {
             .when(chat("hi", vec![]))
             .then_error("forbidden");
         // Questions and hands are not chat.
-        assert!(given(off.clone()).by(who.clone()).when(C::RaiseHand).0.is_ok());
+        assert!(
+            given(off.clone())
+                .by(who.clone())
+                .when(C::RaiseHand)
+                .0
+                .is_ok()
+        );
         assert!(
             given(off)
                 .by(who)
@@ -553,7 +565,13 @@ fn observers_chat_until_the_host_switches_observer_chat_off() {
         );
     }
     let off = with(classroom(), [settings(None, Some(false), None)]);
-    assert!(given(off).by(surgeon_p()).when(chat("hi", vec![])).0.is_ok());
+    assert!(
+        given(off)
+            .by(surgeon_p())
+            .when(chat("hi", vec![]))
+            .0
+            .is_ok()
+    );
 }
 
 #[test]
@@ -594,7 +612,10 @@ fn a_question_is_asked_by_any_member_and_answered_once_by_the_host() {
             question_id: Uuid::from_u128(404),
         })
         .then_error("not_found");
-    let answered = given(events.clone()).by(host_p()).when(answer.clone()).events();
+    let answered = given(events.clone())
+        .by(host_p())
+        .when(answer.clone())
+        .events();
     assert_eq!(
         answered,
         vec![Event::QuestionAnswered(QuestionAnswered {
@@ -674,7 +695,12 @@ fn a_hand_is_raised_once_and_lowered_by_its_owner_or_the_host() {
         .when(C::LowerHand { user_id: None })
         .then_error("not_found");
     let queue = |events: &[Event]| -> Vec<Uuid> {
-        fold(events).teaching.hands.iter().map(|h| h.user_id).collect()
+        fold(events)
+            .teaching
+            .hands
+            .iter()
+            .map(|h| h.user_id)
+            .collect()
     };
     assert_eq!(queue(&up), [OBSERVER, SURGEON]);
     assert_eq!(queue(&with(up.clone(), [lowered])), [SURGEON]);
@@ -738,7 +764,10 @@ fn the_host_changes_only_the_switches_that_differ() {
         .by(observer_surgeon_p())
         .when(change)
         .then_error("forbidden");
-    let state = fold(&with(classroom(), [settings(None, Some(false), Some(20_000))]));
+    let state = fold(&with(
+        classroom(),
+        [settings(None, Some(false), Some(20_000))],
+    ));
     assert!(!state.teaching.settings.observer_chat);
     assert!(!state.teaching.settings.observers_may_annotate);
     assert_eq!(state.teaching.settings.stroke_fade_ms, 20_000);
@@ -749,16 +778,22 @@ fn the_host_changes_only_the_switches_that_differ() {
 #[test]
 fn the_fold_keeps_at_most_500_strokes_dropping_the_oldest_unpinned_first() {
     let pinned = Uuid::from_u128(0x1000);
-    let mut events = with(
-        classroom(),
-        [stroke(pinned, HOST, P_HOST, "p1", true)],
-    );
+    let mut events = with(classroom(), [stroke(pinned, HOST, P_HOST, "p1", true)]);
     for i in 0..MAX_KEPT_STROKES as u128 {
-        events.push(stroke(Uuid::from_u128(0x2000 + i), SURGEON, P_SURGEON, "p1", false));
+        events.push(stroke(
+            Uuid::from_u128(0x2000 + i),
+            SURGEON,
+            P_SURGEON,
+            "p1",
+            false,
+        ));
     }
     let state = fold(&events);
     assert_eq!(state.teaching.strokes.len(), MAX_KEPT_STROKES);
-    assert_eq!(state.teaching.strokes[0].stroke_id, pinned, "the pinned one stays");
+    assert_eq!(
+        state.teaching.strokes[0].stroke_id, pinned,
+        "the pinned one stays"
+    );
     assert_eq!(state.teaching.strokes[1].stroke_id, Uuid::from_u128(0x2001));
 }
 
@@ -825,5 +860,12 @@ fn unpinned_strokes_fade_from_the_view_after_the_fade_time_and_pinned_ones_stay(
         classroom(),
         [stroke(Uuid::from_u128(1), HOST, P_HOST, "p1", false)],
     ));
-    assert_eq!(timeless.teaching.view(Some(t + Duration::hours(3))).strokes.len(), 1);
+    assert_eq!(
+        timeless
+            .teaching
+            .view(Some(t + Duration::hours(3)))
+            .strokes
+            .len(),
+        1
+    );
 }

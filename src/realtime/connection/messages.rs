@@ -259,8 +259,13 @@ impl Connection {
                 text,
             } => {
                 let command = SessionCommand::AskQuestion { question_id, text };
-                self.command(reference, Write::Command(command), Action::AskQuestion, kind)
-                    .await
+                self.command(
+                    reference,
+                    Write::Command(command),
+                    Action::AskQuestion,
+                    kind,
+                )
+                .await
             }
             ClientMessage::QuestionAnswer {
                 reference,

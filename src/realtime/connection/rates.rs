@@ -70,9 +70,14 @@ mod tests {
         // Sent at once: the burst passes, the rest is refused (a second has not passed).
         assert_eq!(refused("pointer.move", 15), 15 - POINTER.1 as usize);
         assert_eq!(refused("annotation.stroke", 25), 25 - STROKES.1 as usize);
-        assert_eq!(refused("chat.post", 3) + refused("question.ask", 3), 6 - CHAT.1 as usize);
+        assert_eq!(
+            refused("chat.post", 3) + refused("question.ask", 3),
+            6 - CHAT.1 as usize
+        );
         assert_eq!(refused("hand.raise", 100), 0);
-        let answer = rates.refusal("pointer.move", Some(Ref("p".into()))).unwrap();
+        let answer = rates
+            .refusal("pointer.move", Some(Ref("p".into())))
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&answer.to_text()).unwrap();
         assert_eq!(v["code"], "rate_limited");
         assert_eq!(v["ref"], "p");

@@ -65,9 +65,7 @@ async fn accepted(client: &mut WsClient, message: Value) -> Value {
 
 /// Asserts the socket is open: a ping gets its pong.
 async fn still_open(client: &mut WsClient, reference: &str) {
-    client
-        .send(json!({"type": "ping", "ref": reference}))
-        .await;
+    client.send(json!({"type": "ping", "ref": reference})).await;
     client
         .wait_for(WAIT, "the pong", |s| {
             s.pongs.iter().any(|p| p["ref"] == reference)
@@ -111,7 +109,11 @@ async fn draw(client: &mut WsClient, strokes: Vec<Value>) {
 async fn nth_event(client: &mut WsClient, event_type: &str, count: usize) -> Value {
     client
         .wait_for(WAIT, event_type, |s| {
-            s.events.iter().filter(|e| e["event_type"] == event_type).count() >= count
+            s.events
+                .iter()
+                .filter(|e| e["event_type"] == event_type)
+                .count()
+                >= count
         })
         .await;
     events_of(client, event_type)[count - 1].clone()
@@ -166,8 +168,16 @@ async fn two_mentors_drawing_at_once_reach_a_third_screen_in_log_order_with_fram
         let (from_a, from_b) = (sent(0), sent(1));
         // Both draw at once: each sends its strokes without waiting for answers.
         tokio::join!(draw(&mut a, from_a.clone()), draw(&mut b, from_b.clone()));
-        assert!(a.state.errors.is_empty(), "[{backend}] {:?}", a.state.errors);
-        assert!(b.state.errors.is_empty(), "[{backend}] {:?}", b.state.errors);
+        assert!(
+            a.state.errors.is_empty(),
+            "[{backend}] {:?}",
+            a.state.errors
+        );
+        assert!(
+            b.state.errors.is_empty(),
+            "[{backend}] {:?}",
+            b.state.errors
+        );
 
         c.wait_for(WAIT, "both mentors' strokes", |s| {
             s.events
@@ -203,7 +213,10 @@ async fn two_mentors_drawing_at_once_reach_a_third_screen_in_log_order_with_fram
                 assert_eq!(event["actor"]["user_id"], user.to_string());
             }
         }
-        let positions: Vec<u64> = seen.iter().map(|e| e["position"].as_u64().unwrap()).collect();
+        let positions: Vec<u64> = seen
+            .iter()
+            .map(|e| e["position"].as_u64().unwrap())
+            .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
         assert!(c.state.violations.is_empty(), "{:?}", c.state.violations);
         // The audit trail holds the same strokes in the same order.
@@ -232,8 +245,16 @@ async fn two_mentors_drawing_at_once_reach_a_third_screen_in_log_order_with_fram
             "[{backend}] {}",
             strokes.len()
         );
-        assert!(strokes.iter().any(|s| s["stroke_id"] == from_a[0]["stroke_id"]));
-        assert!(strokes.iter().any(|s| s["stroke_id"] == from_b[0]["stroke_id"]));
+        assert!(
+            strokes
+                .iter()
+                .any(|s| s["stroke_id"] == from_a[0]["stroke_id"])
+        );
+        assert!(
+            strokes
+                .iter()
+                .any(|s| s["stroke_id"] == from_b[0]["stroke_id"])
+        );
     }
 }
 
@@ -254,21 +275,42 @@ async fn an_oversized_stroke_bad_fields_and_a_pointer_flood_are_refused_and_the_
             "stroke_too_large",
         )
         .await;
-        assert!(error["message"].as_str().unwrap().contains("2048"), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("2048"),
+            "{error}"
+        );
         let error = refused(
             &mut client,
-            stroke("off", "freehand", json!([[0.1, 0.1], [1.5, 0.2]]), "#ff0000", false),
+            stroke(
+                "off",
+                "freehand",
+                json!([[0.1, 0.1], [1.5, 0.2]]),
+                "#ff0000",
+                false,
+            ),
             "validation_failed",
         )
         .await;
-        assert!(error["message"].as_str().unwrap().contains("points"), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("points"),
+            "{error}"
+        );
         let error = refused(
             &mut client,
-            stroke("red", "arrow", json!([[0.1, 0.1], [0.2, 0.2]]), "red", false),
+            stroke(
+                "red",
+                "arrow",
+                json!([[0.1, 0.1], [0.2, 0.2]]),
+                "red",
+                false,
+            ),
             "validation_failed",
         )
         .await;
-        assert!(error["message"].as_str().unwrap().contains("color"), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("color"),
+            "{error}"
+        );
         refused(
             &mut client,
             json!({"type": "annotation.stroke", "ref": "shape", "stroke_id": Uuid::now_v7(),
@@ -290,7 +332,11 @@ async fn an_oversized_stroke_bad_fields_and_a_pointer_flood_are_refused_and_the_
                 [round(t), round(0.5 + 0.3 * (t * 60.0).sin())]
             })
             .collect();
-        accepted(&mut client, stroke("wave", "freehand", json!(wave), "#0000ff", false)).await;
+        accepted(
+            &mut client,
+            stroke("wave", "freehand", json!(wave), "#0000ff", false),
+        )
+        .await;
         let written = nth_event(&mut client, "AnnotationStroke", 1).await;
         let points = written["data"]["points"].as_array().expect("points");
         assert!(
@@ -328,7 +374,12 @@ async fn an_oversized_stroke_bad_fields_and_a_pointer_flood_are_refused_and_the_
         let acked = (0..flood)
             .filter(|n| client.state.acks.contains_key(&format!("pt{n}")))
             .count();
-        assert_eq!(limited + acked, flood, "[{backend}] {:?}", client.state.errors);
+        assert_eq!(
+            limited + acked,
+            flood,
+            "[{backend}] {:?}",
+            client.state.errors
+        );
         assert!(
             (10..=13).contains(&acked),
             "[{backend}] the burst of 10 (and what refilled meanwhile) passes: {acked}"
@@ -394,7 +445,10 @@ async fn chat_questions_and_hands_follow_the_hosts_switches() {
             "forbidden",
         )
         .await;
-        assert!(error["message"].as_str().unwrap().contains("chat"), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("chat"),
+            "{error}"
+        );
         accepted(
             &mut surgeon,
             json!({"type": "chat.post", "ref": "c4", "message_id": Uuid::now_v7(),
@@ -403,7 +457,15 @@ async fn chat_questions_and_hands_follow_the_hosts_switches() {
         .await;
 
         // Observers annotate only once the host allows it.
-        let arrow = |r| stroke(r, "arrow", json!([[0.1, 0.1], [0.3, 0.3]]), "#911eb4", false);
+        let arrow = |r| {
+            stroke(
+                r,
+                "arrow",
+                json!([[0.1, 0.1], [0.3, 0.3]]),
+                "#911eb4",
+                false,
+            )
+        };
         refused(&mut observer, arrow("s1"), "forbidden").await;
         accepted(
             &mut host,
@@ -411,7 +473,10 @@ async fn chat_questions_and_hands_follow_the_hosts_switches() {
         )
         .await;
         let second = nth_event(&mut observer, "TeachingSettingsChanged", 2).await;
-        assert_eq!(second["data"], json!({"session_id": session, "observers_may_annotate": true}));
+        assert_eq!(
+            second["data"],
+            json!({"session_id": session, "observers_may_annotate": true})
+        );
         accepted(&mut observer, arrow("s2")).await;
         refused(
             &mut observer,
@@ -473,8 +538,14 @@ async fn chat_questions_and_hands_follow_the_hosts_switches() {
         let chat = teaching["chat"].as_array().expect("chat");
         assert_eq!(chat.len(), 2);
         assert_eq!(chat[0]["message_id"], message_id.to_string());
-        assert_eq!(teaching["questions"][0]["question_id"], question_id.to_string());
-        assert!(teaching["questions"][0]["answered_at"].is_string(), "{teaching}");
+        assert_eq!(
+            teaching["questions"][0]["question_id"],
+            question_id.to_string()
+        );
+        assert!(
+            teaching["questions"][0]["answered_at"].is_string(),
+            "{teaching}"
+        );
         assert_eq!(
             teaching["hands"],
             json!([{"user_id": observer_user.id, "raised_at": teaching["hands"][0]["raised_at"]}])
@@ -485,17 +556,42 @@ async fn chat_questions_and_hands_follow_the_hosts_switches() {
             json!({"type": "hand.lower", "ref": "h4", "user_id": observer_user.id}),
         )
         .await;
-        refused(&mut observer, json!({"type": "hand.lower", "ref": "h5"}), "not_found").await;
+        refused(
+            &mut observer,
+            json!({"type": "hand.lower", "ref": "h5"}),
+            "not_found",
+        )
+        .await;
         for client in [&mut host, &mut surgeon, &mut observer] {
             still_open(client, "end").await;
         }
-        // The refusals of what a role may not do are in the access log, like any refused write.
-        let denied = app
+        // The audit trail lists what was written, chat text included (reviewers read it), and
+        // the refusals of what a role may not do, like any refused write.
+        let trail = app
             .all_pages(&format!("/v1/sessions/{session}/events"), &app.admin_token)
-            .await
-            .into_iter()
-            .filter(|e| e["type"] == "AccessDenied")
-            .count();
+            .await;
+        let types: Vec<&str> = trail.iter().filter_map(|e| e["type"].as_str()).collect();
+        for written in [
+            "ChatMessagePosted",
+            "TeachingSettingsChanged",
+            "AnnotationStroke",
+            "QuestionAsked",
+            "HandRaised",
+            "QuestionAnswered",
+            "HandLowered",
+        ] {
+            assert!(
+                types.contains(&written),
+                "[{backend}] no {written} in {types:?}"
+            );
+        }
+        let chat = trail
+            .iter()
+            .find(|e| e["type"] == "ChatMessagePosted")
+            .expect("the chat message");
+        assert_eq!(chat["data"]["text"], "Is that the\ncystic artery?");
+        assert_eq!(chat["actor_user_id"], observer_user.id.to_string());
+        let denied = types.iter().filter(|t| **t == "AccessDenied").count();
         assert!(denied >= 4, "[{backend}] {denied} refusals recorded");
     }
 }
@@ -510,7 +606,13 @@ async fn replay_at_a_moment_shows_the_strokes_then_present_and_not_after_they_we
         let mut host = connect(&app, session, &host_user, "host").await;
         accepted(
             &mut host,
-            stroke("a1", "arrow", json!([[0.25, 0.75], [0.5, 0.5]]), "#f58231", false),
+            stroke(
+                "a1",
+                "arrow",
+                json!([[0.25, 0.75], [0.5, 0.5]]),
+                "#f58231",
+                false,
+            ),
         )
         .await;
         let drawn = nth_event(&mut host, "AnnotationStroke", 1).await;
@@ -529,7 +631,9 @@ async fn replay_at_a_moment_shows_the_strokes_then_present_and_not_after_they_we
             )
             .await;
         then.assert_status(200);
-        let strokes = then.body["teaching"]["strokes"].as_array().expect("strokes");
+        let strokes = then.body["teaching"]["strokes"]
+            .as_array()
+            .expect("strokes");
         assert_eq!(strokes.len(), 1, "[{backend}] {}", then.body);
         assert_eq!(strokes[0]["points"], json!([[0.25, 0.75], [0.5, 0.5]]));
         assert_eq!(strokes[0]["kind"], "arrow");
