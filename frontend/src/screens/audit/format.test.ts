@@ -35,7 +35,8 @@ describe("EVENT_TYPES", () => {
     expect(new Set(EVENT_TYPES).size).toBe(EVENT_TYPES.length);
     expect([...EVENT_TYPES].sort()).toEqual(EVENT_TYPES);
     expect(EVENT_TYPES).toContain("ArchiveAccessed");
-    expect(EVENT_TYPES.length).toBe(46);
+    expect(EVENT_TYPES.length).toBe(55);
+    expect(EVENT_TYPES).toContain("AnnotationStroke");
     expect(EVENT_TYPES).toContain("SourceStalled");
   });
 });
