@@ -123,6 +123,8 @@ try {
   const tools = mp.getByRole("toolbar", { name: "Drawing tools" });
   await tools.getByRole("button", { name: "Arrow", exact: true }).click();
   await checkAccessibility(mp, "workspace with the drawing tools");
+  // The toolbar's row moved the grid down: let it settle before aiming at the picture.
+  await mp.waitForTimeout(300);
   await hp.evaluate((selector) => {
     window.__strokeSeenAt = null;
     const seen = () => {

@@ -74,7 +74,6 @@ export function DrawToolbar({
             className={`${button} ${pinned ? "bg-amber-700 text-white" : "bg-slate-800 text-slate-200 hover:bg-slate-700"}`}
             onClick={() => onPinned(!pinned)}
           >
-            <span aria-hidden="true">📌</span>
             Pin
           </button>
           <button type="button" className={`${button} bg-slate-800 text-slate-200 hover:bg-slate-700`} onClick={() => onClear("mine")}>

@@ -17,7 +17,7 @@ export function PictureStrokes({ strokes, label }: { strokes: TeachingStroke[]; 
         <svg
           role="img"
           aria-label={`${label}: ${strokes.length} drawing${strokes.length === 1 ? "" : "s"}`}
-          className="absolute overflow-visible"
+          className="absolute overflow-visible drop-shadow-[0_0_2px_black]"
           style={{ left: box.left, top: box.top, width: box.width, height: box.height }}
           viewBox={`0 0 ${box.width} ${box.height}`}
         >

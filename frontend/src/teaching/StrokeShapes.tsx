@@ -33,7 +33,8 @@ export function StrokeShape({
   opacity?: number;
 }) {
   const px = stroke.points.map((p) => [p[0] * width, p[1] * height] as [number, number]);
-  const strokeWidth = Math.max(1, stroke.width * width);
+  // Never thinner than 2 px on screen, however small the panel.
+  const strokeWidth = Math.max(2, stroke.width * width);
   const common = {
     "data-testid": "stroke",
     "data-stroke-id": stroke.stroke_id,

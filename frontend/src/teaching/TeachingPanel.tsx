@@ -359,7 +359,6 @@ function Hands({
     <>
       <div className="flex flex-wrap items-center gap-2">
         <Button variant={raised ? "secondary" : "primary"} disabled={!mayRaise} aria-pressed={raised} onClick={() => (raised ? onLower() : onRaise())}>
-          <span aria-hidden="true">✋</span>
           {raised ? "Lower my hand" : "Raise my hand"}
         </Button>
         {raised && <span className="text-xs text-slate-300">You are {ordinal(place + 1)} in the queue.</span>}

@@ -105,7 +105,7 @@ describe("TelestrationOverlay", () => {
         [0.8, 0.6],
       ],
       color: "#ff4081",
-      width: 0.004,
+      width: 0.006,
       pinned: true,
     });
   });

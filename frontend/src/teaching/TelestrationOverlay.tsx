@@ -264,7 +264,8 @@ export function TelestrationOverlay({
           data-testid={`drawings-${panelId}`}
           role="img"
           aria-label={`Drawings on panel ${panelId}: ${shown.length}`}
-          className="pointer-events-none absolute overflow-visible"
+          // A dark halo keeps every colour readable on bright and dark pictures alike.
+          className="pointer-events-none absolute overflow-visible drop-shadow-[0_0_2px_black]"
           style={{ left: box.left, top: box.top, width: box.width, height: box.height }}
           viewBox={`0 0 ${box.width} ${box.height}`}
         >
