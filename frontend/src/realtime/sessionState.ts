@@ -4,6 +4,7 @@
 import { recordingFlagOf } from "../api/archives";
 import type { EventDataByType, LayoutUpdatedData } from "../api/generated/events";
 import type { EventMessage, Panel, ServerMessage, Session, WelcomeMessage } from "../api/generated/ws";
+import { applyTeachingEvent, initialTeachingState, teachingOfSession, type TeachingState } from "../teaching/state";
 
 export type SessionRole = Session["members"][number]["role"];
 export type Member = Session["members"][number];
@@ -45,6 +46,8 @@ export interface SessionState {
   recording: Session["recording"];
   /** The contested fields of the last layout write that had any. */
   lastConflicts: ConflictNotice | null;
+  /** Drawings, chat, questions and raised hands (issue 21). */
+  teaching: TeachingState;
 }
 
 export const initialSessionState: SessionState = {
@@ -64,6 +67,7 @@ export const initialSessionState: SessionState = {
   layout: { version: 0, panels: [] },
   recording: { status: "idle", recording_id: null },
   lastConflicts: null,
+  teaching: initialTeachingState,
 };
 
 function fromWelcome(w: WelcomeMessage): SessionState {
@@ -85,6 +89,7 @@ function fromWelcome(w: WelcomeMessage): SessionState {
     layout: { version: s.layout.version, panels: s.layout.panels.map((p) => ({ ...p })) },
     recording: recordingOfWelcome(w),
     lastConflicts: null,
+    teaching: teachingOfSession(s),
   };
 }
 
@@ -198,7 +203,8 @@ function applyEvent(state: SessionState, e: EventMessage): SessionState {
       break;
     }
     default:
-      // Media and other events do not change this state; the position still moves on.
+      // Teaching events fold into their part; media and other events change nothing here.
+      next.teaching = applyTeachingEvent(state.teaching, e);
       break;
   }
   return next;

@@ -8,3 +8,4 @@ mod leaving;
 mod panels;
 mod screens;
 mod serving;
+mod teaching;

@@ -2,6 +2,7 @@
 // (each is audited as `ArchiveAccessed`), errors in words (not playable, a format this browser
 // cannot play, a link that has expired), and an optional moment to seek to (the audit replay).
 import { useEffect, useRef, useState } from "react";
+import type { ReactNode } from "react";
 import { ApiError } from "../../api/client";
 import { getPlayback, type Playback } from "../../api/archives";
 import { Alert, Button, messageOf } from "../../components/ui";
@@ -41,6 +42,7 @@ export function ArchivePlayer({
   seekSeconds = null,
   paused = false,
   onClose,
+  overlay,
 }: {
   archiveId: string;
   /** Where to stand in the recording (seconds); null: from the start. */
@@ -48,6 +50,8 @@ export function ArchivePlayer({
   /** Pauses the video (the player is kept but not shown). */
   paused?: boolean;
   onClose?: () => void;
+  /** Drawn over the video (the audit replay's strokes); it finds the <video> beside it. */
+  overlay?: ReactNode;
 }) {
   const video = useRef<HTMLVideoElement>(null);
   const [playback, setPlayback] = useState<Playback | null>(null);
@@ -103,22 +107,25 @@ export function ArchivePlayer({
       {unsupported && !problem && (
         <Alert kind="info">This browser may not be able to play {playback?.content_type}.</Alert>
       )}
-      <video
-        ref={video}
-        controls
-        preload="metadata"
-        aria-label="Archive player"
-        src={playback?.url}
-        data-content-type={playback?.content_type}
-        hidden={!playback}
-        className="aspect-video w-full rounded border border-slate-700 bg-black"
-        onLoadedMetadata={(e) => {
-          const at = resumeAt.current ?? seekSeconds;
-          resumeAt.current = null;
-          if (at !== null) e.currentTarget.currentTime = at;
-        }}
-        onError={(e) => playback && setProblem(mediaProblem(e.currentTarget.error?.code ?? null, playback))}
-      />
+      <div className="relative">
+        <video
+          ref={video}
+          controls
+          preload="metadata"
+          aria-label="Archive player"
+          src={playback?.url}
+          data-content-type={playback?.content_type}
+          hidden={!playback}
+          className="aspect-video w-full rounded border border-slate-700 bg-black"
+          onLoadedMetadata={(e) => {
+            const at = resumeAt.current ?? seekSeconds;
+            resumeAt.current = null;
+            if (at !== null) e.currentTarget.currentTime = at;
+          }}
+          onError={(e) => playback && setProblem(mediaProblem(e.currentTarget.error?.code ?? null, playback))}
+        />
+        {playback && overlay}
+      </div>
       <div className="flex flex-wrap items-center gap-2 text-xs text-slate-400">
         {playback && <span>Link valid until {formatDateTime(playback.expires_at)}</span>}
         <span className="ml-auto flex gap-2">

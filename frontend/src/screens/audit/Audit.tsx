@@ -10,7 +10,7 @@ import type { AuditEvent, Session } from "../../api/client";
 import { auditNameOf, useDirectory } from "../../api/directory";
 import { Alert, Button, PageTitle, SelectField, messageOf } from "../../components/ui";
 import { FiltersForm } from "./FiltersForm";
-import { Replay } from "./Replay";
+import { Replay, strokesOf } from "./Replay";
 import { ReplayPicture } from "./ReplayPicture";
 import { Timeline } from "./Timeline";
 import { Verify } from "./Verify";
@@ -25,6 +25,7 @@ import {
   queryOf,
   spanOf,
   type Filters,
+  type ReplayView,
   type ScrubPoint,
 } from "./trail";
 
@@ -61,6 +62,7 @@ function AuditScreen({ sessionId }: { sessionId: string | undefined }) {
   const [error, setError] = useState<unknown>(null);
   const [point, setPoint] = useState<ScrubPoint | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
+  const [replayed, setReplayed] = useState<ReplayView | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -190,8 +192,9 @@ function AuditScreen({ sessionId }: { sessionId: string | undefined }) {
                 setSelected(null);
               }}
               nameOf={nameOf}
+              onView={setReplayed}
             />
-            <ReplayPicture sessionId={sessionId} point={shown} />
+            <ReplayPicture sessionId={sessionId} point={shown} strokes={strokesOf(replayed)} />
           </aside>
         )}
       </div>

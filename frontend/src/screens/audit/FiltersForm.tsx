@@ -4,6 +4,7 @@ import type { FormEvent } from "react";
 import { Button, SelectField, TextField } from "../../components/ui";
 import { EVENT_TYPES, SYSTEM_USER, typeLabel, type NameOf } from "./format";
 import { filtersProblem, NO_FILTERS, typesOf, type Filters } from "./trail";
+import { TEACHING_EVENT_TYPES } from "../../teaching/types";
 
 export function FiltersForm({
   applied,
@@ -85,6 +86,19 @@ export function FiltersForm({
           }}
         >
           Clear
+        </Button>
+        <Button
+          variant="secondary"
+          title="Drawings, pointer, chat, questions, hands and their settings"
+          onClick={() => {
+            const next = { ...draft, type: [...TEACHING_EVENT_TYPES].sort().join(",") };
+            setDraft(next);
+            const p = filtersProblem(next);
+            setProblem(p);
+            if (!p) onApply(next);
+          }}
+        >
+          Teaching events
         </Button>
       </div>
     </form>

@@ -6,6 +6,16 @@ import type { AuditEvent } from "../../api/client";
 import { Alert, Badge, Button, messageOf } from "../../components/ui";
 import { formatTime, words, type NameOf } from "./format";
 import { pointAt, spanOf, stepTime, type ReplayView, type ScrubPoint } from "./trail";
+import { OutlineStrokes } from "../../teaching/ReplayStrokes";
+import { onPanel } from "../../teaching/state";
+import type { TeachingStroke, TeachingView } from "../../teaching/types";
+
+/** The strokes a replayed view holds (issue 21's `teaching`; none from a server without it). */
+export function strokesOf(view: ReplayView | null): TeachingStroke[] {
+  const teaching = (view as (ReplayView & { teaching?: Partial<TeachingView> }) | null)?.teaching;
+  const strokes = teaching?.strokes;
+  return Array.isArray(strokes) ? strokes : [];
+}
 
 /** Waits this long after the last slider move before asking the server (each ask is audited). */
 export const REPLAY_DEBOUNCE_MS = 250;
@@ -16,12 +26,15 @@ export function Replay({
   point,
   onPoint,
   nameOf,
+  onView,
 }: {
   sessionId: string;
   events: AuditEvent[];
   point: ScrubPoint | null;
   onPoint: (point: ScrubPoint) => void;
   nameOf: NameOf;
+  /** Hears each replayed view (the recorded picture draws its strokes). */
+  onView?: (view: ReplayView) => void;
 }) {
   const span = spanOf(events);
   const [view, setView] = useState<ReplayView | null>(null);
@@ -39,6 +52,7 @@ export function Replay({
         .then(({ data }) => {
           if (ask !== asked.current) return;
           setView(data);
+          onView?.(data);
           setError(null);
         })
         .catch((err: unknown) => ask === asked.current && setError(err))
@@ -130,6 +144,7 @@ function StateView({ view, nameOf, stale }: { view: ReplayView; nameOf: NameOf; 
     return <p className="text-sm text-slate-300">The session did not exist yet at this time.</p>;
   }
   const panels = [...view.layout.panels].sort((a, b) => a.z - b.z);
+  const strokes = strokesOf(view);
   const members = new Map(view.members.map((m) => [m.user_id, m.role]));
   return (
     <div data-testid="replay-state" className={`flex flex-col gap-3 text-sm ${stale ? "opacity-70" : ""}`}>
@@ -210,10 +225,18 @@ function StateView({ view, nameOf, stale }: { view: ReplayView; nameOf: NameOf; 
               <span className="font-semibold">{p.id}</span>
               <br />
               <span>{p.source_id ?? "no source"}</span>
+              <OutlineStrokes panelId={p.id} strokes={strokes.filter((s) => onPanel(s, p.id, p.source_id ?? null))} />
             </div>
           ))}
         </div>
       </figure>
+
+      {strokes.length > 0 && (
+        <p className="text-slate-300" data-testid="replay-drawings">
+          {strokes.length} drawing{strokes.length === 1 ? "" : "s"} on screen:{" "}
+          {[...new Set(strokes.map((s) => s.user_id))].map(nameOf).join(", ")}
+        </p>
+      )}
 
       <div>
         <h3 className="font-medium text-slate-200">Sources shown</h3>

@@ -10,8 +10,19 @@ import { formatDuration, isPlayable, statusLabel } from "../archives/format";
 import { placeAt, sourcesOf, spansOf } from "../archives/timing";
 import { formatTime } from "./format";
 import type { ScrubPoint } from "./trail";
+import { PictureStrokes } from "../../teaching/ReplayStrokes";
+import type { TeachingStroke } from "../../teaching/types";
 
-export function ReplayPicture({ sessionId, point }: { sessionId: string; point: ScrubPoint | null }) {
+export function ReplayPicture({
+  sessionId,
+  point,
+  strokes = [],
+}: {
+  sessionId: string;
+  point: ScrubPoint | null;
+  /** The drawings on screen at the replayed moment (those on the picked source are drawn on it). */
+  strokes?: TeachingStroke[];
+}) {
   const [archives, setArchives] = useState<Archive[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [source, setSource] = useState("");
@@ -84,6 +95,7 @@ export function ReplayPicture({ sessionId, point }: { sessionId: string; point: 
                   archiveId={opened}
                   seekSeconds={showable?.archive.id === opened ? showable.offsetMs / 1000 : null}
                   paused={showable?.archive.id !== opened}
+                  overlay={<PictureStrokes strokes={strokes.filter((s) => s.source_id === source)} label={`Recording of ${source}`} />}
                 />
               </div>
             )}

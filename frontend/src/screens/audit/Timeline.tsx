@@ -4,7 +4,7 @@ import { Link } from "react-router";
 import type { AuditEvent } from "../../api/client";
 import { Badge, Button } from "../../components/ui";
 import { actorLabel, formatTime, outcomeLabel, safeSummary, typeLabel, type NameOf } from "./format";
-import { foldSamples } from "./trail";
+import { FOLDED_TYPES, foldSamples } from "./trail";
 
 type RowProps = {
   nameOf: NameOf;
@@ -43,22 +43,23 @@ export function Timeline({
   );
 }
 
-/** A run of quality samples as one row, "12 quality samples", open to list them. */
+/** A run of samples as one row, "12 quality samples", open to list them. */
 function SampleRun({ samples, ...props }: { samples: AuditEvent[] } & RowProps) {
   const first = samples[0];
   const last = samples[samples.length - 1];
   const holdsSelected = samples.some((e) => e.position === props.selected);
   if (!first || !last) return null;
+  const what = `${samples.length} ${FOLDED_TYPES[first.type] ?? "samples"}`;
   return (
     <li data-testid="audit-fold" data-count={samples.length} className="rounded border border-slate-700 bg-slate-900/60 px-3 py-2">
       <details open={holdsSelected || undefined}>
         <summary className="cursor-pointer select-none text-sm text-slate-300 hover:text-slate-100">
-          {samples.length} quality samples{" "}
+          {what}{" "}
           <span className="text-xs text-slate-400">
             ({formatTime(first.recorded_at)} – {formatTime(last.recorded_at)}, #{first.position}–#{last.position})
           </span>
         </summary>
-        <ol aria-label={`${samples.length} quality samples`} className="mt-2 flex flex-col gap-2">
+        <ol aria-label={what} className="mt-2 flex flex-col gap-2">
           {samples.map((event) => (
             <EventRow key={event.position} event={event} {...props} />
           ))}

@@ -3,12 +3,14 @@
 import type { AuditEvent } from "../../api/client";
 import type { EventDataByType, EventType } from "../../api/generated/events";
 import { formatBytes, formatDuration, shortId } from "../archives/format";
+import { isTeachingEventType, TEACHING_EVENT_TYPES, type TeachingEventDataByType, type TeachingEventType } from "../../teaching/types";
 
 /**
  * Every event type, for the "Event type" filter. A Record over the generated union makes `tsc`
- * fail here when the schemas gain a type this list lacks.
+ * fail here when the schemas gain a type this list lacks. Issue 21's teaching types come from
+ * their own list (src/teaching/types.ts), whether or not the generated union has them yet.
  */
-const TYPES: Record<EventType, true> = {
+const TYPES: Record<Exclude<EventType, TeachingEventType>, true> = {
   AccessDenied: true,
   AnnotationCleared: true,
   AnnotationStroke: true,
@@ -66,7 +68,7 @@ const TYPES: Record<EventType, true> = {
   UserRoleChanged: true,
 };
 
-export const EVENT_TYPES: EventType[] = (Object.keys(TYPES) as EventType[]).sort();
+export const EVENT_TYPES: string[] = [...Object.keys(TYPES), ...TEACHING_EVENT_TYPES].sort();
 
 export function isEventType(type: string): type is EventType {
   return Object.prototype.hasOwnProperty.call(TYPES, type);
@@ -197,8 +199,62 @@ function bitrate(bps: number): string {
   return `${Math.round(bps / 1000)} kbit/s`;
 }
 
+const KIND_WORDS = { freehand: "a freehand stroke", arrow: "an arrow", circle: "a circle" } as const;
+
+function quoted(text: string, max = 120): string {
+  const one = text.replace(/\s+/g, " ").trim();
+  return `“${one.length > max ? `${one.slice(0, max - 1)}…` : one}”`;
+}
+
+/** The one line of a teaching event (issue 21): drawings, pointer, chat, questions, hands. */
+function teachingSummary(type: TeachingEventType, data: unknown, actor: string | null, nameOf: NameOf): string {
+  const on = (panel: string, source: string | null) => `panel ${panel}${source ? ` (${source})` : ""}`;
+  switch (type) {
+    case "AnnotationStroke": {
+      const d = data as TeachingEventDataByType["AnnotationStroke"];
+      const count = d.kind === "freehand" ? `, ${d.points.length} points` : "";
+      return `drew ${KIND_WORDS[d.kind] ?? d.kind} on ${on(d.panel_id, d.source_id)}${count}${d.pinned ? ", pinned" : ""}`;
+    }
+    case "AnnotationCleared": {
+      const d = data as TeachingEventDataByType["AnnotationCleared"];
+      const where = d.panel_id === null ? "on every panel" : `on panel ${d.panel_id}`;
+      return d.scope === "all" ? `cleared everyone's drawings ${where}` : `cleared their own drawings ${where}`;
+    }
+    case "PointerMoved": {
+      const d = data as TeachingEventDataByType["PointerMoved"];
+      return `pointed at ${on(d.panel_id, d.source_id)} (${d.points.length} sample${d.points.length === 1 ? "" : "s"})`;
+    }
+    case "ChatMessagePosted": {
+      const d = data as TeachingEventDataByType["ChatMessagePosted"];
+      const mentions = d.mentions.length > 0 ? ` (mentions ${d.mentions.map(nameOf).join(", ")})` : "";
+      return `chat: ${quoted(d.text)}${mentions}`;
+    }
+    case "QuestionAsked":
+      return `asked the host: ${quoted((data as TeachingEventDataByType["QuestionAsked"]).text)}`;
+    case "QuestionAnswered":
+      return `marked question ${shortId((data as TeachingEventDataByType["QuestionAnswered"]).question_id)} answered`;
+    case "HandRaised":
+      return "raised a hand";
+    case "HandLowered": {
+      const d = data as TeachingEventDataByType["HandLowered"];
+      return d.user_id === actor ? "lowered their hand" : `lowered the hand of ${nameOf(d.user_id)}`;
+    }
+    case "TeachingSettingsChanged": {
+      const d = data as TeachingEventDataByType["TeachingSettingsChanged"];
+      const parts: string[] = [];
+      if (d.observers_may_annotate !== undefined) parts.push(d.observers_may_annotate ? "observers may draw" : "observers may not draw");
+      if (d.observer_chat !== undefined) parts.push(d.observer_chat ? "observer chat on" : "observer chat off");
+      if (d.stroke_fade_ms !== undefined) parts.push(`strokes fade after ${Math.round(d.stroke_fade_ms / 1000)} s`);
+      return `teaching settings: ${parts.join(", ") || "unchanged"}`;
+    }
+  }
+}
+
 /** One line saying what the event did, in words ("moved panel p1 to 6,0"). */
 export function summarize(event: AuditEvent, nameOf: NameOf): string {
+  if (isTeachingEventType(event.type) && event.data !== null && typeof event.data === "object") {
+    return teachingSummary(event.type, event.data, event.actor_user_id ?? null, nameOf);
+  }
   const e = known(event);
   if (!e) {
     const data = event.data as unknown;

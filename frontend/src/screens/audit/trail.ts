@@ -57,13 +57,18 @@ export function typesOf(filters: Filters): string[] {
   return filters.type.split(",").filter(Boolean);
 }
 
-/** One row of the timeline: an event, or a run of quality samples folded into one row. */
+/** One row of the timeline: an event, or a run of samples of one type folded into one row. */
 export type TimelineRow = { event: AuditEvent } | { samples: AuditEvent[] };
 
-/** The event type that floods a trail (one sample per source every few seconds). */
-export const FOLDED_TYPE = "MediaQualitySampled";
+/** The event types that flood a trail, with what a folded run of them is called. */
+export const FOLDED_TYPES: Record<string, string> = {
+  // One sample per source every few seconds.
+  MediaQualitySampled: "quality samples",
+  // A laser pointer in use: up to five batches a second (issue 21).
+  PointerMoved: "pointer movements",
+};
 
-/** The events as timeline rows, each run of two or more consecutive quality samples folded. */
+/** The events as timeline rows, each run of two or more consecutive samples of one folded type folded. */
 export function foldSamples(events: AuditEvent[]): TimelineRow[] {
   const rows: TimelineRow[] = [];
   let run: AuditEvent[] = [];
@@ -74,7 +79,8 @@ export function foldSamples(events: AuditEvent[]): TimelineRow[] {
     run = [];
   };
   for (const event of events) {
-    if (event.type === FOLDED_TYPE) {
+    if (FOLDED_TYPES[event.type] !== undefined) {
+      if (run[0] && run[0].type !== event.type) flush();
       run.push(event);
       continue;
     }

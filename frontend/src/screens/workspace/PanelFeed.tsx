@@ -1,6 +1,7 @@
 // One panel's feed and what state it is in: the video, the reason there is none (session not
 // started or ended, source not published yet or stopped), `no signal for N s` once its picture
-// froze, and its picture quality.
+// froze, and its picture quality; over the video, the drawings (issue 21) when given.
+import type { ReactNode } from "react";
 import { PanelVideo } from "../../media";
 import { healthOf, waitingReason, waitingText, type FeedHealth } from "./feedHealth";
 import { QualityIndicator } from "./QualityIndicator";
@@ -14,6 +15,7 @@ export function PanelFeed({
   published,
   health,
   framesDecoded,
+  overlay,
 }: {
   panelId: string;
   source: string | null;
@@ -23,6 +25,8 @@ export function PanelFeed({
   published: boolean;
   health: FeedHealth;
   framesDecoded: (source: string) => Promise<number | null>;
+  /** Drawn over the video's box (the telestration overlay finds the <video> beside it). */
+  overlay?: ReactNode;
 }) {
   const h = healthOf(health, source);
   // A stream that arrived is published, whatever the (maybe older) list of sources says.
@@ -32,6 +36,7 @@ export function PanelFeed({
   return (
     <div className="relative h-full w-full" data-testid={`feed-${panelId}`} data-feed-state={frozenFor !== null ? "no-signal" : reason}>
       <PanelVideo panelId={panelId} source={source} stream={live ? stream : null} placeholder={waitingText(reason, source)} />
+      {overlay}
       {frozenFor !== null && (
         // The frozen picture is dimmed so that nobody takes it for live.
         <div className="pointer-events-none absolute inset-0 flex items-end bg-black/45">

@@ -36,6 +36,14 @@ import { usePersonalView } from "./usePersonalView";
 import { useShortcuts } from "./useShortcuts";
 import { useUndoRemoval } from "./useUndoRemoval";
 import { ViewControls } from "./ViewControls";
+import { DrawToolbar } from "../../teaching/DrawToolbar";
+import { isTeachingHost, mayAnnotate, mayChat, mayTakePart } from "../../teaching/state";
+import { TeachingPanel } from "../../teaching/TeachingPanel";
+import { TelestrationOverlay } from "../../teaching/TelestrationOverlay";
+import { usePointerTrails } from "../../teaching/usePointerTrails";
+import { useTeaching } from "../../teaching/useTeaching";
+import type { ChatMessagePostedData } from "../../teaching/types";
+import type { AckMessage, ErrorMessage } from "../../api/generated/ws";
 
 export type { Connect, ConnectionLike } from "./useWorkspaceSocket";
 
@@ -92,6 +100,10 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
   // The media layer follows the socket's events but is made after it (it needs the socket's join).
   const mediaEvents = useRef<SessionMedia["onSessionEvent"]>(() => {});
   const feeds = useFeedHealth();
+  const pointers = usePointerTrails();
+  // The teaching writes are made after the socket (they send on it); it tells them its answers.
+  const teachingReply = useRef<(msg: AckMessage | ErrorMessage) => void>(() => {});
+  const { push } = useToasts();
   const {
     joined,
     state,
@@ -108,15 +120,19 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     addPanel,
     removePanel,
     selectSource,
+    sendTeaching,
   } = useWorkspaceSocket({
     sessionId,
     initial,
     connect,
     directory,
-    onSessionEvent: (eventType, data) => {
+    onSessionEvent: (eventType, data, event) => {
       mediaEvents.current(eventType, data);
       feeds.onEvent(eventType, data);
+      pointers.onEvent(event);
+      noticeTeaching(eventType, data, event.actor.user_id);
     },
+    onReply: (msg) => teachingReply.current(msg),
   });
 
   const mediaOptions = useMemo<MediaOptions>(
@@ -132,6 +148,56 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
   const media = useSessionMedia(mediaOptions);
   mediaEvents.current = media.onSessionEvent;
   const health = useMemo(() => withServerStalls(feeds.health, media.sourceStalledSince), [feeds.health, media.sourceStalledSince]);
+
+  // Teaching (issue 21): drawing on the panels, chat, questions and hands.
+  const people = useMemo(
+    () =>
+      state.members.map((m) => ({
+        user_id: m.user_id,
+        username: directory.get(m.user_id)?.username,
+        display_name: directory.get(m.user_id)?.display_name,
+      })),
+    [state.members, directory],
+  );
+  const teaching = useTeaching({
+    teaching: state.teaching,
+    userId: state.userId,
+    participantId: state.participantId,
+    people,
+    send: sendTeaching,
+  });
+  teachingReply.current = teaching.onReply;
+  const connected = status === "connected";
+  const canDraw = mayAnnotate(state) && connected;
+  const teachingHost = isTeachingHost(state);
+  const [drawing, setDrawing] = useState(false);
+  const drawingOn = drawing && (canDraw || teachingHost);
+  const activeTool = drawingOn && canDraw ? teaching.tool : null;
+  const startDrawing = () => {
+    setDrawing(true);
+    if (teaching.tool === null) teaching.setTool("freehand");
+  };
+  const otherTrails = pointers.trails.filter((t) => t.participant_id !== state.participantId);
+  /** Toasts for what asks for this person's attention: a mention; for the host, hands and questions. */
+  function noticeTeaching(eventType: string, data: unknown, actor: string | null) {
+    if (!actor || actor === state.userId) return;
+    const who = nameOf(directory, actor);
+    if (eventType === "ChatMessagePosted" && (data as ChatMessagePostedData).mentions?.includes(state.userId)) {
+      push(`${who} mentioned you in the chat`, "info");
+    } else if (state.role === "host" && eventType === "HandRaised") {
+      push(`${who} raised a hand`, "info");
+    } else if (state.role === "host" && eventType === "QuestionAsked") {
+      push(`${who} asked a question`, "info");
+    }
+  }
+  // Unread chat while the side panel is closed, on its button.
+  const chatCount = state.teaching.chat.length;
+  const [chatSeen, setChatSeen] = useState<number | null>(null);
+  useEffect(() => {
+    // What the snapshot brought counts as seen; then what came while the panel was open.
+    if (sideOpen || (chatSeen === null && state.ready)) setChatSeen(chatCount);
+  }, [sideOpen, chatCount, state.ready]);
+  const unreadChat = chatSeen === null ? 0 : Math.max(0, chatCount - chatSeen);
 
   const panels = state.layout.panels;
   const personal = usePersonalView(
@@ -173,7 +239,6 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
     return user ? nameOf(directory, user) : null;
   };
   const fullReason = gridFullReason(shown);
-  const { push } = useToasts();
   // Grows when the grid drew a drag that is not written (no room): it redraws from the state.
   const [refusedMoves, setRefusedMoves] = useState(0);
   const bumpGrid = () => setRefusedMoves((n) => n + 1);
@@ -194,7 +259,7 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
       if (id) personal.toggleSpotlight(id);
     },
     h: personal.toggleHideEmpty,
-    Escape: () => (showKeys ? setShowKeys(false) : personal.back()),
+    Escape: () => (showKeys ? setShowKeys(false) : drawingOn ? setDrawing(false) : personal.back()),
   });
 
   const sourceOptions = [...media.sessionSources, ...wanted.filter((s) => !media.sessionSources.includes(s))];
@@ -250,6 +315,20 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
             published={watched(server) !== null && media.sessionSources.includes(watched(server) as string)}
             health={health}
             framesDecoded={media.framesDecoded}
+            overlay={
+              <TelestrationOverlay
+                panelId={p.id}
+                sourceId={watched(server)}
+                strokes={teaching.strokes}
+                trails={otherTrails}
+                fadeMs={state.teaching.settings.stroke_fade_ms}
+                tool={activeTool}
+                color={teaching.color}
+                pinned={teaching.pinned}
+                onStroke={teaching.drawStroke}
+                onPointer={teaching.point}
+              />
+            }
           />
         </PanelCard>
       ),
@@ -319,6 +398,17 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
               Shared view
             </Button>
           )}
+          {(canDraw || teachingHost) && !ended && (
+            <Button
+              variant="secondary"
+              aria-expanded={drawingOn}
+              aria-controls={drawingOn ? "draw-tools" : undefined}
+              onClick={() => (drawingOn ? setDrawing(false) : startDrawing())}
+              title="Draw or point on the panels' video"
+            >
+              {drawingOn ? "Stop drawing" : "Draw"}
+            </Button>
+          )}
           <Button variant="secondary" aria-haspopup="dialog" onClick={() => setShowKeys(true)} title="Keyboard shortcuts (?)">
             Shortcuts
           </Button>
@@ -328,7 +418,13 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
             aria-controls="workspace-side"
             onClick={() => setSideOpen((o) => !o)}
           >
-            {sideOpen ? "Hide participants" : "Show participants"}
+            Chat &amp; people
+            {!sideOpen && unreadChat > 0 && (
+              <span data-testid="chat-unread" className="rounded-full bg-sky-700 px-1.5 text-xs text-white">
+                {unreadChat}
+                <span className="sr-only"> new</span>
+              </span>
+            )}
           </Button>
           <ConnectionIndicator status={status} reason={ended && status === "closed" ? "ended" : closeReason} />
           <Link className="text-sm text-sky-300 underline" to={`/sessions/${sessionId}`}>
@@ -340,6 +436,19 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
       <LeaveGuard sources={ended ? [] : publishing} />
       <div className="flex flex-col gap-2 px-3 pt-2 empty:hidden">
         {mayPublish && <ResumeBanner offer={resumeOffer} />}
+        {drawingOn && !ended && (
+          <DrawToolbar
+            tool={teaching.tool}
+            onTool={teaching.setTool}
+            pinned={teaching.pinned}
+            onPinned={teaching.setPinned}
+            color={teaching.color}
+            mayDraw={canDraw}
+            mayClearAll={teachingHost}
+            onClear={teaching.clear}
+            onClose={() => setDrawing(false)}
+          />
+        )}
         {ended && (
           <div data-testid="session-ended">
             <Alert kind="info">
@@ -390,10 +499,28 @@ function WorkspaceView({ sessionId, initial, connect }: { sessionId: string; ini
         {sideOpen && (
           <aside
             id="workspace-side"
-            className="flex w-full shrink-0 flex-col gap-4 overflow-y-auto border-t border-slate-800 bg-slate-900/40 p-3 md:w-56 md:border-l md:border-t-0 xl:w-64"
+            className="flex w-full shrink-0 flex-col gap-4 overflow-y-auto border-t border-slate-800 bg-slate-900/40 p-3 md:w-60 md:border-l md:border-t-0 xl:w-72"
           >
             <Presence participants={state.participants} me={state.participantId} directory={directory} />
             {mayPublish && <PublishControl media={media} health={health} />}
+            {state.ready && (
+              <TeachingPanel
+                teaching={state.teaching}
+                me={state.userId}
+                people={people}
+                nameOf={(id) => nameOf(directory, id)}
+                isHost={teachingHost && connected}
+                mayChat={mayChat(state) && connected && !ended}
+                observerChatOff={state.role === "observer" && !state.teaching.settings.observer_chat}
+                mayTakePart={mayTakePart(state) && connected && !ended}
+                onPost={teaching.post}
+                onAsk={teaching.ask}
+                onAnswer={teaching.answer}
+                onRaise={teaching.raiseHand}
+                onLower={teaching.lowerHand}
+                onSettings={teaching.changeSettings}
+              />
+            )}
           </aside>
         )}
       </div>

@@ -8,7 +8,7 @@ export const SHORTCUTS: readonly { key: string; label: string; does: string }[] 
   { key: "f", label: "f", does: "Fullscreen the focused panel (or the first with a source)" },
   { key: "s", label: "s", does: "Spotlight the focused panel (or the first with a source)" },
   { key: "h", label: "h", does: "Hide or show empty panels" },
-  { key: "Escape", label: "Esc", does: "Back: close this list, leave fullscreen, then the spotlight" },
+  { key: "Escape", label: "Esc", does: "Back: close this list, stop drawing, leave fullscreen, then the spotlight" },
 ];
 
 /** Whether a key event belongs to a field being typed in. */

@@ -68,7 +68,11 @@ describe("useWorkspaceSocket", () => {
     server(joined);
     server(joined);
     expect(onSessionEvent).toHaveBeenCalledTimes(1);
-    expect(onSessionEvent).toHaveBeenCalledWith("ParticipantJoined", expect.objectContaining({ participant_id: "pt-alice" }));
+    expect(onSessionEvent).toHaveBeenCalledWith(
+      "ParticipantJoined",
+      expect.objectContaining({ participant_id: "pt-alice" }),
+      expect.objectContaining({ type: "event", event_type: "ParticipantJoined" }),
+    );
   });
 
   it("shows a sent move as pending, and has the grid redrawn when a move could not be sent", () => {

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { call, http, type JoinResponse } from "../../api/client";
 import { nameOf, type DirectoryEntry } from "../../api/directory";
-import type { LayoutUpdateMessage, Panel, ServerMessage } from "../../api/generated/ws";
+import type { AckMessage, ErrorMessage, EventMessage, LayoutUpdateMessage, Panel, ServerMessage } from "../../api/generated/ws";
 import { useToasts } from "../../components/Toasts";
 import { messageOf } from "../../components/ui";
 import type { MediaOptions } from "../../media/types";
@@ -17,6 +17,7 @@ import {
   type WsAccess,
 } from "../../realtime/connection";
 import { initialSessionState, sessionReducer, type Conflict, type SessionState } from "../../realtime/sessionState";
+import type { OutgoingTeachingMessage } from "../../teaching/types";
 import { firstFreeSpot, nextPanelId, patchOf, withOverlay, type Rect } from "./grid";
 
 /** What the screen needs of a connection (a test passes a fake). */
@@ -78,7 +79,9 @@ export interface WorkspaceSocketOptions {
   /** Names for the toasts (who joined, left, won an edit). */
   directory: Map<string, DirectoryEntry>;
   /** Hears every session event once, e.g. the media layer following media events. */
-  onSessionEvent: (eventType: string, data: unknown) => void;
+  onSessionEvent: (eventType: string, data: unknown, event: EventMessage) => void;
+  /** Hears every `ack` and `error` (after the socket's own handling). */
+  onReply?: (msg: AckMessage | ErrorMessage) => void;
 }
 
 export interface WorkspaceSocket {
@@ -107,6 +110,8 @@ export interface WorkspaceSocket {
   removePanel(id: string): void;
   /** `source.select` of one panel. */
   selectSource(id: string, source: string | null): void;
+  /** A teaching write (issue 21); its ref, or null when not sent. `quiet`: no toast when refused (pointer batches). */
+  sendTeaching(msg: OutgoingTeachingMessage, quiet?: boolean): string | null;
 }
 
 /** The workspace's one WebSocket and everything it keeps in step with the server. */
@@ -116,6 +121,7 @@ export function useWorkspaceSocket({
   connect = defaultConnect,
   directory,
   onSessionEvent,
+  onReply,
 }: WorkspaceSocketOptions): WorkspaceSocket {
   const { push } = useToasts();
   const [joined, setJoined] = useState(initial);
@@ -129,6 +135,8 @@ export function useWorkspaceSocket({
   const flashTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
   const [gridEpoch, setGridEpoch] = useState(0);
   const connRef = useRef<ConnectionLike | null>(null);
+  // Writes whose refusal is not worth a toast (a pointer batch over the rate limit).
+  const quietRefs = useRef(new Set<string>());
 
   const setPending = useCallback((next: Map<string, Pending>) => {
     pendingRef.current = next;
@@ -144,8 +152,8 @@ export function useWorkspaceSocket({
   }, []);
 
   // The message handler sees the latest directory, event listener and toasts without reconnecting.
-  const latest = useRef({ directory, onSessionEvent, push });
-  latest.current = { directory, onSessionEvent, push };
+  const latest = useRef({ directory, onSessionEvent, onReply, push });
+  latest.current = { directory, onSessionEvent, onReply, push };
 
   const flash = useCallback((panelId: string, text: string) => {
     setContested((m) => new Map(m).set(panelId, text));
@@ -166,7 +174,7 @@ export function useWorkspaceSocket({
 
   const onMessage = useCallback(
     (msg: ServerMessage) => {
-      const { directory, onSessionEvent, push } = latest.current;
+      const { directory, onSessionEvent, onReply, push } = latest.current;
       const prev = stateRef.current;
       const next = sessionReducer(prev, msg);
       stateRef.current = next;
@@ -182,7 +190,7 @@ export function useWorkspaceSocket({
           break;
         case "event": {
           if (next === prev) break; // seen already
-          onSessionEvent(msg.event_type, msg.data);
+          onSessionEvent(msg.event_type, msg.data, msg);
           const data = msg.data as Record<string, unknown>;
           if (msg.event_type === "ParticipantJoined" && data.participant_id !== next.participantId) {
             push(`${name(data.user_id as string)} joined`, "info");
@@ -220,6 +228,8 @@ export function useWorkspaceSocket({
           break;
         }
         case "ack": {
+          quietRefs.current.delete(msg.ref);
+          onReply?.(msg);
           const entries = [...pendingRef.current].filter(([, p]) => p.ref === msg.ref);
           if (entries.length === 0) break;
           const out = new Map(pendingRef.current);
@@ -234,6 +244,8 @@ export function useWorkspaceSocket({
         case "error": {
           const out = new Map([...pendingRef.current].filter(([, p]) => p.ref !== msg.ref));
           if (out.size !== pendingRef.current.size) setPending(out);
+          onReply?.(msg);
+          if (msg.ref !== null && quietRefs.current.delete(msg.ref)) break;
           push(`Not applied: ${msg.message}`, "error");
           break;
         }
@@ -335,6 +347,23 @@ export function useWorkspaceSocket({
     sendWrite({ type: "source.select", panel_id: id, source_id: source });
   };
 
+  const sendTeaching = (msg: OutgoingTeachingMessage, quiet = false): string | null => {
+    // Until the generated ClientMessage has issue 21's messages, they go through this one cast.
+    const out = msg as unknown as OutgoingMessage;
+    if (!quiet) return sendWrite(out);
+    try {
+      const ref = connRef.current?.send(out) ?? null;
+      if (ref !== null) {
+        // Bounded: acks take them out; a socket that never answers leaves at most a few hundred.
+        if (quietRefs.current.size > 500) quietRefs.current.clear();
+        quietRefs.current.add(ref);
+      }
+      return ref;
+    } catch {
+      return null; // not connected: a lost pointer batch, nothing to tell
+    }
+  };
+
   return {
     joined,
     state,
@@ -351,5 +380,6 @@ export function useWorkspaceSocket({
     addPanel,
     removePanel,
     selectSource,
+    sendTeaching,
   };
 }
