@@ -1,9 +1,8 @@
 // Teaching on live video (issue 21): the events, WebSocket messages and snapshot part.
 //
-// These types MIRROR /work/contract-21.md by hand until the server's schemas for issue 21 are
-// merged and `npm run gen:types` generates them (then import them from ../api/generated/ and
-// delete what is duplicated here; the names and fields are the contract's, so the swap is a
-// matter of imports). Nothing else in the app declares these shapes.
+// The WebSocket messages are the generated ones (schemas/ws/). The event data below are what the
+// client itself builds and reads; the compile-time checks at the end of this file fail when
+// they drift from the generated event types (schemas/events/).
 
 /** `[x, y]`: 0..=1 of the displayed video's picture (letterboxing excluded), origin top-left. */
 export type FramePoint = [number, number];
@@ -108,45 +107,30 @@ export function isTeachingEventType(type: string): type is TeachingEventType {
 }
 
 // ---- Client to server (`schemas/ws/<type>.json`), each answered by `ack` or `error` ----
+// The generated types: the schemas are the contract.
 
-export interface AnnotationStrokeMessage extends AnnotationStrokeData {
-  type: "annotation.stroke";
-  ref: string;
-}
-export interface AnnotationClearMessage extends AnnotationClearedData {
-  type: "annotation.clear";
-  ref: string;
-}
-export interface PointerMoveMessage extends PointerMovedData {
-  type: "pointer.move";
-  ref: string;
-}
-export interface ChatPostMessage extends ChatMessagePostedData {
-  type: "chat.post";
-  ref: string;
-}
-export interface QuestionAskMessage extends QuestionAskedData {
-  type: "question.ask";
-  ref: string;
-}
-export interface QuestionAnswerMessage extends QuestionAnsweredData {
-  type: "question.answer";
-  ref: string;
-}
-export interface HandRaiseMessage {
-  type: "hand.raise";
-  ref: string;
-}
-export interface HandLowerMessage {
-  type: "hand.lower";
-  ref: string;
-  /** Default: oneself. */
-  user_id?: string;
-}
-export interface TeachingSettingsMessage extends TeachingSettingsChangedData {
-  type: "teaching.settings";
-  ref: string;
-}
+export type {
+  AnnotationStrokeMessage,
+  AnnotationClearMessage,
+  PointerMoveMessage,
+  ChatPostMessage,
+  QuestionAskMessage,
+  QuestionAnswerMessage,
+  HandRaiseMessage,
+  HandLowerMessage,
+  TeachingSettingsMessage,
+} from "../api/generated/ws";
+import type {
+  AnnotationStrokeMessage,
+  AnnotationClearMessage,
+  PointerMoveMessage,
+  ChatPostMessage,
+  QuestionAskMessage,
+  QuestionAnswerMessage,
+  HandRaiseMessage,
+  HandLowerMessage,
+  TeachingSettingsMessage,
+} from "../api/generated/ws";
 
 export type TeachingClientMessage =
   | AnnotationStrokeMessage
@@ -164,7 +148,7 @@ type WithOptionalRef<M> = M extends unknown ? Omit<M, "ref"> & { ref?: string } 
 export type OutgoingTeachingMessage = WithOptionalRef<TeachingClientMessage>;
 
 /** Error codes the contract adds to the `error` message (besides `forbidden`, `rate_limited`, …). */
-export type TeachingErrorCode = "stroke_too_large" | "invalid" | "already_raised" | "rate_limited";
+export type TeachingErrorCode = "stroke_too_large" | "validation_failed" | "already_raised" | "rate_limited";
 
 // ---- The snapshot's `teaching` (`SessionView`: replay and the `welcome`'s `session`) ----
 
@@ -232,3 +216,19 @@ export const LIMITS = {
   minWidth: 0.001,
   maxWidth: 0.05,
 } as const;
+
+// ---- Checks against the generated event types: each mirror must be assignable from the
+// generated data (the generated ones also repeat the envelope's session, user and participant).
+import type { EventDataByType } from "../api/generated/events";
+type Assignable<To, From extends To> = From;
+export type _Checks = [
+  // Points: the generated types have plain arrays where the schema has tuples.
+  Assignable<Omit<AnnotationStrokeData, "points">, Omit<EventDataByType["AnnotationStroke"], "points">>,
+  Assignable<AnnotationClearedData, EventDataByType["AnnotationCleared"]>,
+  Assignable<Omit<PointerMovedData, "points">, Omit<EventDataByType["PointerMoved"], "points">>,
+  Assignable<ChatMessagePostedData, EventDataByType["ChatMessagePosted"]>,
+  Assignable<QuestionAskedData, EventDataByType["QuestionAsked"]>,
+  Assignable<QuestionAnsweredData, EventDataByType["QuestionAnswered"]>,
+  Assignable<HandLoweredData, EventDataByType["HandLowered"]>,
+  Assignable<TeachingSettingsChangedData, EventDataByType["TeachingSettingsChanged"]>,
+];

@@ -3,14 +3,13 @@
 import type { AuditEvent } from "../../api/client";
 import type { EventDataByType, EventType } from "../../api/generated/events";
 import { formatBytes, formatDuration, shortId } from "../archives/format";
-import { isTeachingEventType, TEACHING_EVENT_TYPES, type TeachingEventDataByType, type TeachingEventType } from "../../teaching/types";
+import { isTeachingEventType, type TeachingEventDataByType, type TeachingEventType } from "../../teaching/types";
 
 /**
  * Every event type, for the "Event type" filter. A Record over the generated union makes `tsc`
- * fail here when the schemas gain a type this list lacks. Issue 21's teaching types come from
- * their own list (src/teaching/types.ts), whether or not the generated union has them yet.
+ * fail here when the schemas gain a type this list lacks.
  */
-const TYPES: Record<Exclude<EventType, TeachingEventType>, true> = {
+const TYPES: Record<EventType, true> = {
   AccessDenied: true,
   AnnotationCleared: true,
   AnnotationStroke: true,
@@ -68,7 +67,7 @@ const TYPES: Record<Exclude<EventType, TeachingEventType>, true> = {
   UserRoleChanged: true,
 };
 
-export const EVENT_TYPES: string[] = [...Object.keys(TYPES), ...TEACHING_EVENT_TYPES].sort();
+export const EVENT_TYPES: string[] = Object.keys(TYPES).sort();
 
 export function isEventType(type: string): type is EventType {
   return Object.prototype.hasOwnProperty.call(TYPES, type);

@@ -348,8 +348,7 @@ export function useWorkspaceSocket({
   };
 
   const sendTeaching = (msg: OutgoingTeachingMessage, quiet = false): string | null => {
-    // Until the generated ClientMessage has issue 21's messages, they go through this one cast.
-    const out = msg as unknown as OutgoingMessage;
+    const out: OutgoingMessage = msg;
     if (!quiet) return sendWrite(out);
     try {
       const ref = connRef.current?.send(out) ?? null;
