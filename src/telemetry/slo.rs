@@ -250,9 +250,8 @@ fn label_is(labels: &[(&str, &str)], name: &str, value: &str) -> bool {
 }
 
 impl Snapshot {
-    fn take(metrics: &Metrics, backlog: (u64, u64)) -> Snapshot {
-        let families = metrics.gather();
-        let f = families.as_slice();
+    /// The snapshot of `families`, gathered from `metrics` just before.
+    fn take(metrics: &Metrics, f: &[MetricFamily], backlog: (u64, u64)) -> Snapshot {
         Snapshot {
             at: Instant::now(),
             joins_ok: counter_sum(f, "livesurgery_joins_total", |l| {
@@ -377,7 +376,7 @@ pub struct Window {
 impl Window {
     /// A window whose first snapshot is now.
     pub fn new(metrics: &Metrics) -> Window {
-        let first = Snapshot::take(metrics, (0, 0));
+        let first = Snapshot::take(metrics, &metrics.gather(), (0, 0));
         Window {
             snapshots: Mutex::new(VecDeque::from([first])),
             backlog: Mutex::new((0, 0)),
@@ -388,7 +387,7 @@ impl Window {
     /// one at or before its start).
     pub fn tick(&self, metrics: &Metrics) {
         // The gauges are sampled by `gather`; read the backlog once they are.
-        let _ = metrics.gather();
+        let families = metrics.gather();
         let backlog = {
             let mut backlog = lock(&self.backlog);
             backlog.0 += 1;
@@ -397,7 +396,7 @@ impl Window {
             }
             *backlog
         };
-        let snapshot = Snapshot::take(metrics, backlog);
+        let snapshot = Snapshot::take(metrics, &families, backlog);
         let mut snapshots = lock(&self.snapshots);
         let now = snapshot.at;
         snapshots.push_back(snapshot);
@@ -412,7 +411,7 @@ impl Window {
 
     /// The SLIs from the oldest snapshot in the window to now.
     pub fn report(&self, metrics: &Metrics) -> Report {
-        let now = Snapshot::take(metrics, *lock(&self.backlog));
+        let now = Snapshot::take(metrics, &metrics.gather(), *lock(&self.backlog));
         let snapshots = lock(&self.snapshots);
         let earliest = snapshots.front().cloned().unwrap_or_else(|| now.clone());
         drop(snapshots);
