@@ -180,6 +180,16 @@ pub struct ApiSettings {
     /// URLs that `participants:join` returns; default: taken from the request's Host.
     #[arg(long, env = "LIVESURGERY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// This node's own base URL for WHIP/WHEP (`https://node-a.or.example.org`), reachable by
+    /// clients directly, not through a load balancer that may send them to another node: the
+    /// URL `participants:join` on any node hands out while a session's media is placed here.
+    /// Default: the public URL, else the bound address.
+    #[arg(long, env = "LIVESURGERY_MEDIA_URL")]
+    pub media_url: Option<String>,
+    /// How often this node renews its row among the media nodes, in ms; a node that misses
+    /// three is gone, and the sessions placed on it are placed again.
+    #[arg(long, env = "LIVESURGERY_NODE_HEARTBEAT_MS", default_value_t = 2000)]
+    pub node_heartbeat_ms: u64,
     /// ICE servers handed to clients, comma-separated (`stun:stun.example.org:3478,...`).
     #[arg(long, env = "LIVESURGERY_ICE_SERVERS", value_delimiter = ',')]
     pub ice_servers: Vec<String>,
@@ -349,6 +359,15 @@ impl ApiSettings {
                 .allowed_origins
                 .iter()
                 .any(|allowed| normal(allowed) == origin)
+    }
+
+    /// The server's base URL for links it hands out: the public URL, else the scheme and host
+    /// the request reached it by.
+    pub fn public_base(&self, scheme: &str, host: &str) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("{scheme}://{host}"),
+        }
     }
 
     /// Whether the server terminates TLS itself (`--tls-cert` and `--tls-key`).

@@ -13,6 +13,7 @@ use livesurgery_projections::ReadModels;
 
 use crate::api::{self, state::ApiState};
 use crate::app::dispatch::{Dispatcher, LogListener};
+use crate::app::nodes::MediaNode;
 use crate::app::{App, PlaybackSigner};
 use crate::auth::{Keys, load_or_create_key};
 use crate::demo::seed::Demo;
@@ -45,6 +46,8 @@ pub struct Application {
     demo: Option<Demo>,
     /// Signs the log's head at an interval and on shutdown (audit checkpoints).
     checkpointer: crate::audit::checkpoint::Checkpointer,
+    /// Renews this node's row among the media nodes (see `app::placement`).
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 /// The archive store as the signer of playback URLs.
@@ -124,12 +127,21 @@ impl Application {
         let listener = TcpListener::bind(&settings.http_addr)
             .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
         let addr = listener.local_addr()?;
+        // This process as a media node: where the media of sessions placed on it is reached.
+        let node = MediaNode::new(
+            settings.api.media_url.clone().unwrap_or_else(|| {
+                browser_base(addr, settings.api.public_url.as_deref(), settings.api.tls())
+            }),
+            settings.api.media_url.is_some() || settings.api.public_url.is_some(),
+        );
+        tracing::info!(node = %node.id, url = %node.url, "this process is media node");
         let mut app = App::new(
             store.clone(),
             projector.handle(),
             read_models,
             Keys::new(key.as_bytes()),
             settings.api.clone(),
+            node,
         );
         // Archives: the configured object store, which also signs playback URLs unless the
         // caller brought its own signer.
@@ -149,8 +161,13 @@ impl Application {
         // The gateway pushes, and the SFU cuts media, from the projector's one reading of the log.
         let gateway_listener: Arc<dyn LogListener> = gateway.clone();
         let sfu_listener: Arc<dyn LogListener> = sfu.clone();
+        let placements_listener: Arc<dyn LogListener> = app.placements.clone();
         dispatcher.listen(Arc::downgrade(&gateway_listener));
         dispatcher.listen(Arc::downgrade(&sfu_listener));
+        dispatcher.listen(Arc::downgrade(&placements_listener));
+        // Alive among the media nodes before serving a join; renewed until it stops.
+        app.node_heartbeat().await;
+        let heartbeat = crate::app::placement::spawn_heartbeat(app.clone());
         // The recorder follows the log too: it taps the SFU for the sessions being recorded.
         let taps: Arc<dyn TapControl> = sfu.clone();
         let recorder = Recorder::start(app.clone(), blobs.clone(), taps)
@@ -204,6 +221,7 @@ impl Application {
                         "closing the media a previous run left open failed"
                     );
                 }
+                app.placements.set_ready();
             });
         }
         let sweeper = crate::recording::retention::spawn_sweeper(
@@ -276,6 +294,7 @@ impl Application {
             slo_ticker,
             demo,
             checkpointer,
+            heartbeat,
         })
     }
 
@@ -357,6 +376,13 @@ impl Application {
         closer.abort();
         served.context("HTTP server")?;
         tracing::info!("HTTP server stopped; draining");
+        // Gone from the media nodes at once: the other nodes place this one's sessions again
+        // at their next heartbeat, and its clients are told where to reconnect.
+        self.heartbeat.abort();
+        let placements = &self.app.placements;
+        if let Err(error) = placements.nodes.remove(&placements.node.id).await {
+            tracing::warn!(%error, "could not remove this node from the media nodes");
+        }
         // The synthetic feeds stop first, as a publisher that leaves would.
         if let Some(demo) = self.demo {
             demo.stop().await;

@@ -71,6 +71,7 @@ fn sample_name(event: &Event) -> &'static str {
         Event::MediaQualitySampled(_) => "MediaQualitySampled",
         Event::SourceStalled(_) => "SourceStalled",
         Event::SourceResumed(_) => "SourceResumed",
+        Event::MediaPlaced(_) => "MediaPlaced",
         Event::AnnotationStroke(_) => "AnnotationStroke",
         Event::AnnotationCleared(_) => "AnnotationCleared",
         Event::PointerMoved(_) => "PointerMoved",
@@ -416,6 +417,20 @@ fn samples() -> Vec<Event> {
             user_id: u,
             source: "endoscope".into(),
             stalled_ms: 4_200,
+        }),
+        Event::MediaPlaced(MediaPlaced {
+            session_id: s,
+            node_id: "0190d7a2-8c4e-7b3a-9f10-0000000000f1".into(),
+            url: "https://node-a.or.example.org".into(),
+            reason: PlacementReason::FirstJoin,
+            previous_node_id: None,
+        }),
+        Event::MediaPlaced(MediaPlaced {
+            session_id: s,
+            node_id: "node-b".into(),
+            url: "http://10.0.0.2:8080".into(),
+            reason: PlacementReason::NodeGone,
+            previous_node_id: Some("0190d7a2-8c4e-7b3a-9f10-0000000000f1".into()),
         }),
         Event::AnnotationStroke(AnnotationStroke {
             session_id: s,

@@ -38,6 +38,10 @@ pub struct ErrorDetail {
     /// The current version, for `version_conflict` and `base_version_ahead`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
+    /// Where the session's media is, for `media_elsewhere` (WHIP/WHEP on another node than
+    /// the placed one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<crate::app::placement::MediaLocation>,
 }
 
 /// An API error: a status, a stable code and a message safe to show (no SQL, paths or traces).
@@ -49,6 +53,8 @@ pub struct ApiError {
     pub current_version: Option<u64>,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// Where the session's media is, for `media_elsewhere`.
+    pub media: Option<Box<crate::app::placement::MediaLocation>>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -80,6 +86,7 @@ impl From<AppError> for ApiError {
             message: e.message,
             current_version: e.current_version,
             retry_after: e.retry_after,
+            media: e.media,
         }
     }
 }
@@ -92,6 +99,7 @@ impl ApiError {
             message: message.into(),
             current_version: None,
             retry_after: None,
+            media: None,
         }
     }
 
@@ -209,6 +217,7 @@ impl ResponseError for ApiError {
                 message: self.message.clone(),
                 request_id: String::new(),
                 current_version: self.current_version,
+                media: self.media.as_deref().cloned(),
             },
         })
     }

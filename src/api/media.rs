@@ -7,7 +7,8 @@
 //! expiry, the token's session, an active user, a member whose role (now, not when the token
 //! was issued) allows the action, and a live session.
 
-use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use livesurgery_domain::permissions::Action;
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,15 @@ async fn media_caller(
     app.authorize_media(&operation(req), &participant, session_id, action)
         .await?;
     Ok(participant)
+}
+
+/// Refuses media for a session placed on another node (`409 media_elsewhere`, saying where);
+/// places it here when it has no placement or its node is gone.
+async fn media_here(req: &HttpRequest, app: &App, session_id: Uuid) -> Result<(), ApiError> {
+    let base = super::public_base(&app.settings, req);
+    app.check_media_here(session_id, super::state::correlation_id(req), &base)
+        .await?;
+    Ok(())
 }
 
 /// A new media resource of this participant in the session.
@@ -134,8 +144,9 @@ fn created(location: String, answer: String, ice: &[IceServer]) -> HttpResponse 
         (status = 201, description = "SDP answer; `Location` is the resource to DELETE", content_type = "application/sdp", body = String,
             headers(("Location" = String), ("Link" = String, description = "ICE servers"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`media_elsewhere`: the session's media is placed on another node (`error.media` has its WHIP and WHEP URLs); or `session_not_live`, `source_taken`, `too_many_peers`, `session_peers_full`", body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("sfu_token" = [])))]
 pub async fn whip(
     req: HttpRequest,
@@ -147,6 +158,7 @@ pub async fn whip(
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
     let caller = media_caller(&req, &api, session_id, Action::PublishMedia).await?;
+    media_here(&req, &api, session_id).await?;
     check_labels([query.source.as_str()])?;
     let offer = sdp_body(&req, &body)?;
     let info = peer_info(&caller, session_id);
@@ -170,8 +182,9 @@ pub async fn whip(
         (status = 201, description = "SDP answer; `Location` is the resource to DELETE", content_type = "application/sdp", body = String,
             headers(("Location" = String), ("Link" = String, description = "ICE servers"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`media_elsewhere`: the session's media is placed on another node (`error.media` has its WHIP and WHEP URLs); or `session_not_live`, `too_many_peers`, `session_peers_full`", body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("sfu_token" = [])))]
 pub async fn whep(
     req: HttpRequest,
@@ -183,6 +196,7 @@ pub async fn whep(
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
     let caller = media_caller(&req, &api, session_id, Action::SubscribeMedia).await?;
+    media_here(&req, &api, session_id).await?;
     let asked: Vec<String> = query
         .slots
         .as_deref()
@@ -296,9 +310,15 @@ pub async fn subscribe(
     Ok(HttpResponse::Ok().json(SubscribeResponse { resources }))
 }
 
-/// The session's published sources and subscriptions now.
+/// Marks a `GET .../media` one node forwarded to the node holding the session's media: it is
+/// answered there, never forwarded again.
+const FORWARDED: &str = "x-livesurgery-forwarded";
+
+/// The session's published sources and subscriptions now, as the node its media is placed on
+/// knows them (another node forwards the call there).
 #[utoipa::path(get, path = "/v1/sessions/{id}/media", tag = "media", params(("id" = Uuid, Path)),
-    responses((status = 200, body = MediaResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = MediaResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, description = "`media_unavailable`: the node holding the session's media did not answer", body = ErrorBody)))]
 pub async fn media(
     req: HttpRequest,
     caller: Caller,
@@ -308,8 +328,44 @@ pub async fn media(
 ) -> Result<HttpResponse, ApiError> {
     let session_id = path.into_inner();
     api.guard_session(&req, &caller, session_id).await?;
+    if req.headers().get(FORWARDED).is_none()
+        && let Some(placed) = api.placements.elsewhere(session_id)
+    {
+        return forward_media(&req, &placed.url, session_id).await;
+    }
     Ok(HttpResponse::Ok().json(MediaResponse {
         sources: sfu.sources(session_id),
         subscriptions: sfu.subscriptions(session_id),
     }))
+}
+
+/// Asks the node at `base` for the session's media, with the caller's own credentials, and
+/// answers what it answers.
+async fn forward_media(
+    req: &HttpRequest,
+    base: &str,
+    session_id: Uuid,
+) -> Result<HttpResponse, ApiError> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    let mut request = client
+        .get(format!("{base}/v1/sessions/{session_id}/media"))
+        .header(FORWARDED, "1")
+        .timeout(std::time::Duration::from_secs(3));
+    if let Some(auth) = req.headers().get(AUTHORIZATION) {
+        request = request.header(AUTHORIZATION.as_str(), auth.as_bytes());
+    }
+    let unavailable = |error: reqwest::Error| {
+        tracing::warn!(%error, "the node holding a session's media did not answer");
+        ApiError::from(AppError::unavailable(
+            "media_unavailable",
+            "the node holding this session's media did not answer; retry",
+        ))
+    };
+    let answer = request.send().await.map_err(unavailable)?;
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = answer.bytes().await.map_err(unavailable)?;
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body))
 }

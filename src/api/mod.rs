@@ -56,13 +56,8 @@ pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
 /// The server's public base URL (`--public-url`, else the request's scheme and host), for the
 /// URLs the API hands out.
 pub fn public_base(settings: &ApiSettings, req: &HttpRequest) -> String {
-    match &settings.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    }
+    let info = req.connection_info();
+    settings.public_base(info.scheme(), info.host())
 }
 
 /// An optional JSON body: empty means the default.

@@ -331,7 +331,9 @@ pub async fn remove_member(
         .finish())
 }
 
-/// Join a live session as a new participant; returns the WebSocket and SFU tokens.
+/// Join a live session as a new participant; returns the WebSocket and SFU tokens, and the
+/// WHIP/WHEP URLs of the node the session's media is placed on (placed on this node first
+/// when it has no placement, or its node is gone: `MediaPlaced`).
 #[utoipa::path(post, path = "/v1/sessions/{id}/participants:join", tag = "participants",
     request_body(content = Option<JoinRequest>, description = "Optional"),
     params(("id" = Uuid, Path),
@@ -371,8 +373,15 @@ pub async fn join(
     let mut participant = caller.context();
     participant.participant_id = Some(participant_id);
     state.app().watch_join(session_id, participant);
-    if !state.wait_for(accepted.append.last_position).await {
-        return Ok(accepted_not_visible(accepted.append.last_position));
+    // The session's media: where it is placed, or here when nowhere (alive).
+    let (placed, placing) = state
+        .place_media(session_id, super::state::correlation_id(&req))
+        .await?;
+    let position = placing.map_or(accepted.append.last_position, |p| {
+        p.append.last_position.max(accepted.append.last_position)
+    });
+    if !state.wait_for(position).await {
+        return Ok(accepted_not_visible(position));
     }
     // The role the command was decided with (the read model may trail the log).
     let role = accepted
@@ -399,6 +408,7 @@ pub async fn join(
         )
     });
     let base = super::public_base(&state.settings, &req);
+    let media = state.placements.location(session_id, &placed, &base);
     let ws_base = base
         .replacen("https://", "wss://", 1)
         .replacen("http://", "ws://", 1);
@@ -409,7 +419,7 @@ pub async fn join(
         .await?
         .ok_or_else(|| ApiError::internal("a joined session is missing from the read model"))?;
     Ok(HttpResponse::Created()
-        .insert_header((POSITION_HEADER, accepted.append.last_position.to_string()))
+        .insert_header((POSITION_HEADER, position.to_string()))
         .json(JoinResponse {
             participant_id,
             role: role.into(),
@@ -419,8 +429,9 @@ pub async fn join(
                 token: ws_token,
             },
             sfu: SfuAccess {
-                whip_url: format!("{base}/v1/sessions/{session_id}/whip"),
-                whep_url: format!("{base}/v1/sessions/{session_id}/whep"),
+                whip_url: media.whip_url,
+                whep_url: media.whep_url,
+                node_id: media.node_id,
                 token: sfu_token,
             },
             ice_servers: crate::sfu::turn::ice_servers(&state.settings, participant_id),

@@ -99,6 +99,7 @@ fn rewrite(buf: &[u8], tls: bool) -> Option<(Vec<u8>, usize)> {
             message: message.to_owned(),
             request_id: request_id.clone(),
             current_version: None,
+            media: None,
         },
     })
     .ok()?;

@@ -126,6 +126,27 @@ impl Executor {
         A::State: Send + Sync + 'static,
         C: Borrow<A::Command>,
     {
+        let decide =
+            |state: &A::State| command_for(state).and_then(|c| A::decide(state, c.borrow(), ctx));
+        self.decide_as::<A>(store, id, decide, ctx.actor(), correlation_id)
+            .await
+    }
+
+    /// Appends what `decide` makes of the aggregate's folded state, as `actor`: the write path
+    /// of decisions the server makes itself (where a session's media is placed), with the same
+    /// version check and retries as a command's.
+    pub async fn decide_as<A>(
+        &self,
+        store: &dyn EventStore,
+        id: Uuid,
+        decide: impl Fn(&A::State) -> Result<Vec<Event>, DomainError>,
+        actor: Actor,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, CommandError>
+    where
+        A: Aggregate,
+        A::State: Send + Sync + 'static,
+    {
         let stream = A::stream(id);
         // Inside the request or WebSocket message that began the correlation; the trace's
         // root when nothing did (a command of the server's own).
@@ -139,7 +160,7 @@ impl Executor {
         );
         crate::telemetry::trace::join_correlation(&span, correlation_id);
         let result = self
-            .decide_and_append::<A, C>(store, stream, command_for, ctx, correlation_id, &span)
+            .decide_and_append::<A>(store, stream, decide, &actor, correlation_id, &span)
             .instrument(span.clone())
             .await;
         span.record(
@@ -154,20 +175,19 @@ impl Executor {
         result
     }
 
-    /// The body of [`Executor::execute_with`], in its `command` span.
-    async fn decide_and_append<A, C>(
+    /// The body of [`Executor::decide_as`], in its `command` span.
+    async fn decide_and_append<A>(
         &self,
         store: &dyn EventStore,
         stream: String,
-        command_for: impl Fn(&A::State) -> Result<C, DomainError>,
-        ctx: &CommandContext,
+        decide: impl Fn(&A::State) -> Result<Vec<Event>, DomainError>,
+        actor: &Actor,
         correlation_id: Uuid,
         span: &tracing::Span,
     ) -> Result<Accepted, CommandError>
     where
         A: Aggregate,
         A::State: Send + Sync + 'static,
-        C: Borrow<A::Command>,
     {
         let slot = self.slot(&stream);
         let mut cached = slot.lock().await;
@@ -190,9 +210,7 @@ impl Executor {
             if must_catch_up {
                 (state, version) = catch_up::<A>(store, &stream, state, version).await?;
             }
-            let decided =
-                command_for(&state).and_then(|command| A::decide(&state, command.borrow(), ctx));
-            let events = match decided {
+            let events = match decide(&state) {
                 Ok(events) => events,
                 Err(_) if !fresh => {
                     must_catch_up = true;
@@ -211,7 +229,7 @@ impl Executor {
             let new_events = events
                 .iter()
                 .cloned()
-                .map(|e| e.into_new_event(Uuid::now_v7(), ctx.actor(), correlation_id, None))
+                .map(|e| e.into_new_event(Uuid::now_v7(), actor.clone(), correlation_id, None))
                 .collect();
             match append_traced(
                 store,

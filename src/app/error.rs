@@ -39,6 +39,8 @@ pub struct AppError {
     pub current_version: Option<u64>,
     /// Seconds to wait before retrying, for rate limits and unavailability.
     pub retry_after: Option<u64>,
+    /// Where the session's media is, for `media_elsewhere`.
+    pub media: Option<Box<super::placement::MediaLocation>>,
 }
 
 impl std::fmt::Display for AppError {
@@ -61,7 +63,23 @@ impl AppError {
                 ErrorKind::Unavailable => Some(1),
                 _ => None,
             },
+            media: None,
         }
+    }
+
+    /// WHIP or WHEP on another node than the one the session's media is placed on: the media
+    /// would reach nobody there. Says where it is.
+    pub fn media_elsewhere(location: super::placement::MediaLocation) -> AppError {
+        let mut error = AppError::conflict(
+            "media_elsewhere",
+            format!(
+                "this session's media is placed on another node ({}): publish at {} and \
+                 subscribe at {}",
+                location.node_id, location.whip_url, location.whep_url
+            ),
+        );
+        error.media = Some(Box::new(location));
+        error
     }
 
     /// Malformed input.

@@ -19,6 +19,8 @@ pub mod joins;
 pub mod limits;
 pub mod media;
 pub mod names;
+pub mod nodes;
+pub mod placement;
 pub mod recovery;
 pub mod setup;
 pub mod teaching;
@@ -79,17 +81,25 @@ pub struct App {
     known_sessions: EpochCache<Uuid, bool>,
     /// Which participants have connected media (presence beyond the WebSocket).
     pub media_presence: media::MediaPresence,
+    /// This process as a media node, and where sessions' media is placed (see [`placement`]).
+    pub placements: Arc<placement::Placements>,
 }
 
 impl App {
-    /// The application over this log, read models and signing keys.
+    /// The application over this log, read models and signing keys, as media node `node`.
     pub fn new(
         store: Arc<dyn EventStore>,
         projector: ProjectorHandle,
         read_models: ReadModels,
         keys: Keys,
         settings: ApiSettings,
+        node: nodes::MediaNode,
     ) -> App {
+        let placements = placement::Placements::new(
+            node,
+            nodes::MediaNodes::new(read_models.pool().clone()),
+            Duration::from_millis(settings.node_heartbeat_ms),
+        );
         let login_limiter = LoginLimiter::new(
             settings.login_per_username_per_minute,
             settings.login_per_address_per_minute,
@@ -122,6 +132,7 @@ impl App {
             member_roles: EpochCache::default(),
             known_sessions: EpochCache::default(),
             media_presence: media::MediaPresence::default(),
+            placements,
         }
     }
 

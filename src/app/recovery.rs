@@ -13,17 +13,22 @@
 //! for their clients to resume; the presence part covers it too.
 //!
 //! Only what the log held when this process started (`head`) is looked at: what a peer of this
-//! process writes afterwards is its own. One server process per log is assumed, as the SFU
-//! does today (each process forwards only between its own peers).
+//! process writes afterwards is its own. Several server processes may share the log: a session
+//! whose media is placed on a node that is still alive is that node's, and left alone (its
+//! placements are noted for the heartbeat, which places again those of gone nodes once this
+//! recovery is done; see `placement`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use livesurgery_domain::envelope::RecordedEvent;
 use livesurgery_domain::events::{
     Event, LeaveReason, MediaEndReason, PublisherDisconnected, SubscriberDisconnected,
     TrackUnpublished, session_stream,
 };
-use livesurgery_domain::replay::replay_session;
+use livesurgery_domain::replay::{MediaView, replay_session};
+use livesurgery_domain::session::MediaPlacement;
 use livesurgery_projections::{SessionFilter, SessionStatus};
 use uuid::Uuid;
 
@@ -54,6 +59,7 @@ impl App {
                 self.projector.position()
             );
         }
+        let live_nodes = self.placements.nodes.live().await?;
         let mut recovered = Recovered::default();
         let mut filter = SessionFilter {
             status: Some(SessionStatus::Live),
@@ -63,7 +69,7 @@ impl App {
         loop {
             let page = self.read_models.list_sessions(&filter).await?;
             for session in &page.items {
-                self.recover_session(session.session_id, head, &mut recovered)
+                self.recover_session(session.session_id, head, &live_nodes, &mut recovered)
                     .await?;
             }
             match page.next {
@@ -86,6 +92,7 @@ impl App {
         self: &Arc<App>,
         session_id: Uuid,
         head: u64,
+        live_nodes: &HashMap<String, String>,
         recovered: &mut Recovered,
     ) -> anyhow::Result<()> {
         let mut events =
@@ -94,37 +101,17 @@ impl App {
         let view = replay_session(&events, None)?;
         recovered.sessions += 1;
 
-        let reason = MediaEndReason::Interrupted;
-        let mut facts = Vec::new();
-        for source in &view.media.sources {
-            for track in &source.tracks {
-                facts.push(Event::TrackUnpublished(TrackUnpublished {
-                    session_id,
-                    resource_id: source.resource_id,
-                    source: source.source.clone(),
-                    kind: track.kind,
-                    mid: track.mid.clone(),
-                    reason,
-                }));
+        // Where the session's media is placed: that node's peers are its own while it runs.
+        if let Some(placed) = last_placement(&events)? {
+            let (placement, position) = placed;
+            let elsewhere = live_nodes.contains_key(&placement.node_id);
+            self.placements.remember(session_id, placement, position);
+            if elsewhere {
+                return Ok(());
             }
-            facts.push(Event::PublisherDisconnected(PublisherDisconnected {
-                session_id,
-                resource_id: source.resource_id,
-                participant_id: source.participant_id,
-                user_id: source.user_id,
-                source: source.source.clone(),
-                reason,
-            }));
         }
-        for subscriber in &view.media.subscribers {
-            facts.push(Event::SubscriberDisconnected(SubscriberDisconnected {
-                session_id,
-                resource_id: subscriber.resource_id,
-                participant_id: subscriber.participant_id,
-                user_id: subscriber.user_id,
-                reason,
-            }));
-        }
+
+        let facts = interrupted_media(session_id, &view.media);
         let peers = view.media.sources.len() + view.media.subscribers.len();
         if !facts.is_empty() {
             self.record_system_facts(session_id, facts).await?;
@@ -154,4 +141,63 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The session's last placement in these events, with its log position.
+fn last_placement(events: &[RecordedEvent]) -> anyhow::Result<Option<(MediaPlacement, u64)>> {
+    let Some(recorded) = events.iter().rev().find(|e| e.event_type == "MediaPlaced") else {
+        return Ok(None);
+    };
+    let event = Event::from_stored(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.data,
+    )?;
+    Ok(match event {
+        Event::MediaPlaced(e) => Some((
+            MediaPlacement {
+                node_id: e.node_id,
+                url: e.url,
+            },
+            recorded.position,
+        )),
+        _ => None,
+    })
+}
+
+/// The events that close, as `interrupted`, the media a view shows open: its tracks
+/// unpublished, its publishers and subscribers disconnected (by the system actor).
+pub(super) fn interrupted_media(session_id: Uuid, media: &MediaView) -> Vec<Event> {
+    let reason = MediaEndReason::Interrupted;
+    let mut facts = Vec::new();
+    for source in &media.sources {
+        for track in &source.tracks {
+            facts.push(Event::TrackUnpublished(TrackUnpublished {
+                session_id,
+                resource_id: source.resource_id,
+                source: source.source.clone(),
+                kind: track.kind,
+                mid: track.mid.clone(),
+                reason,
+            }));
+        }
+        facts.push(Event::PublisherDisconnected(PublisherDisconnected {
+            session_id,
+            resource_id: source.resource_id,
+            participant_id: source.participant_id,
+            user_id: source.user_id,
+            source: source.source.clone(),
+            reason,
+        }));
+    }
+    for subscriber in &media.subscribers {
+        facts.push(Event::SubscriberDisconnected(SubscriberDisconnected {
+            session_id,
+            resource_id: subscriber.resource_id,
+            participant_id: subscriber.participant_id,
+            user_id: subscriber.user_id,
+            reason,
+        }));
+    }
+    facts
 }

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use livesurgery_domain::Event;
 use livesurgery_domain::envelope::RecordedEvent;
-use livesurgery_domain::events::{LeaveReason, session_of_stream, session_stream};
-use livesurgery_domain::session::{SessionState, evolve_recorded};
+use livesurgery_domain::events::{LeaveReason, PlacementReason, session_of_stream, session_stream};
+use livesurgery_domain::session::{MediaPlacement, SessionState, evolve_recorded};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
@@ -79,6 +79,8 @@ pub struct Push {
     pub participant_left: Option<(Uuid, bool)>,
     /// A `SessionEnded` or `SessionCancelled`: the connections close after it.
     pub ends_session: bool,
+    /// A `MediaPlaced`: where, and why; a `media.placed` message follows the event.
+    pub placed: Option<Arc<(MediaPlacement, PlacementReason)>>,
 }
 
 impl Push {
@@ -102,6 +104,16 @@ impl Push {
                 typed,
                 Some(Event::SessionEnded(_) | Event::SessionCancelled(_))
             ),
+            placed: match typed {
+                Some(Event::MediaPlaced(e)) => Some(Arc::new((
+                    MediaPlacement {
+                        node_id: e.node_id.clone(),
+                        url: e.url.clone(),
+                    },
+                    e.reason,
+                ))),
+                _ => None,
+            },
         }
     }
 

@@ -3,15 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use livesurgery_domain::envelope::{Actor, RecordedEvent};
-use livesurgery_domain::events::{ClearScope, FramePoint, PointerSample, StrokeKind};
+use livesurgery_domain::events::{
+    ClearScope, FramePoint, PlacementReason, PointerSample, StrokeKind,
+};
 use livesurgery_domain::layout::LayoutChanges;
 use livesurgery_domain::replay::{LayoutView, MemberView};
 use livesurgery_domain::roles::SessionRole;
-use livesurgery_domain::session::{RecordingStatus, SessionState, SessionStatus};
+use livesurgery_domain::session::{MediaPlacement, RecordingStatus, SessionState, SessionStatus};
 use livesurgery_domain::teaching::TeachingView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::app::placement::MediaLocation;
 use crate::auth::MediaPermission;
 
 /// The version in every `welcome`.
@@ -290,6 +293,17 @@ pub enum ServerMessage {
         reference: Option<Ref>,
         time: DateTime<Utc>,
     },
+    /// Right after the `event` of a `MediaPlaced`: the session's media is now on this node;
+    /// a client whose media is on another node publishes and subscribes again at these URLs
+    /// (with the SFU token it has: every node takes it).
+    #[serde(rename = "media.placed")]
+    MediaPlaced {
+        /// The position of the `MediaPlaced` event.
+        position: u64,
+        reason: PlacementReason,
+        #[serde(flatten)]
+        location: MediaLocation,
+    },
 }
 
 impl ServerMessage {
@@ -302,6 +316,7 @@ impl ServerMessage {
             ServerMessage::MediaSubscribed { .. } => "media.subscribed",
             ServerMessage::Error { .. } => "error",
             ServerMessage::Pong { .. } => "pong",
+            ServerMessage::MediaPlaced { .. } => "media.placed",
         }
     }
 
@@ -386,6 +401,8 @@ pub struct SessionSnapshot {
     pub recording: RecordingSnapshot,
     /// Strokes (faded ones left out), chat, questions, raised hands and the host's switches.
     pub teaching: TeachingView,
+    /// Where the session's media is placed (`null`: nowhere yet; the first join places it).
+    pub media: Option<MediaLocation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -410,8 +427,12 @@ pub struct RecordingSnapshot {
 
 impl SessionSnapshot {
     /// The snapshot of a folded session (`None` when the state is of no session); strokes
-    /// faded by `now` are left out.
-    pub fn of(state: &SessionState, now: DateTime<Utc>) -> Option<SessionSnapshot> {
+    /// faded by `now` are left out; `media` says where its placement's WHIP/WHEP are.
+    pub fn of(
+        state: &SessionState,
+        now: DateTime<Utc>,
+        media: impl FnOnce(&MediaPlacement) -> MediaLocation,
+    ) -> Option<SessionSnapshot> {
         Some(SessionSnapshot {
             session_id: state.session_id?,
             title: state.title.clone(),
@@ -454,6 +475,7 @@ impl SessionSnapshot {
                 recording_id: state.recording.recording_id,
             },
             teaching: state.teaching.view(Some(now)),
+            media: state.media.as_ref().map(media),
         })
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod docs;
 mod helpers;
+mod nodes;
 mod ops;
 mod realtime;
 mod realtime_schemas;

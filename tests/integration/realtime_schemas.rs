@@ -17,6 +17,7 @@ pub const SERVER_TO_CLIENT: &[&str] = &[
     "resumed",
     "ack",
     "media.subscribed",
+    "media.placed",
     "error",
     "pong",
 ];
@@ -208,6 +209,9 @@ fn examples() -> BTreeMap<&'static str, Value> {
                     "layout": {"version": 7, "panels": [panel("p1", 0, 0, None)]},
                     "sources": [{"panel_id": "p1", "source_id": "endoscope"}],
                     "recording": {"status": "idle", "recording_id": null},
+                    "media": {"node_id": "0190d7a2-8c4e-7b3a-9f10-0000000000f1",
+                              "whip_url": format!("https://node-a.or.example.org/v1/sessions/{SESSION}/whip"),
+                              "whep_url": format!("https://node-a.or.example.org/v1/sessions/{SESSION}/whep")},
                     "teaching": {
                         "settings": {"observers_may_annotate": false, "observer_chat": true,
                                      "stroke_fade_ms": 8000},
@@ -270,6 +274,13 @@ fn examples() -> BTreeMap<&'static str, Value> {
         (
             "pong",
             json!({"type": "pong", "ref": null, "time": "2026-11-25T12:00:00.123456Z"}),
+        ),
+        (
+            "media.placed",
+            json!({"type": "media.placed", "position": 130, "reason": "node_gone",
+                   "node_id": "0190d7a2-8c4e-7b3a-9f10-0000000000f2",
+                   "whip_url": format!("https://node-b.or.example.org/v1/sessions/{SESSION}/whip"),
+                   "whep_url": format!("https://node-b.or.example.org/v1/sessions/{SESSION}/whep")}),
         ),
         ("resume", json!({"type": "resume", "after_position": 123})),
         (
@@ -455,6 +466,8 @@ fn the_protocol_examples_are_valid() {
             m["session"]["recording"] = json!({"status": "recording", "recording_id": CORRELATION});
             m["recording"] = json!({"active": true, "recording_id": CORRELATION});
         }),
+        edited("welcome", |m| m["session"]["media"] = Value::Null),
+        edited("media.placed", |m| m["reason"] = json!("first_join")),
         json!({"type": "ack", "ref": "r1", "recording_id": CORRELATION, "position": 13}),
         json!({"type": "hand.lower", "ref": "h3"}),
         json!({"type": "teaching.settings", "ref": "t2"}),
@@ -514,6 +527,16 @@ fn malformed_messages_are_refused() {
         (
             "unknown top-level field",
             edited("ping", |m| m["extra"] = json!(true)),
+        ),
+        (
+            "media.placed without its WHEP URL",
+            edited("media.placed", |m| {
+                m.as_object_mut().unwrap().remove("whep_url");
+            }),
+        ),
+        (
+            "media.placed for an unknown reason",
+            edited("media.placed", |m| m["reason"] = json!("load")),
         ),
         (
             "unknown field in a panel patch",

@@ -233,6 +233,33 @@ pub struct SourceResumed {
     pub stalled_ms: u64,
 }
 
+/// Why a session's media was placed on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementReason {
+    /// The session had no placement yet: its first `participants:join` (or the first WHIP/WHEP
+    /// call of a session older than placements).
+    FirstJoin,
+    /// The node it was placed on stopped (its heartbeat ran out, or it shut down).
+    NodeGone,
+}
+
+/// A session's media is placed on one server node: its WHIP/WHEP URLs are that node's, and
+/// other nodes refuse its media. Appended with the session's version checked, so nodes
+/// placing at once record one placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaPlaced {
+    pub session_id: Uuid,
+    /// The node's id (new at each start of a server process).
+    pub node_id: String,
+    /// The node's base URL (`LIVESURGERY_MEDIA_URL`): WHIP is `{url}/v1/sessions/{id}/whip`,
+    /// WHEP `{url}/v1/sessions/{id}/whep`.
+    pub url: String,
+    pub reason: PlacementReason,
+    /// The node it was placed on before (`node_gone`), if any.
+    pub previous_node_id: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

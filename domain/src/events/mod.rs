@@ -71,6 +71,7 @@ pub enum Event {
     MediaQualitySampled(MediaQualitySampled),
     SourceStalled(SourceStalled),
     SourceResumed(SourceResumed),
+    MediaPlaced(MediaPlaced),
     AnnotationStroke(AnnotationStroke),
     AnnotationCleared(AnnotationCleared),
     PointerMoved(PointerMoved),
@@ -140,6 +141,7 @@ impl Event {
         "MediaQualitySampled",
         "SourceStalled",
         "SourceResumed",
+        "MediaPlaced",
         "AnnotationStroke",
         "AnnotationCleared",
         "PointerMoved",
@@ -200,6 +202,7 @@ impl Event {
             Event::MediaQualitySampled(_) => "MediaQualitySampled",
             Event::SourceStalled(_) => "SourceStalled",
             Event::SourceResumed(_) => "SourceResumed",
+            Event::MediaPlaced(_) => "MediaPlaced",
             Event::AnnotationStroke(_) => "AnnotationStroke",
             Event::AnnotationCleared(_) => "AnnotationCleared",
             Event::PointerMoved(_) => "PointerMoved",
@@ -263,6 +266,7 @@ impl Event {
             | Event::MediaQualitySampled(_)
             | Event::SourceStalled(_)
             | Event::SourceResumed(_)
+            | Event::MediaPlaced(_)
             | Event::AnnotationStroke(_)
             | Event::AnnotationCleared(_)
             | Event::PointerMoved(_)

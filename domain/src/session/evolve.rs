@@ -8,7 +8,10 @@ use crate::layout::LayoutState;
 
 use crate::events::ArchiveStatus;
 
-use super::{ArchiveState, Presence, RecordingState, RecordingStatus, SessionState, SessionStatus};
+use super::{
+    ArchiveState, MediaPlacement, Presence, RecordingState, RecordingStatus, SessionState,
+    SessionStatus,
+};
 
 /// Folds one event into the state. Events of other aggregates, or of another session, are
 /// ignored. No rule is checked here: the log is the truth.
@@ -145,6 +148,12 @@ fn evolve_at(
                 archive.status = ArchiveStatus::Expired;
             }
         }
+        Event::MediaPlaced(e) => {
+            state.media = Some(MediaPlacement {
+                node_id: e.node_id.clone(),
+                url: e.url.clone(),
+            });
+        }
         Event::AnnotationStroke(_)
         | Event::AnnotationCleared(_)
         | Event::PointerMoved(_)
@@ -226,6 +235,7 @@ pub fn session_id_of(event: &Event) -> Option<Uuid> {
         Event::MediaQualitySampled(e) => e.session_id,
         Event::SourceStalled(e) => e.session_id,
         Event::SourceResumed(e) => e.session_id,
+        Event::MediaPlaced(e) => e.session_id,
         Event::AnnotationStroke(e) => e.session_id,
         Event::AnnotationCleared(e) => e.session_id,
         Event::PointerMoved(e) => e.session_id,

@@ -28,6 +28,7 @@
 mod command;
 mod decide;
 mod evolve;
+mod placement;
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,7 @@ pub use command::{
 };
 pub use decide::decide;
 pub use evolve::{evolve, evolve_recorded, fold, session_id_of};
+pub use placement::{MAX_NODE_ID_LEN, MAX_NODE_URL_LEN, NodeOffer, place_media};
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,6 +117,16 @@ pub struct SessionState {
     pub archives: BTreeMap<Uuid, ArchiveState>,
     /// Strokes, chat, questions, raised hands and the host's switches for them.
     pub teaching: TeachingState,
+    /// The node the session's media is placed on (`MediaPlaced`), if any.
+    pub media: Option<MediaPlacement>,
+}
+
+/// The node a session's media is placed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPlacement {
+    pub node_id: String,
+    /// The node's base URL; its WHIP and WHEP URLs are under it.
+    pub url: String,
 }
 
 /// What the session's rules need to know of one archive.

@@ -3,6 +3,7 @@
 
 mod evolve;
 mod members;
+mod placement;
 
 use livesurgery_domain::events::*;
 use livesurgery_domain::layout::{LayoutChanges, PanelPatch, default_panels};

@@ -9,7 +9,7 @@ const JOIN: JoinResponse = {
   role: "surgeon",
   permissions: ["publish", "subscribe", "edit_layout"],
   ws: { url: "ws://h/ws", token: "ws-token" },
-  sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, token: "sfu-token" },
+  sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, node_id: "node-a", token: "sfu-token" },
   ice_servers: [{ urls: ["stun:stun.example:3478"], username: null, credential: null }],
   expires_at: "2030-01-01T00:00:00Z",
   recording: { active: false, recording_id: null },

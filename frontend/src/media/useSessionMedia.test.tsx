@@ -11,7 +11,7 @@ const join = (token: string): JoinResponse => ({
   role: "observer",
   permissions: ["subscribe"],
   ws: { url: "ws://h/ws", token: "w" },
-  sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, token },
+  sfu: { whip_url: `/v1/sessions/${SID}/whip`, whep_url: `/v1/sessions/${SID}/whep`, node_id: "node-a", token },
   ice_servers: [],
   expires_at: "2030-01-01T00:00:00Z",
   recording: { active: false, recording_id: null },
@@ -62,6 +62,62 @@ describe("useSessionMedia", () => {
     expect(FakePeerConnection.all[0]?.closed).toBe(true);
     unmount();
     await waitFor(() => expect(FakePeerConnection.all[1]?.closed).toBe(true));
+  });
+
+  it("publishes and subscribes again at the node the media was placed on, with the same token", async () => {
+    FakePeerConnection.all = [];
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    vi.stubGlobal("MediaStream", FakeStream);
+    vi.stubGlobal("navigator", {
+      mediaDevices: {
+        getUserMedia: vi.fn(async () => new FakeStream([new FakeTrack("cam")])),
+        enumerateDevices: vi.fn(async () => []),
+        addEventListener: vi.fn(),
+        removeEventListener: vi.fn(),
+      },
+    });
+    const posts: Array<{ url: string; auth: string | null }> = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (init?.method === "POST" && /\/wh[ie]p(\?|$)/.test(url)) {
+          posts.push({ url, auth: new Headers(init.headers).get("Authorization") });
+          const whip = url.includes("/whip");
+          return new Response(answerSdp(whip ? 1 : 4), { status: 201, headers: { Location: `${url.split("?")[0]}/r${posts.length}` } });
+        }
+        if (url.endsWith("/media")) return new Response(JSON.stringify({ sources: [], subscriptions: [] }), { status: 200 });
+        return new Response(null, { status: 200 });
+      }),
+    );
+    const at = (base: string): MediaOptions => {
+      const j = join("sfu-t");
+      return {
+        sessionId: SID,
+        join: { ...j, sfu: { ...j.sfu, whip_url: `${base}/v1/sessions/${SID}/whip`, whep_url: `${base}/v1/sessions/${SID}/whep` } },
+        joinedAt: 1,
+        canPublish: true,
+        sendFirstFrame: () => {},
+      };
+    };
+    const { result, rerender, unmount } = renderHook(({ o }: { o: MediaOptions }) => useSessionMedia(o), {
+      initialProps: { o: at("https://a.example.org") },
+    });
+    act(() => result.current.setWanted(["endoscope"]));
+    await act(async () => {
+      await result.current.publish("endoscope");
+    });
+    await waitFor(() => expect(posts).toHaveLength(2));
+    expect(posts.every((p) => p.url.startsWith("https://a.example.org/"))).toBe(true);
+
+    // `media.placed`: the workspace hands the same join with node B's URLs.
+    rerender({ o: at("https://b.example.org") });
+    await waitFor(() => expect(posts).toHaveLength(4));
+    const again = posts.slice(2).map((p) => p.url.split("?")[0]).sort();
+    expect(again).toEqual([`https://b.example.org/v1/sessions/${SID}/whep`, `https://b.example.org/v1/sessions/${SID}/whip`]);
+    expect(posts.slice(2).map((p) => p.auth)).toEqual(["Bearer sfu-t", "Bearer sfu-t"]);
+    expect(FakePeerConnection.all.slice(0, 2).every((pc) => pc.closed)).toBe(true);
+    unmount();
   });
 
   it("publishes again on a new join what this browser published, and not what it stopped", async () => {

@@ -43,6 +43,7 @@ export function welcome(over: Partial<WelcomeMessage> = {}, session: Partial<Wel
         questions: [],
         hands: [],
       },
+      media: null,
       ...session,
     },
   };

@@ -42,8 +42,14 @@ pub struct WsAccess {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SfuAccess {
+    /// Publish here: the WHIP URL of the node the session's media is placed on (any node's
+    /// join hands out the same node's URLs).
     pub whip_url: String,
+    /// Subscribe here (WHEP), on the same node.
     pub whep_url: String,
+    /// The node the session's media is placed on; a `media.placed` push naming another node
+    /// means publish and subscribe again at its URLs.
+    pub node_id: String,
     /// Send as `Authorization: Bearer <token>` to WHIP and WHEP.
     pub token: String,
 }

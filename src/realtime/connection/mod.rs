@@ -15,7 +15,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use livesurgery_domain::events::{ClearScope, FirstFrameDecoded, LeaveReason};
 use livesurgery_domain::permissions::Action;
 use livesurgery_domain::roles::SessionRole;
-use livesurgery_domain::session::{SessionCommand, SessionStatus};
+use livesurgery_domain::session::{MediaPlacement, SessionCommand, SessionStatus};
 use livesurgery_domain::{CommandContext, DomainError, Event};
 use livesurgery_projections::UserRow;
 use tokio::sync::mpsc;
@@ -37,6 +37,7 @@ mod writes;
 use crate::app::commands::CommandError;
 use crate::app::identity::participant_context;
 use crate::app::media::{media_permissions, valid_label};
+use crate::app::placement::MediaLocation;
 use crate::app::{App, AppError, ErrorKind, JoinChannel, RecordingChange};
 use crate::auth::JoinClaims;
 use crate::sfu::Sfu;
@@ -104,6 +105,10 @@ pub async fn ws(
         teaching_rates: TeachingRates::new(),
         // The connection's peer, never a forwarded-for header (as REST's limits count it).
         address: req.peer_addr().map(|a| a.ip()),
+        own_base: {
+            let info = req.connection_info();
+            settings.public_base(info.scheme(), info.host())
+        },
         last_sent: 0,
         present: false,
     };
@@ -207,6 +212,8 @@ struct Connection {
     /// Whether this connection's participant is present (its leave is this connection's to
     /// record).
     present: bool,
+    /// This server's base URL as the client reached it (for the media URLs it is told).
+    own_base: String,
 }
 
 impl Connection {
@@ -406,6 +413,16 @@ impl Connection {
             .instrument(span)
             .await?;
         self.last_sent = push.position;
+        if let Some(placed) = &push.placed {
+            let (placement, reason) = placed.as_ref();
+            let location = self.media_location(placement);
+            self.send(&ServerMessage::MediaPlaced {
+                position: push.position,
+                reason: *reason,
+                location,
+            })
+            .await?;
+        }
         if live {
             let latency = (Utc::now() - push.recorded_at)
                 .num_microseconds()
@@ -432,6 +449,14 @@ impl Connection {
             return Err(Ending::new(1000, "session over", Some(LeaveReason::Left)));
         }
         Ok(())
+    }
+
+    /// Where a placement's WHIP/WHEP are, as this connection's client reaches them.
+    fn media_location(&self, placement: &MediaPlacement) -> MediaLocation {
+        self.writer
+            .app
+            .placements
+            .location(self.writer.session_id, placement, &self.own_base)
     }
 
     async fn send(&mut self, message: &ServerMessage) -> Flow {

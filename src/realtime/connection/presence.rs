@@ -71,7 +71,8 @@ impl Connection {
 
     pub(super) async fn welcome(&mut self, reason: WelcomeReason) -> Flow {
         let snapshot = self.snapshot().await?;
-        let Some(session) = SessionSnapshot::of(&snapshot.state, Utc::now()) else {
+        let media = |placement: &MediaPlacement| self.media_location(placement);
+        let Some(session) = SessionSnapshot::of(&snapshot.state, Utc::now(), media) else {
             return Err(Ending::new(1011, "no such session", None));
         };
         let role = snapshot

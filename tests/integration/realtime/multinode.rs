@@ -1,114 +1,17 @@
 //! Two server processes on one PostgreSQL database: a change made through one reaches the
 //! clients of the other.
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::client::WsClient;
-use crate::api::spawn::{ADMIN, Answer, JWT_SECRET, PASSWORD};
+use crate::api::spawn::{ADMIN, PASSWORD};
 use crate::helpers::fresh_postgres;
+use crate::nodes::{create_first_admin, start_node};
 
-const BIN: &str = env!("CARGO_BIN_EXE_livesurgery");
 const WAIT: Duration = Duration::from_secs(10);
-
-/// One `livesurgery serve` process; killed when dropped.
-struct Node {
-    child: Child,
-    base: String,
-    port: u16,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// Starts `livesurgery serve` on a free port over `db_url`, with the tests' signing key, and
-/// waits until it answers `/healthz` caught up.
-async fn start_node(db_url: &str) -> Node {
-    let port = free_port();
-    let data = tempfile::tempdir().expect("a data folder");
-    let child = Command::new(BIN)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .args(["--sfu-udp-bind", "127.0.0.1:0"])
-        .env("LIVESURGERY_DATABASE_URL", db_url)
-        .env("LIVESURGERY_JWT_SECRET", JWT_SECRET)
-        .env("LIVESURGERY_DATA_DIR", data.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting livesurgery serve");
-    let mut node = Node {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-        _data: data,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(response) = client.get(format!("{}/healthz", node.base)).send().await
-            && response.status() == 200
-            && let Ok(health) = response.json::<Value>().await
-            && health["projections_lag"] == 0
-        {
-            return node;
-        }
-        if let Some(status) = node.child.try_wait().expect("the child's status") {
-            panic!("livesurgery serve exited early with {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node on {port} not healthy in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn call(
-    node: &Node,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", node.base));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    Answer::of(request).await
-}
-
-async fn login(node: &Node, username: &str) -> String {
-    let login = call(
-        node,
-        Method::POST,
-        "/v1/auth/login",
-        None,
-        Some(json!({"username": username, "password": PASSWORD})),
-    )
-    .await;
-    login.assert_status(200);
-    login.str("access_token").to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_layout_change_on_one_node_reaches_a_client_of_another_within_a_second() {
@@ -116,41 +19,30 @@ async fn a_layout_change_on_one_node_reaches_a_client_of_another_within_a_second
     let Some(db) = fresh_postgres().await else {
         return;
     };
-    // The first admin, as an operator would create it.
-    let mut create = Command::new(BIN)
-        .args(["users", "create", "--username", ADMIN, "--role", "admin"])
-        .env("LIVESURGERY_DATABASE_URL", &db.url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running users create");
-    writeln!(create.stdin.take().expect("stdin"), "{PASSWORD}").expect("the password");
-    let created = create.wait_with_output().expect("users create");
-    assert!(created.status.success(), "users create: {created:?}");
+    create_first_admin(&db.url);
 
-    let a = start_node(&db.url).await;
-    let b = start_node(&db.url).await;
-    let admin = login(&a, ADMIN).await;
+    let a = start_node(&db.url, &[]).await;
+    let b = start_node(&db.url, &[]).await;
+    let admin = a.login(ADMIN).await;
     let body = json!({"username": "surgeon-b", "password": PASSWORD, "role": "surgeon",
                       "display_name": "Dr B"});
-    let user = call(&a, Method::POST, "/v1/users", Some(&admin), Some(body)).await;
+    let user = a
+        .call(Method::POST, "/v1/users", Some(&admin), Some(body))
+        .await;
     user.assert_status(201);
     let surgeon_id = user.str("id").to_owned();
-    let surgeon = login(&a, "surgeon-b").await;
-    let created = call(
-        &a,
-        Method::POST,
-        "/v1/sessions",
-        Some(&admin),
-        Some(json!({"title": "Two nodes"})),
-    )
-    .await;
+    let surgeon = a.login("surgeon-b").await;
+    let created = a
+        .call(
+            Method::POST,
+            "/v1/sessions",
+            Some(&admin),
+            Some(json!({"title": "Two nodes"})),
+        )
+        .await;
     created.assert_status(201);
     let session = created.str("id").to_owned();
-    call(
-        &a,
+    a.call(
         Method::PUT,
         &format!("/v1/sessions/{session}/members/{surgeon_id}"),
         Some(&admin),
@@ -158,8 +50,7 @@ async fn a_layout_change_on_one_node_reaches_a_client_of_another_within_a_second
     )
     .await
     .assert_status(200);
-    call(
-        &a,
+    a.call(
         Method::POST,
         &format!("/v1/sessions/{session}:start"),
         Some(&admin),
@@ -168,9 +59,9 @@ async fn a_layout_change_on_one_node_reaches_a_client_of_another_within_a_second
     .await
     .assert_status(200);
     let join_path = format!("/v1/sessions/{session}/participants:join");
-    let writer_join = call(&a, Method::POST, &join_path, Some(&admin), None).await;
+    let writer_join = a.call(Method::POST, &join_path, Some(&admin), None).await;
     writer_join.assert_status(201);
-    let reader_join = call(&a, Method::POST, &join_path, Some(&surgeon), None).await;
+    let reader_join = a.call(Method::POST, &join_path, Some(&surgeon), None).await;
     reader_join.assert_status(201);
 
     // The reader is a client of node B (the join token is valid on every node).

@@ -21,7 +21,7 @@ use crate::helpers::all_backends;
 use crate::realtime::{join, live_session, member, session_events};
 
 /// Frames per second of the test publishers: enough to see motion, little CPU on 2 cores.
-const FPS: u32 = 20;
+pub(super) const FPS: u32 = 20;
 /// How long to wait for frames and events that should come at once.
 const WAIT: Duration = Duration::from_secs(10);
 /// How long after a switch the other source's picture must show.
@@ -29,7 +29,7 @@ const SWITCH_WITHIN: Duration = Duration::from_secs(1);
 
 /// Waits for the first frame of `slot`, and for its counter to advance by a second's worth of
 /// frames; asserts the frames are 320x240, show `tag`, and count up. The first frame's line.
-async fn sees_pattern(subscriber: &mut Peer, slot: u64, tag: u64) -> Value {
+pub(super) async fn sees_pattern(subscriber: &mut Peer, slot: u64, tag: u64) -> Value {
     let label = subscriber.label.clone();
     let (_, first) = subscriber
         .until(WAIT, "the first frame", |l| {

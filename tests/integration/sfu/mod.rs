@@ -4,6 +4,7 @@
 
 mod aiortc;
 mod browser;
+mod multinode;
 mod signalling;
 pub(crate) mod support;
 mod turn;

@@ -312,6 +312,17 @@ export interface Panel {
 }
 
 /**
+ * Envelope `data` of a MediaPlaced event. The session's media is placed on one server node: `participants:join` on any node hands out this node's WHIP/WHEP URLs ({url}/v1/sessions/{id}/whip and /whep), and the other nodes refuse the session's media (409 media_elsewhere). reason: first_join (the session had no placement) or node_gone (the node it was on, previous_node_id, stopped). Appended by the server (system actor) with the session's version checked, so nodes placing at once record one placement. node_id is new at each start of a server process; url is its LIVESURGERY_MEDIA_URL (else its public URL, else its bound address).
+ */
+export interface MediaPlacedData {
+  session_id: string;
+  node_id: string;
+  url: string;
+  reason: "first_join" | "node_gone";
+  previous_node_id: string | null;
+}
+
+/**
  * Envelope `data` of a MediaQualitySampled event. One published track's reception over the last interval_ms (every 10 s per track): bitrate, packets received and lost, jitter and round-trip time (null = not known). Appended by the SFU. Its envelope `actor`, like every event's, is the user with their organisation role (not their session role) and the participant.
  */
 export interface MediaQualitySampledData {
@@ -736,6 +747,7 @@ export interface EventDataByType {
   KeyframeRequested: KeyframeRequestedData;
   LayoutInitialized: LayoutInitializedData;
   LayoutUpdated: LayoutUpdatedData;
+  MediaPlaced: MediaPlacedData;
   MediaQualitySampled: MediaQualitySampledData;
   MemberAdded: MemberAddedData;
   MemberRemoved: MemberRemovedData;

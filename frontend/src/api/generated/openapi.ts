@@ -267,7 +267,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Join a live session as a new participant; returns the WebSocket and SFU tokens. */
+        /**
+         * Join a live session as a new participant; returns the WebSocket and SFU tokens, and the
+         *     WHIP/WHEP URLs of the node the session's media is placed on (placed on this node first
+         *     when it has no placement, or its node is gone: `MediaPlaced`).
+         */
         post: operations["join"];
         delete?: never;
         options?: never;
@@ -659,7 +663,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The session's published sources and subscriptions now. */
+        /**
+         * The session's published sources and subscriptions now, as the node its media is placed on
+         *     knows them (another node forwards the call there).
+         */
         get: operations["media"];
         put?: never;
         post?: never;
@@ -968,6 +975,7 @@ export interface components {
              * @description The current version, for `version_conflict` and `base_version_ahead`.
              */
             current_version?: number | null;
+            media?: null | components["schemas"]["MediaLocation"];
         };
         Health: {
             /** @description `ok`. */
@@ -1077,6 +1085,15 @@ export interface components {
          * @description An archive's media bytes (the whole object, or the range asked for).
          */
         MediaBytes: string;
+        /** @description Where a session's media is, as a client uses it: the node and its WHIP and WHEP URLs. */
+        MediaLocation: {
+            /** @description The node the session's media is placed on. */
+            node_id: string;
+            /** @description Publish here (WHIP). */
+            whip_url: string;
+            /** @description Subscribe here (WHEP). */
+            whep_url: string;
+        };
         /**
          * @description What a participant may do with media and the layout; carried in join tokens.
          * @enum {string}
@@ -1644,8 +1661,18 @@ export interface components {
             needed: boolean;
         };
         SfuAccess: {
+            /**
+             * @description Publish here: the WHIP URL of the node the session's media is placed on (any node's
+             *     join hands out the same node's URLs).
+             */
             whip_url: string;
+            /** @description Subscribe here (WHEP), on the same node. */
             whep_url: string;
+            /**
+             * @description The node the session's media is placed on; a `media.placed` push naming another node
+             *     means publish and subscribe again at its URLs.
+             */
+            node_id: string;
             /** @description Send as `Authorization: Bearer <token>` to WHIP and WHEP. */
             token: string;
         };
@@ -4706,6 +4733,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `media_elsewhere`: the session's media is placed on another node (`error.media` has its WHIP and WHEP URLs); or `session_not_live`, `source_taken`, `too_many_peers`, `session_peers_full` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4895,6 +4923,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `media_elsewhere`: the session's media is placed on another node (`error.media` has its WHIP and WHEP URLs); or `session_not_live`, `too_many_peers`, `session_peers_full` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5156,6 +5185,15 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `media_unavailable`: the node holding the session's media did not answer */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

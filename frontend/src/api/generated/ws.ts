@@ -156,6 +156,7 @@ export interface EventMessage {
     | "MediaQualitySampled"
     | "SourceStalled"
     | "SourceResumed"
+    | "MediaPlaced"
     | "AnnotationStroke"
     | "AnnotationCleared"
     | "PointerMoved"
@@ -287,6 +288,33 @@ export interface MediaFirstFrameMessage {
   ref: string;
   source_id?: string | null;
   join_to_first_frame_ms: number;
+}
+
+/**
+ * Server to client, right after the `event` of a `MediaPlaced` (live and when resuming): the session's media is now placed on `node_id`. A client whose publications (WHIP) and subscriptions (WHEP) are on another node makes them again at these URLs, with the SFU token it has (every node takes it); the old node's resources are gone with it.
+ */
+export interface MediaPlacedMessage {
+  type: "media.placed";
+  /**
+   * The log position of the `MediaPlaced` event.
+   */
+  position: number;
+  /**
+   * `first_join`: the session had no placement; `node_gone`: the node it was on stopped.
+   */
+  reason: "first_join" | "node_gone";
+  /**
+   * The node the session's media is placed on.
+   */
+  node_id: string;
+  /**
+   * Publish here (WHIP), with the SFU token of `participants:join` (valid on every node).
+   */
+  whip_url: string;
+  /**
+   * Subscribe here (WHEP), with the same token.
+   */
+  whep_url: string;
 }
 
 /**
@@ -583,6 +611,10 @@ export interface Session {
       raised_at: string | null;
     }[];
   };
+  /**
+   * Where the session's media is placed as of `position`: publish (WHIP) and subscribe (WHEP) at these URLs; null while it has no placement (the first `participants:join` places it). A `media.placed` message tells of a later placement.
+   */
+  media: null | MediaLocation;
 }
 export interface Panel {
   id: string;
@@ -603,9 +635,23 @@ export interface Panel {
    */
   name?: string;
 }
+export interface MediaLocation {
+  /**
+   * The node the session's media is placed on.
+   */
+  node_id: string;
+  /**
+   * Publish here (WHIP), with the SFU token of `participants:join` (valid on every node).
+   */
+  whip_url: string;
+  /**
+   * Subscribe here (WHEP), with the same token.
+   */
+  whep_url: string;
+}
 
 /** Every message the server sends. */
-export type ServerMessage = AckMessage | ErrorMessage | EventMessage | MediaSubscribedMessage | PongMessage | ResumedMessage | WelcomeMessage;
+export type ServerMessage = AckMessage | ErrorMessage | EventMessage | MediaPlacedMessage | MediaSubscribedMessage | PongMessage | ResumedMessage | WelcomeMessage;
 
 /** Every message a client may send. */
 export type ClientMessage = AnnotationClearMessage | AnnotationStrokeMessage | ChatPostMessage | HandLowerMessage | HandRaiseMessage | LayoutUpdateMessage | MediaFirstFrameMessage | MediaSubscribeMessage | PingMessage | PointerMoveMessage | QuestionAnswerMessage | QuestionAskMessage | RecordingStartMessage | RecordingStopMessage | ResumeMessage | SourceSelectMessage | TeachingSettingsMessage;

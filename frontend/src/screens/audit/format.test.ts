@@ -35,7 +35,8 @@ describe("EVENT_TYPES", () => {
     expect(new Set(EVENT_TYPES).size).toBe(EVENT_TYPES.length);
     expect([...EVENT_TYPES].sort()).toEqual(EVENT_TYPES);
     expect(EVENT_TYPES).toContain("ArchiveAccessed");
-    expect(EVENT_TYPES.length).toBe(55);
+    expect(EVENT_TYPES.length).toBe(56);
+    expect(EVENT_TYPES).toContain("MediaPlaced");
     expect(EVENT_TYPES).toContain("AnnotationStroke");
     expect(EVENT_TYPES).toContain("SourceStalled");
   });
@@ -53,6 +54,16 @@ describe("summarize", () => {
       changed_by: { user_id: ALICE, role: "surgeon", participant_id: null },
     });
     expect(summarize(e, nameOf)).toBe("moved panel p1 to 6,0 (version 2)");
+  });
+
+  it("says where a session's media was placed, and why again", () => {
+    const placed = { session_id: "s1", node_id: "n-a", url: "https://a.example.org", previous_node_id: null };
+    expect(summarize(event("MediaPlaced", { ...placed, reason: "first_join" }), nameOf)).toBe(
+      "media placed on node n-a (https://a.example.org)",
+    );
+    expect(
+      summarize(event("MediaPlaced", { ...placed, node_id: "n-b", url: "https://b.example.org", reason: "node_gone", previous_node_id: "n-a" }), nameOf),
+    ).toBe("media placed again on node n-b (https://b.example.org): node n-a stopped");
   });
 
   it("describes resizes, sources, added and removed panels and conflicts", () => {

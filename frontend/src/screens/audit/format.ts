@@ -28,6 +28,7 @@ const TYPES: Record<EventType, true> = {
   KeyframeRequested: true,
   LayoutInitialized: true,
   LayoutUpdated: true,
+  MediaPlaced: true,
   MediaQualitySampled: true,
   MemberAdded: true,
   MemberRemoved: true,
@@ -356,6 +357,10 @@ export function summarize(event: AuditEvent, nameOf: NameOf): string {
       return `${e.data.source} stalled: no video arriving`;
     case "SourceResumed":
       return `${e.data.source} resumed after ${ms(e.data.stalled_ms)} without video`;
+    case "MediaPlaced":
+      return e.data.reason === "node_gone"
+        ? `media placed again on node ${e.data.node_id} (${e.data.url}): node ${e.data.previous_node_id ?? "?"} stopped`
+        : `media placed on node ${e.data.node_id} (${e.data.url})`;
     case "AccessDenied":
       return `refused ${words(e.data.action)} (${e.data.method} ${e.data.route}, ${e.data.status}): ${e.data.reason}`;
     case "AuditTrailRead": {

@@ -63,7 +63,7 @@ beforeEach(() => {
             role: "surgeon",
             permissions: ["publish", "subscribe", "edit_layout"],
             ws: { url: "/ws", token: "t" },
-            sfu: { whip_url: "/whip", whep_url: "/whep", token: "s" },
+            sfu: { whip_url: "/whip", whep_url: "/whep", node_id: "node-a", token: "s" },
             ice_servers: [],
             expires_at: "2099-01-01T00:00:00Z",
           },

@@ -66,7 +66,7 @@ const join = {
   role: "surgeon",
   permissions: ["publish", "subscribe", "edit_layout"],
   ws: { url: `/v1/sessions/${SESSION_ID}/ws`, token: "ws-token" },
-  sfu: { whip_url: "/whip", whep_url: "/whep", token: "sfu-token" },
+  sfu: { whip_url: "/whip", whep_url: "/whep", node_id: "node-a", token: "sfu-token" },
   ice_servers: [],
   expires_at: "2099-01-01T00:00:00Z",
 };

@@ -11,7 +11,7 @@ const joinAs = (token: string): JoinResponse => ({
   role: "surgeon",
   permissions: ["publish", "subscribe", "edit_layout"],
   ws: { url: `/v1/sessions/${SESSION_ID}/ws`, token },
-  sfu: { whip_url: "/whip", whep_url: "/whep", token: `sfu-${token}` },
+  sfu: { whip_url: "/whip", whep_url: "/whep", node_id: "node-a", token: `sfu-${token}` },
   ice_servers: [],
   expires_at: "2099-01-01T00:00:00Z",
   recording: { active: false, recording_id: null },
@@ -59,6 +59,32 @@ describe("useWorkspaceSocket", () => {
     });
     expect(access).toMatchObject({ token: "ws-2" });
     expect(result.current.joined.join.sfu.token).toBe("sfu-ws-2");
+  });
+
+  it("moves the join's media to the node a placement names, keeping the SFU token", () => {
+    const { result, server } = setup();
+    server(welcome());
+    const first = result.current.joined;
+    const onB = {
+      node_id: "node-b",
+      whip_url: `https://b.example.org/v1/sessions/${SESSION_ID}/whip`,
+      whep_url: `https://b.example.org/v1/sessions/${SESSION_ID}/whep`,
+    };
+    server({ type: "media.placed", position: 12, reason: "node_gone", ...onB });
+    const moved = result.current.joined;
+    expect(moved).not.toBe(first);
+    expect(moved.join.sfu).toEqual({ ...onB, token: "sfu-ws-1" });
+    expect(moved.join.ws).toEqual(first.join.ws);
+    expect(moved.joinedAt).toBe(first.joinedAt);
+
+    // The same placement again (a resume's replay) moves nothing: the media is not redone.
+    server({ type: "media.placed", position: 12, reason: "node_gone", ...onB });
+    expect(result.current.joined).toBe(moved);
+
+    // A welcome (the socket was away too long to resume) says where the media is now.
+    const onC = { node_id: "node-c", whip_url: "https://c.example.org/whip", whep_url: "https://c.example.org/whep" };
+    server(welcome({ position: 20 }, { media: onC }));
+    expect(result.current.joined.join.sfu).toMatchObject(onC);
   });
 
   it("hands each new session event on once", () => {

@@ -59,6 +59,27 @@ export async function joinSession(id: string): Promise<Joined> {
   return { join, joinedAt: Date.now() };
 }
 
+/** Where the session's media is placed: a node and its WHIP/WHEP URLs. */
+export interface MediaLocation {
+  node_id: string;
+  whip_url: string;
+  whep_url: string;
+}
+
+/**
+ * The join with its media at `placed`: the same object when nothing moved, else a new one, which
+ * makes the media layer publish and subscribe again at the new node (the SFU token stays: every
+ * node takes it).
+ */
+export function withPlacement(joined: Joined, placed: MediaLocation): Joined {
+  const sfu = joined.join.sfu;
+  if (sfu.whip_url === placed.whip_url && sfu.whep_url === placed.whep_url) return joined;
+  return {
+    ...joined,
+    join: { ...joined.join, sfu: { ...sfu, node_id: placed.node_id, whip_url: placed.whip_url, whep_url: placed.whep_url } },
+  };
+}
+
 function accessOf(join: JoinResponse): WsAccess {
   return { url: join.ws.url, token: join.ws.token, expiresAt: join.expires_at };
 }
@@ -124,7 +145,12 @@ export function useWorkspaceSocket({
   onReply,
 }: WorkspaceSocketOptions): WorkspaceSocket {
   const { push } = useToasts();
-  const [joined, setJoined] = useState(initial);
+  const [joined, setJoinedValue] = useState(initial);
+  const joinedRef = useRef(initial);
+  const setJoined = useCallback((next: Joined | ((j: Joined) => Joined)) => {
+    joinedRef.current = typeof next === "function" ? next(joinedRef.current) : next;
+    setJoinedValue(joinedRef.current);
+  }, []);
   const [state, setStateValue] = useState<SessionState>(initialSessionState);
   const stateRef = useRef(state);
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
@@ -187,7 +213,21 @@ export function useWorkspaceSocket({
           // Writes in flight when the socket dropped may never be answered: show the server's layout.
           if (pendingRef.current.size > 0) setPending(new Map());
           if (msg.type === "welcome" && prev.ready) push("Reconnected: the workspace was reloaded from the server.", "info");
+          // The media may have moved while this socket was away.
+          if (msg.type === "welcome" && msg.session.media) {
+            const placed = msg.session.media;
+            setJoined((j) => withPlacement(j, placed));
+          }
           break;
+        case "media.placed": {
+          // The node holding the session's media stopped: reconnect media to the new one.
+          const moved = withPlacement(joinedRef.current, msg);
+          if (moved !== joinedRef.current) {
+            push("The media server changed: reconnecting video.", "info");
+            setJoined(moved);
+          }
+          break;
+        }
         case "event": {
           if (next === prev) break; // seen already
           onSessionEvent(msg.event_type, msg.data, msg);
@@ -253,7 +293,7 @@ export function useWorkspaceSocket({
           break;
       }
     },
-    [flash, setPending],
+    [flash, setPending, setJoined],
   );
 
   useEffect(() => {
