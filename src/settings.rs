@@ -186,6 +186,10 @@ pub struct ApiSettings {
     /// Default: the public URL, else the bound address.
     #[arg(long, env = "LIVESURGERY_MEDIA_URL")]
     pub media_url: Option<String>,
+    /// Whether this node holds sessions' media. `false`: an API-only node, which places
+    /// sessions on a live media node (never on itself) and refuses WHIP/WHEP.
+    #[arg(long, env = "LIVESURGERY_MEDIA_NODE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub media_node: bool,
     /// How often this node renews its row among the media nodes, in ms; a node that misses
     /// three is gone, and the sessions placed on it are placed again.
     #[arg(long, env = "LIVESURGERY_NODE_HEARTBEAT_MS", default_value_t = 2000)]

@@ -128,13 +128,16 @@ impl Application {
             .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
         let addr = listener.local_addr()?;
         // This process as a media node: where the media of sessions placed on it is reached.
-        let node = MediaNode::new(
+        let node = MediaNode::in_data_dir(
+            &settings.api.data_dir,
             settings.api.media_url.clone().unwrap_or_else(|| {
                 browser_base(addr, settings.api.public_url.as_deref(), settings.api.tls())
             }),
             settings.api.media_url.is_some() || settings.api.public_url.is_some(),
-        );
-        tracing::info!(node = %node.id, url = %node.url, "this process is media node");
+            settings.api.media_node,
+        )
+        .context("keeping this node's id")?;
+        tracing::info!(node = %node.id, url = %node.url, holds_media = node.holds_media, "this process is node");
         let mut app = App::new(
             store.clone(),
             projector.handle(),

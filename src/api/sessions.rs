@@ -345,7 +345,8 @@ pub async fn remove_member(
         (status = 404, body = ErrorBody), (status = 409, description = "The session is not live", body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, description = "`too_many_participants`: the caller's cap of participants present at once; or `rate_limited`", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`no_media_node`: an API-only node found no live media node to place the session's media on", body = ErrorBody)))]
 pub async fn join(
     state: web::Data<ApiState>,
     req: HttpRequest,

@@ -5,16 +5,22 @@
 //! within a heartbeat's lifetime.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::Utc;
+use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
+use uuid::Uuid;
 
 /// This server process as a media node.
 #[derive(Debug, Clone)]
 pub struct MediaNode {
-    /// New at every start: a restarted process is a new node, so the sessions placed on it
-    /// before (whose peers died with it) are placed again and their clients reconnect.
+    /// Kept in the data folder per URL ([`MediaNode::in_data_dir`]): a process that restarts
+    /// with the same folder and URL is the same node, so the sessions placed on it stay (their
+    /// clients reconnect to the same URLs, and start-up recovery closes what the previous run
+    /// left open); another URL, or another folder, is another node.
     pub id: String,
     /// Its base URL for WHIP/WHEP, as `MediaPlaced` records it.
     pub url: String,
@@ -22,16 +28,39 @@ pub struct MediaNode {
     /// push served by this node names this node by the request's own base instead, as a single
     /// server always did (the bound address may not be what clients reach).
     pub configured: bool,
+    /// Whether sessions' media may be placed here (`--media-node`); an API-only node neither
+    /// registers nor takes placements.
+    pub holds_media: bool,
 }
 
 impl MediaNode {
-    /// A new node id for this start, with its URL.
-    pub fn new(url: String, configured: bool) -> MediaNode {
-        MediaNode {
-            id: uuid::Uuid::now_v7().to_string(),
-            url: url.trim_end_matches('/').to_owned(),
+    /// The node at `url` whose id is kept in `data_dir` (made at its first start there).
+    pub fn in_data_dir(
+        data_dir: &Path,
+        url: String,
+        configured: bool,
+        holds_media: bool,
+    ) -> anyhow::Result<MediaNode> {
+        let url = url.trim_end_matches('/').to_owned();
+        let digest = hex::encode(Sha256::digest(url.as_bytes()));
+        let path = data_dir.join(format!("node-{}.id", &digest[..16]));
+        let id = match std::fs::read_to_string(&path) {
+            Ok(kept) if Uuid::parse_str(kept.trim()).is_ok() => kept.trim().to_owned(),
+            _ => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating {}", data_dir.display()))?;
+                let id = Uuid::now_v7().to_string();
+                std::fs::write(&path, &id)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                id
+            }
+        };
+        Ok(MediaNode {
+            id,
+            url,
             configured,
-        }
+            holds_media,
+        })
     }
 }
 
@@ -110,5 +139,22 @@ impl MediaNodes {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_keeps_its_id_across_restarts_at_the_same_url_and_not_at_another() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let node = |url: &str| {
+            MediaNode::in_data_dir(dir.path(), url.to_owned(), false, true).expect("a node")
+        };
+        let first = node("http://10.0.0.1:8080/");
+        assert_eq!(first.url, "http://10.0.0.1:8080");
+        assert_eq!(node("http://10.0.0.1:8080").id, first.id);
+        assert_ne!(node("http://10.0.0.1:8081").id, first.id);
     }
 }

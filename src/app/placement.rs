@@ -6,7 +6,8 @@
 //!   start, renews it every `--node-heartbeat-ms` and deletes it when it stops; a node that
 //!   missed three heartbeats is gone.
 //! - `participants:join` on any node places a session that has no placement, or whose node is
-//!   gone, on the node serving the join, and hands out the placed node's WHIP/WHEP URLs.
+//!   gone, on the node serving the join (an API-only node, `--media-node false`, picks a live
+//!   media node by the session's id), and hands out the placed node's WHIP/WHEP URLs.
 //! - WHIP and WHEP on another node than the placed one are refused (`409 media_elsewhere`,
 //!   with the placed node's URLs): media sent there would reach nobody.
 //! - Every node looks, at each heartbeat, for live sessions placed on a gone node and places
@@ -127,9 +128,36 @@ impl Placements {
         placement.node_id == self.node.id
     }
 
-    /// Whether a node was alive at the last reading (this one always is).
+    /// Whether a node was alive at the last reading (this one always is, if it holds media).
     fn is_live(&self, node_id: &str) -> bool {
-        node_id == self.node.id || lock(&self.live).contains_key(node_id)
+        (node_id == self.node.id && self.node.holds_media) || lock(&self.live).contains_key(node_id)
+    }
+
+    /// The node a session with no live placement goes to: this one, or (an API-only node) one
+    /// of the live media nodes, the same for a session whichever API node asks.
+    fn candidate<'a>(
+        &'a self,
+        session_id: Uuid,
+        live: &'a HashMap<String, String>,
+    ) -> Result<NodeOffer<'a>, AppError> {
+        if self.node.holds_media {
+            return Ok(NodeOffer {
+                node_id: &self.node.id,
+                url: &self.node.url,
+            });
+        }
+        let mut nodes: Vec<(&String, &String)> = live.iter().collect();
+        nodes.sort();
+        let pick = (session_id.as_u128() % nodes.len().max(1) as u128) as usize;
+        nodes
+            .get(pick)
+            .map(|(node_id, url)| NodeOffer { node_id, url })
+            .ok_or_else(|| {
+                AppError::unavailable(
+                    "no_media_node",
+                    "no media node is running to hold this session's media; retry",
+                )
+            })
     }
 
     /// Reads the live nodes from the table and keeps them.
@@ -208,7 +236,8 @@ fn table_error(error: sqlx::Error) -> AppError {
 
 impl App {
     /// Where the session's media is: its placement when its node is alive, else (no placement,
-    /// or its node is gone) this node, recorded as `MediaPlaced`. The session must be live.
+    /// or its node is gone) this node, or for an API-only node a live media node, recorded as
+    /// `MediaPlaced`. The session must be live.
     /// Returns the placement and, when this call placed it, what it appended.
     pub async fn place_media(
         &self,
@@ -236,10 +265,8 @@ impl App {
         correlation_id: Uuid,
     ) -> Result<(MediaPlacement, Option<Accepted>), AppError> {
         let node = &self.placements.node;
-        let offer = NodeOffer {
-            node_id: &node.id,
-            url: &node.url,
-        };
+        let offer = self.placements.candidate(session_id, live)?;
+        let is_live = |id: &str| (id == node.id && node.holds_media) || live.contains_key(id);
         // The placement the last decision saw: the answer when it is refused (placed already).
         let seen = Mutex::new(None);
         let decided = self
@@ -249,7 +276,7 @@ impl App {
                 session_id,
                 |state| {
                     lock(&seen).clone_from(&state.media);
-                    place_media(state, offer, |id| id == node.id || live.contains_key(id))
+                    place_media(state, offer, is_live)
                 },
                 Actor::system(),
                 correlation_id,
@@ -258,8 +285,8 @@ impl App {
         match decided {
             Ok(accepted) => {
                 let placed = MediaPlacement {
-                    node_id: node.id.clone(),
-                    url: node.url.clone(),
+                    node_id: offer.node_id.to_owned(),
+                    url: offer.url.to_owned(),
                 };
                 self.placements
                     .remember(session_id, placed.clone(), accepted.append.last_position);
@@ -294,10 +321,11 @@ impl App {
     /// again on this node the sessions placed on gone ones.
     pub async fn node_heartbeat(&self) {
         let placements = &self.placements;
-        if let Err(error) = placements
-            .nodes
-            .beat(&placements.node, placements.lifetime())
-            .await
+        if placements.node.holds_media
+            && let Err(error) = placements
+                .nodes
+                .beat(&placements.node, placements.lifetime())
+                .await
         {
             tracing::warn!(%error, "could not renew this node's heartbeat");
         }
@@ -308,7 +336,8 @@ impl App {
                 return;
             }
         };
-        if !placements.ready.load(Ordering::Acquire) {
+        // Media nodes take over the sessions of gone nodes; an API-only node only reads.
+        if !placements.node.holds_media || !placements.ready.load(Ordering::Acquire) {
             return;
         }
         for session_id in placements.stranded(&live) {

@@ -101,12 +101,13 @@ impl App {
         let view = replay_session(&events, None)?;
         recovered.sessions += 1;
 
-        // Where the session's media is placed: that node's peers are its own while it runs.
-        if let Some(placed) = last_placement(&events)? {
-            let (placement, position) = placed;
-            let elsewhere = live_nodes.contains_key(&placement.node_id);
+        // Where the session's media is placed: another node's peers are its own while it runs
+        // (this node's, placed before a restart, died with the previous run).
+        if let Some((placement, position)) = last_placement(&events)? {
+            let theirs =
+                !self.placements.is_here(&placement) && live_nodes.contains_key(&placement.node_id);
             self.placements.remember(session_id, placement, position);
-            if elsewhere {
+            if theirs {
                 return Ok(());
             }
         }

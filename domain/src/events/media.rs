@@ -250,7 +250,7 @@ pub enum PlacementReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaPlaced {
     pub session_id: Uuid,
-    /// The node's id (new at each start of a server process).
+    /// The node's id (a server process's, kept across its restarts at the same URL).
     pub node_id: String,
     /// The node's base URL (`LIVESURGERY_MEDIA_URL`): WHIP is `{url}/v1/sessions/{id}/whip`,
     /// WHEP `{url}/v1/sessions/{id}/whep`.

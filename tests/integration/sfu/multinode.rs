@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::aiortc::{FPS, sees_pattern};
 use super::support::{Peer, Sfu, webrtc_ready};
 use crate::api::spawn::{ADMIN, Answer, PASSWORD};
-use crate::helpers::fresh_postgres;
+use crate::helpers::{TestDb, fresh_postgres};
 use crate::nodes::{Node, create_first_admin, start_node};
 use crate::realtime::client::WsClient;
 
@@ -77,6 +77,24 @@ async fn live_session(node: &Node) -> LiveSession {
     }
 }
 
+/// Nodes A and B on one fresh PostgreSQL, the first admin, and a live session made on A.
+struct TwoNodes {
+    a: Node,
+    b: Node,
+    session: LiveSession,
+    db: TestDb,
+}
+
+/// [`TwoNodes`]; `None` (a recorded skip) without PostgreSQL.
+async fn two_nodes() -> Option<TwoNodes> {
+    let db = fresh_postgres().await?;
+    create_first_admin(&db.url);
+    let a = start_node(&db.url, NODE_ENV).await;
+    let b = start_node(&db.url, NODE_ENV).await;
+    let session = live_session(&a).await;
+    Some(TwoNodes { a, b, session, db })
+}
+
 async fn join(node: &Node, session: &str, token: &str) -> Answer {
     let joined = node
         .call(
@@ -88,6 +106,14 @@ async fn join(node: &Node, session: &str, token: &str) -> Answer {
         .await;
     joined.assert_status(201);
     joined
+}
+
+/// The realtime client of a join, welcomed; the join's WebSocket is on the node it was made on.
+async fn realtime_client(joined: &Answer, node: &Node, label: &str) -> WsClient {
+    let url = joined.body["ws"]["url"].as_str().expect("ws.url");
+    assert!(url.contains(&format!(":{}/", node.port)), "{url}");
+    let token = joined.body["ws"]["token"].as_str().expect("ws.token");
+    WsClient::welcomed(url, token, label).await
 }
 
 /// The WHIP/WHEP URLs and token a join handed out.
@@ -138,13 +164,12 @@ async fn media_published_through_a_join_on_node_a_reaches_a_subscriber_that_join
         return;
     }
     // Two nodes meet through PostgreSQL only: without it, the test is a (recorded) skip.
-    let Some(db) = fresh_postgres().await else {
+    let Some(TwoNodes {
+        mut a, b, session, ..
+    }) = two_nodes().await
+    else {
         return;
     };
-    create_first_admin(&db.url);
-    let mut a = start_node(&db.url, NODE_ENV).await;
-    let b = start_node(&db.url, NODE_ENV).await;
-    let session = live_session(&a).await;
     let sid = session.id.as_str();
 
     // The first join, on A, places the session's media on A; a join on B hands out A's URLs.
@@ -191,10 +216,7 @@ async fn media_published_through_a_join_on_node_a_reaches_a_subscriber_that_join
     assert_eq!(refused.body["error"]["media"]["whep_url"], whep_a.as_str());
 
     // The observer's realtime client is on B: its welcome says where the media is.
-    let ws_url = on_b.body["ws"]["url"].as_str().expect("ws.url");
-    assert!(ws_url.contains(&format!(":{}/", b.port)), "{ws_url}");
-    let ws_token = on_b.body["ws"]["token"].as_str().expect("ws.token");
-    let mut watcher = WsClient::welcomed(ws_url, ws_token, "observer on B").await;
+    let mut watcher = realtime_client(&on_b, &b, "observer on B").await;
     let welcome = watcher.state.welcome.clone().expect("a welcome");
     assert_eq!(welcome["session"]["media"]["whep_url"], whep_a.as_str());
 
@@ -281,13 +303,16 @@ async fn media_published_through_a_join_on_node_a_reaches_a_subscriber_that_join
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_placed_on_a_node_that_dies_is_placed_again_on_a_live_one_within_seconds() {
-    let Some(db) = fresh_postgres().await else {
+    // Nodes A and B hold media; C (started later) is an API-only node.
+    let Some(TwoNodes {
+        mut a,
+        b,
+        session,
+        db,
+    }) = two_nodes().await
+    else {
         return;
     };
-    create_first_admin(&db.url);
-    let mut a = start_node(&db.url, NODE_ENV).await;
-    let b = start_node(&db.url, NODE_ENV).await;
-    let session = live_session(&a).await;
     let sid = session.id.as_str();
     let on_a = join(&a, sid, &session.surgeon).await;
     let node_a = on_a.body["sfu"]["node_id"]
@@ -295,9 +320,7 @@ async fn a_session_placed_on_a_node_that_dies_is_placed_again_on_a_live_one_with
         .expect("a node")
         .to_owned();
     let on_b = join(&b, sid, &session.observer).await;
-    let ws_url = on_b.body["ws"]["url"].as_str().expect("ws.url");
-    let ws_token = on_b.body["ws"]["token"].as_str().expect("ws.token");
-    let mut watcher = WsClient::welcomed(ws_url, ws_token, "observer on B").await;
+    let mut watcher = realtime_client(&on_b, &b, "observer on B").await;
 
     // Killed: no goodbye, its heartbeat just stops.
     a.kill();
@@ -320,4 +343,38 @@ async fn a_session_placed_on_a_node_that_dies_is_placed_again_on_a_live_one_with
     assert_eq!(placed.len(), 2, "{placed:?}");
     assert_eq!(placed[1]["actor_role"], "system", "{placed:?}");
     watcher.close().await;
+
+    // An API-only node places a new session's media on a live media node, never on itself.
+    let api_only = [NODE_ENV[0], ("LIVESURGERY_MEDIA_NODE", "false")];
+    let c = start_node(&db.url, &api_only).await;
+    let created = c
+        .call(
+            Method::POST,
+            "/v1/sessions",
+            Some(&session.admin),
+            Some(json!({"title": "Joined through an API-only node"})),
+        )
+        .await;
+    created.assert_status(201);
+    let other = created.str("id").to_owned();
+    c.call(
+        Method::POST,
+        &format!("/v1/sessions/{other}:start"),
+        Some(&session.admin),
+        None,
+    )
+    .await
+    .assert_status(200);
+    let joined = join(&c, &other, &session.admin).await;
+    let (whip_b, whep_b) = media_urls(&b, &other);
+    assert_eq!(
+        (
+            &joined.body["sfu"]["node_id"],
+            &joined.body["sfu"]["whip_url"],
+            &joined.body["sfu"]["whep_url"]
+        ),
+        (&moved["node_id"], &json!(whip_b), &json!(whep_b)),
+        "{}",
+        joined.text
+    );
 }

@@ -312,7 +312,7 @@ export interface Panel {
 }
 
 /**
- * Envelope `data` of a MediaPlaced event. The session's media is placed on one server node: `participants:join` on any node hands out this node's WHIP/WHEP URLs ({url}/v1/sessions/{id}/whip and /whep), and the other nodes refuse the session's media (409 media_elsewhere). reason: first_join (the session had no placement) or node_gone (the node it was on, previous_node_id, stopped). Appended by the server (system actor) with the session's version checked, so nodes placing at once record one placement. node_id is new at each start of a server process; url is its LIVESURGERY_MEDIA_URL (else its public URL, else its bound address).
+ * Envelope `data` of a MediaPlaced event. The session's media is placed on one server node: `participants:join` on any node hands out this node's WHIP/WHEP URLs ({url}/v1/sessions/{id}/whip and /whep), and the other nodes refuse the session's media (409 media_elsewhere). reason: first_join (the session had no placement) or node_gone (the node it was on, previous_node_id, stopped). Appended by the server (system actor) with the session's version checked, so nodes placing at once record one placement. node_id is the server process's node id (kept in its data folder per URL, so a restart with the same folder and URL is the same node); url is its LIVESURGERY_MEDIA_URL (else its public URL, else its bound address).
  */
 export interface MediaPlacedData {
   session_id: string;
