@@ -3,26 +3,29 @@
 //!
 //! Each turn lets time pass in the core, then does what it asks (datagrams sent, media events
 //! to the log's queue, registry updates), and waits for the next datagram, command or the
-//! core's deadline. Nothing here waits on the log or the network: sends never block (a full
-//! socket buffer drops and counts), media events go to a bounded queue.
+//! core's deadline. A turn's datagrams leave together at its end, in as few system calls as
+//! GSO allows. Nothing here waits on the log or the network: sends never block (a full socket
+//! buffer drops and counts), media events go to a bounded queue.
 //!
 //! - `core`: the peers and the forwarding, fed inputs with their time, drained of outputs.
 //! - `peer`: one peer connection (its `Rtc`, publisher or subscriber) and its events.
+//! - `udp`: the socket, with batched sends (GSO) and receives (`recvmmsg`).
 
 mod core;
 mod peer;
 #[cfg(test)]
 mod tests;
+mod udp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use self::core::{Core, Output, RegistryUpdate};
 pub(super) use self::peer::{NewPeer, answer};
+use self::udp::{Batch, MediaSocket};
 use super::{Command, FactSink, Sfu};
 use crate::telemetry::Metrics;
 
@@ -50,7 +53,7 @@ pub(super) fn run(
         }
     };
     runtime.block_on(async move {
-        let socket = match UdpSocket::from_std(socket) {
+        let socket = match MediaSocket::new(socket) {
             Ok(socket) => socket,
             Err(error) => {
                 tracing::error!(%error, "the SFU socket could not be registered");
@@ -62,6 +65,7 @@ pub(super) fn run(
                 .with_setup_timeout(timing.setup_timeout)
                 .with_stall_after(timing.stall_after),
             socket,
+            outgoing: Batch::default(),
             advertised,
             sink,
             metrics,
@@ -83,7 +87,9 @@ pub(super) struct Timing {
 /// The core with what it talks to.
 struct Loop {
     core: Core,
-    socket: UdpSocket,
+    socket: MediaSocket,
+    /// The turn's datagrams, sent together once the core has nothing more to say.
+    outgoing: Batch,
     /// The address peers send to: every datagram arrived there as far as ICE is concerned
     /// (the socket may be bound to all interfaces, or sit behind 1:1 NAT).
     advertised: SocketAddr,
@@ -94,7 +100,6 @@ struct Loop {
 
 impl Loop {
     async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut buf = vec![0u8; 2048];
         loop {
             self.core.handle_timeout(Instant::now());
             let next = self.flush();
@@ -106,10 +111,10 @@ impl Loop {
                     Some(Command::Shutdown) | None => return self.shut_down(),
                     Some(command) => self.core.handle_command(command, Instant::now()),
                 },
-                received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, source)) => {
-                        self.receive(&buf[..n], source);
-                        for _ in 1..RECEIVE_BATCH {
+                readable = self.socket.readable() => match readable {
+                    Ok(()) => {
+                        let mut received = 0;
+                        while received < RECEIVE_BATCH {
                             // Commands that came in meanwhile go before later datagrams.
                             while let Ok(command) = commands.try_recv() {
                                 if matches!(command, Command::Shutdown) {
@@ -117,37 +122,32 @@ impl Loop {
                                 }
                                 self.core.handle_command(command, Instant::now());
                             }
-                            match self.socket.try_recv_from(&mut buf) {
-                                Ok((n, source)) => self.receive(&buf[..n], source),
-                                Err(_) => break,
+                            let Loop { core, socket, advertised, .. } = self;
+                            let count = socket.try_receive(|bytes, source| {
+                                core.handle_datagram(source, *advertised, bytes, Instant::now());
+                            });
+                            if count == 0 {
+                                break;
                             }
+                            received += count;
                         }
                     }
-                    Err(error) => tracing::debug!(%error, "SFU socket receive failed"),
+                    Err(error) => tracing::debug!(%error, "SFU socket not readable"),
                 },
                 _ = tokio::time::sleep_until(next.into()) => {}
             }
         }
     }
 
-    fn receive(&mut self, bytes: &[u8], source: SocketAddr) {
-        self.core
-            .handle_datagram(source, self.advertised, bytes, Instant::now());
-    }
-
     /// Does what the core asks until it has nothing more; returns when it wants time next.
     fn flush(&mut self) -> Instant {
         loop {
             match self.core.poll_output() {
-                Output::Transmit(transmit) => {
-                    if let Err(error) = self
-                        .socket
-                        .try_send_to(&transmit.bytes, transmit.destination)
-                    {
-                        self.metrics.sfu.forward_drops.inc();
-                        tracing::trace!(%error, "SFU send dropped");
-                    }
-                }
+                Output::Transmit(transmit) => self.outgoing.push(
+                    transmit.destination,
+                    &transmit.bytes,
+                    self.socket.max_segments(),
+                ),
                 Output::Fact(info, event) => {
                     if let Some(sfu) = self.sfu.upgrade() {
                         sfu.on_fact(&info, &event);
@@ -185,7 +185,10 @@ impl Loop {
                         } => sfu.forget(session_id, resource_id, &info, reason),
                     }
                 }
-                Output::Timeout(next) => return next,
+                Output::Timeout(next) => {
+                    self.socket.send(&mut self.outgoing, &self.metrics);
+                    return next;
+                }
             }
         }
     }
