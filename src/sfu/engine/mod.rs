@@ -1,5 +1,8 @@
-//! The media engine: one thread owns the UDP socket and drives the sans-IO media [`core`]
-//! (every peer connection's `Rtc` and the forwarding between them).
+//! The media engine: media loops, one thread each (one per core by default), each owning a
+//! UDP socket and driving a sans-IO media [`core`] (its peer connections' `Rtc`s and the
+//! forwarding between them). A peer lives on one loop; a publisher's frames reach the
+//! subscribers of the other loops through bounded pipes between loops (a full pipe drops the
+//! frame for that loop and counts it), and keyframe requests go back the same way.
 //!
 //! Each turn lets time pass in the core, then does what it asks (datagrams sent, media events
 //! to the log's queue, registry updates), and waits for the next datagram, command or the
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use self::core::{Core, Output, RegistryUpdate};
+use self::core::{Core, Output, Piped, RegistryUpdate};
 pub(super) use self::peer::{NewPeer, answer};
 use self::udp::{Batch, MediaSocket};
 use super::{Command, FactSink, Sfu};
@@ -31,17 +34,68 @@ use crate::telemetry::Metrics;
 
 /// Datagrams read in one go before the peers' output is drained.
 const RECEIVE_BATCH: usize = 64;
+/// Messages from the other loops taken in one go.
+const PIPE_BATCH: usize = 64;
+/// Messages waiting in a pipe to one loop; past this they are dropped (frames counted).
+const PIPE_QUEUE: usize = 2048;
 
-/// Runs the media loop on this thread until the SFU stops.
+/// One media loop's own ends: its socket and address, its commands, and the pipes from and to
+/// the other loops.
+pub(super) struct LoopEnds {
+    pub(super) socket: std::net::UdpSocket,
+    /// The address peers send to: every datagram arrived there as far as ICE is concerned.
+    pub(super) advertised: SocketAddr,
+    pub(super) commands: mpsc::UnboundedReceiver<Command>,
+    pipe_in: mpsc::Receiver<Piped>,
+    pipes_out: Vec<mpsc::Sender<Piped>>,
+}
+
+/// Pairs each socket (with its address and commands) with pipes to every other loop.
+pub(super) fn join(
+    loops: Vec<(
+        std::net::UdpSocket,
+        SocketAddr,
+        mpsc::UnboundedReceiver<Command>,
+    )>,
+) -> Vec<LoopEnds> {
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        loops.iter().map(|_| mpsc::channel(PIPE_QUEUE)).unzip();
+    loops
+        .into_iter()
+        .zip(receivers)
+        .enumerate()
+        .map(
+            |(index, ((socket, advertised, commands), pipe_in))| LoopEnds {
+                socket,
+                advertised,
+                commands,
+                pipe_in,
+                pipes_out: senders
+                    .iter()
+                    .enumerate()
+                    .filter(|(other, _)| *other != index)
+                    .map(|(_, sender)| sender.clone())
+                    .collect(),
+            },
+        )
+        .collect()
+}
+
+/// Runs one media loop on this thread until the SFU stops.
 pub(super) fn run(
-    socket: std::net::UdpSocket,
-    advertised: SocketAddr,
-    commands: mpsc::UnboundedReceiver<Command>,
+    ends: LoopEnds,
     sink: FactSink,
     metrics: Arc<Metrics>,
     sfu: Weak<Sfu>,
     timing: Timing,
 ) {
+    let LoopEnds {
+        socket,
+        advertised,
+        commands,
+        pipe_in,
+        pipes_out,
+    } = ends;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -60,10 +114,16 @@ pub(super) fn run(
                 return;
             }
         };
+        let core = Core::new(metrics.clone(), Instant::now())
+            .with_setup_timeout(timing.setup_timeout)
+            .with_stall_after(timing.stall_after);
         let mut media = Loop {
-            core: Core::new(metrics.clone(), Instant::now())
-                .with_setup_timeout(timing.setup_timeout)
-                .with_stall_after(timing.stall_after),
+            core: if pipes_out.is_empty() {
+                core
+            } else {
+                core.with_pipes()
+            },
+            pipes_out,
             socket,
             outgoing: Batch::default(),
             advertised,
@@ -71,11 +131,12 @@ pub(super) fn run(
             metrics,
             sfu,
         };
-        media.run(commands).await;
+        media.run(commands, pipe_in).await;
     });
 }
 
 /// The media loop's time limits, from the settings.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Timing {
     /// How long a new peer has to connect (`LIVESURGERY_SFU_SETUP_TIMEOUT`).
     pub(super) setup_timeout: Duration,
@@ -90,6 +151,8 @@ struct Loop {
     socket: MediaSocket,
     /// The turn's datagrams, sent together once the core has nothing more to say.
     outgoing: Batch,
+    /// To every other media loop.
+    pipes_out: Vec<mpsc::Sender<Piped>>,
     /// The address peers send to: every datagram arrived there as far as ICE is concerned
     /// (the socket may be bound to all interfaces, or sit behind 1:1 NAT).
     advertised: SocketAddr,
@@ -99,7 +162,11 @@ struct Loop {
 }
 
 impl Loop {
-    async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        &mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut pipe_in: mpsc::Receiver<Piped>,
+    ) {
         loop {
             self.core.handle_timeout(Instant::now());
             let next = self.flush();
@@ -111,6 +178,15 @@ impl Loop {
                     Some(Command::Shutdown) | None => return self.shut_down(),
                     Some(command) => self.core.handle_command(command, Instant::now()),
                 },
+                Some(piped) = pipe_in.recv() => {
+                    self.core.handle_piped(piped, Instant::now());
+                    for _ in 1..PIPE_BATCH {
+                        match pipe_in.try_recv() {
+                            Ok(piped) => self.core.handle_piped(piped, Instant::now()),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 readable = self.socket.readable() => match readable {
                     Ok(()) => {
                         let mut received = 0;
@@ -183,6 +259,14 @@ impl Loop {
                             info,
                             reason,
                         } => sfu.forget(session_id, resource_id, &info, reason),
+                    }
+                }
+                Output::Pipe(piped) => {
+                    let frame = matches!(piped, Piped::Frame { .. });
+                    for pipe in &self.pipes_out {
+                        if pipe.try_send(piped.clone()).is_err() && frame {
+                            self.metrics.sfu.forward_drops.inc();
+                        }
                     }
                 }
                 Output::Timeout(next) => {
