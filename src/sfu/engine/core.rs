@@ -532,6 +532,7 @@ impl Core {
         };
         let throttle = match cause {
             KeyframeCause::Switch => &mut track.switch_keyframes,
+            KeyframeCause::FirstFrame => &mut track.first_frame_keyframes,
             _ => &mut track.keyframes,
         };
         if !throttle.allow(self.now) {
