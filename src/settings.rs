@@ -226,9 +226,14 @@ pub struct ApiSettings {
     /// milliseconds (any other first message gets the welcome at once).
     #[arg(long, env = "LIVESURGERY_WS_RESUME_WAIT_MS", default_value_t = 250)]
     pub ws_resume_wait_ms: u64,
-    /// SFU: the one UDP socket all media goes through (`ip:port`; port 0 picks one).
+    /// SFU: the UDP address of the first media loop (`ip:port`); loop N listens on port + N
+    /// (port 0: each loop picks one).
     #[arg(long, env = "LIVESURGERY_SFU_UDP_BIND", default_value = "0.0.0.0:3480")]
     pub sfu_udp_bind: String,
+    /// SFU: media loops, each a thread with its own UDP port, peers spread across them;
+    /// 0 (the default) runs one per CPU core.
+    #[arg(long, env = "LIVESURGERY_SFU_MEDIA_THREADS", default_value_t = 0)]
+    pub sfu_media_threads: usize,
     /// SFU: the address clients are told to send media to (the host candidate), for a server
     /// behind 1:1 NAT; default: the bound address, or the address of the default route when
     /// bound to 0.0.0.0.

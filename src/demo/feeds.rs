@@ -248,7 +248,9 @@ impl Feed {
             .map_err(|e| failed(&e))?;
         // An SFU listening on every interface advertises a routable address, but answers a
         // loopback client from loopback: offer that path too.
-        let advertised = sfu.advertised();
+        let advertised = sfu
+            .media_address(info.resource_id)
+            .unwrap_or_else(|| sfu.advertised());
         if !advertised.ip().is_loopback() {
             let lo = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), advertised.port());
             if let Ok(candidate) = Candidate::host(lo, "udp") {

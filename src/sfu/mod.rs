@@ -1,10 +1,12 @@
-//! The SFU: WebRTC media through one UDP socket, forwarded by a str0m loop (`engine`), with
-//! every media fact appended to the session's stream. [`Sfu`] is the small handle the
-//! transports call (WHIP/WHEP in `api/media.rs`, `media.subscribe` in `realtime/`); the engine
-//! knows nothing of HTTP or auth.
+//! The SFU: WebRTC media forwarded by str0m loops (`engine`), one thread and UDP socket each
+//! (one per core by default, `LIVESURGERY_SFU_MEDIA_THREADS`), with every media fact appended
+//! to the session's stream. [`Sfu`] is the small handle the transports call (WHIP/WHEP in
+//! `api/media.rs`, `media.subscribe` in `realtime/`); the engine knows nothing of HTTP or auth.
 //!
-//! - `engine`: one thread owns the socket and every peer's `Rtc` (sans-IO): it feeds datagrams
-//!   and timeouts in, drains output, and forwards publishers' frames to subscribers' slots.
+//! - `engine`: each media loop owns its socket and its peers' `Rtc`s (sans-IO): it feeds
+//!   datagrams and timeouts in, drains output, and forwards publishers' frames to subscribers'
+//!   slots, its own and (through pipes) the other loops'. A new peer goes to the loop holding
+//!   the fewest; its answer's host candidate is that loop's address.
 //! - `forward`: the forwarding decision as plain data (slots, keyframe gating, time rebasing).
 //! - `turn`: ICE servers and time-limited TURN credentials for `participants:join`.
 //!
@@ -19,6 +21,7 @@ pub mod forward;
 mod registry;
 pub mod turn;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -192,14 +195,21 @@ impl From<SfuError> for AppError {
     }
 }
 
+/// One media loop as the signalling side sees it.
+struct MediaLoop {
+    commands: mpsc::UnboundedSender<Command>,
+    /// Where its peers send media: the host candidate in their answers.
+    advertised: SocketAddr,
+}
+
 /// The running SFU of a server process.
 pub struct Sfu {
-    commands: mpsc::UnboundedSender<Command>,
+    loops: Vec<MediaLoop>,
+    /// The loop each live peer connection (by resource) is on.
+    placements: Mutex<HashMap<Uuid, usize>>,
     registry: Mutex<Registry>,
     limits: PeerLimits,
-    /// Where clients send media: the host candidate in every answer.
-    advertised: SocketAddr,
-    engine: Mutex<Option<std::thread::JoinHandle<()>>>,
+    engine: Mutex<Vec<std::thread::JoinHandle<()>>>,
     appender: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Presence through media lives in the application (the WebSocket side reads it).
     app: Arc<App>,
@@ -216,25 +226,34 @@ impl Sfu {
         app: Arc<App>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Arc<Sfu>> {
-        let socket = bind(&settings.sfu_udp_bind)?;
-        let bound = socket.local_addr()?;
-        let advertised = SocketAddr::new(
-            advertised_ip(bound.ip(), settings.sfu_public_ip),
-            bound.port(),
-        );
-        tracing::info!(%bound, %advertised, "SFU listening for media (UDP)");
-        let (commands, command_rx) = mpsc::unbounded_channel();
+        let count = media_threads(settings.sfu_media_threads);
+        let mut loops = Vec::with_capacity(count);
+        let mut ends = Vec::with_capacity(count);
+        for socket in bind_all(&settings.sfu_udp_bind, count)? {
+            let bound = socket.local_addr()?;
+            let advertised = SocketAddr::new(
+                advertised_ip(bound.ip(), settings.sfu_public_ip),
+                bound.port(),
+            );
+            tracing::info!(%bound, %advertised, "SFU media loop listening (UDP)");
+            let (commands, command_rx) = mpsc::unbounded_channel();
+            loops.push(MediaLoop {
+                commands,
+                advertised,
+            });
+            ends.push((socket, advertised, command_rx));
+        }
         let (fact_tx, fact_rx) = mpsc::channel(FACT_QUEUE);
         let (gone, gone_rx) = mpsc::unbounded_channel();
         let sfu = Arc::new(Sfu {
-            commands,
+            loops,
+            placements: Mutex::new(HashMap::new()),
             registry: Mutex::new(Registry::default()),
             limits: PeerLimits {
                 per_participant: settings.sfu_max_peers_per_participant.max(1),
                 per_session: settings.sfu_max_peers_per_session.max(1),
             },
-            advertised,
-            engine: Mutex::new(None),
+            engine: Mutex::new(Vec::new()),
             appender: Mutex::new(None),
             app: app.clone(),
             gone,
@@ -249,20 +268,53 @@ impl Sfu {
             setup_timeout: Duration::from_secs(settings.sfu_setup_timeout.max(1)),
             stall_after: Duration::from_millis(settings.sfu_stall_after_ms.max(1)),
         };
-        let engine = std::thread::Builder::new()
-            .name("sfu-media".into())
-            .spawn(move || {
-                engine::run(socket, advertised, command_rx, sink, metrics, weak, timing);
-            })
-            .context("starting the SFU media thread")?;
-        *lock(&sfu.engine) = Some(engine);
+        for (index, ends) in engine::join(ends).into_iter().enumerate() {
+            let (sink, metrics, weak) = (sink.clone(), metrics.clone(), weak.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("sfu-media-{index}"))
+                .spawn(move || engine::run(ends, sink, metrics, weak, timing))
+                .context("starting an SFU media thread")?;
+            lock(&sfu.engine).push(thread);
+        }
         *lock(&sfu.appender) = Some(tokio::spawn(append_facts(app, fact_rx)));
         Ok(sfu)
     }
 
-    /// The address media goes to (the host candidate of every answer).
+    /// The address media goes to on the first media loop (each loop has its own port).
     pub fn advertised(&self) -> SocketAddr {
-        self.advertised
+        self.loops[0].advertised
+    }
+
+    /// The address a live peer connection's media goes to (its answer's host candidate).
+    pub fn media_address(&self, resource_id: Uuid) -> Option<SocketAddr> {
+        let index = *lock(&self.placements).get(&resource_id)?;
+        self.loops.get(index).map(|l| l.advertised)
+    }
+
+    /// Places a new peer connection on the media loop holding the fewest.
+    fn place(&self, resource_id: Uuid) -> usize {
+        let mut placements = lock(&self.placements);
+        let mut load = vec![0usize; self.loops.len()];
+        for index in placements.values() {
+            load[*index] += 1;
+        }
+        let index = (0..load.len()).min_by_key(|i| load[*i]).unwrap_or(0);
+        placements.insert(resource_id, index);
+        index
+    }
+
+    /// Hands a new peer to its loop, or forgets its placement when the answer failed.
+    fn hand_over(
+        &self,
+        index: usize,
+        resource_id: Uuid,
+        answered: Result<engine::NewPeer, SfuError>,
+    ) -> Result<(), SfuError> {
+        let sent = answered.and_then(|peer| self.send_to(index, Command::Add(Box::new(peer))));
+        if sent.is_err() {
+            lock(&self.placements).remove(&resource_id);
+        }
+        sent
     }
 
     /// The sources published in a session, in publish order.
@@ -343,20 +395,21 @@ impl Sfu {
                 stalled_since: None,
             });
         }
-        let answered = engine::answer(self.advertised, offer);
-        let (rtc, answer) = match answered {
-            Ok(ok) => ok,
-            Err(e) => {
-                lock(&self.registry).remove_resource(info.session_id, info.resource_id);
-                return Err(e);
+        let (session_id, resource_id) = (info.session_id, info.resource_id);
+        let index = self.place(resource_id);
+        let mut answer = String::new();
+        let peer = engine::answer(self.loops[index].advertised, offer).map(|(rtc, sdp)| {
+            answer = sdp;
+            let peer = engine::NewPeer::publisher(info, rtc, source);
+            match expires {
+                Some(exp) => peer.until_unix(exp),
+                None => peer,
             }
-        };
-        let peer = engine::NewPeer::publisher(info, rtc, source);
-        let peer = match expires {
-            Some(exp) => peer.until_unix(exp),
-            None => peer,
-        };
-        self.send(Command::Add(Box::new(peer)))?;
+        });
+        if let Err(e) = self.hand_over(index, resource_id, peer) {
+            lock(&self.registry).remove_resource(session_id, resource_id);
+            return Err(e);
+        }
         Ok(answer)
     }
 
@@ -396,25 +449,27 @@ impl Sfu {
                     slots: slots.clone(),
                 });
         }
-        let (rtc, answer) = match engine::answer(self.advertised, offer) {
-            Ok(ok) => ok,
-            Err(e) => {
-                lock(&self.registry).remove_resource(info.session_id, info.resource_id);
-                return Err(e);
+        let (session_id, resource_id) = (info.session_id, info.resource_id);
+        let index = self.place(resource_id);
+        let mut answer = String::new();
+        let peer = engine::answer(self.loops[index].advertised, offer).map(|(rtc, sdp)| {
+            answer = sdp;
+            let peer = engine::NewPeer::subscriber(
+                info,
+                rtc,
+                slots,
+                count_media(offer, "audio"),
+                joined_at_ms,
+            );
+            match expires {
+                Some(exp) => peer.until_unix(exp),
+                None => peer,
             }
-        };
-        let peer = engine::NewPeer::subscriber(
-            info,
-            rtc,
-            slots,
-            count_media(offer, "audio"),
-            joined_at_ms,
-        );
-        let peer = match expires {
-            Some(exp) => peer.until_unix(exp),
-            None => peer,
-        };
-        self.send(Command::Add(Box::new(peer)))?;
+        });
+        if let Err(e) = self.hand_over(index, resource_id, peer) {
+            lock(&self.registry).remove_resource(session_id, resource_id);
+            return Err(e);
+        }
         Ok(answer)
     }
 
@@ -445,10 +500,15 @@ impl Sfu {
             }
         }
         for sub in &changed {
-            self.send(Command::Select {
+            let select = || Command::Select {
                 resource_id: sub.resource_id,
                 slots: sub.slots.clone(),
-            })?;
+            };
+            let placed = lock(&self.placements).get(&sub.resource_id).copied();
+            match placed {
+                Some(index) => self.send_to(index, select())?,
+                None => self.send(select)?,
+            }
         }
         Ok(changed)
     }
@@ -474,34 +534,48 @@ impl Sfu {
     /// Stops one resource (WHIP/WHEP `DELETE`).
     pub fn delete(&self, session_id: Uuid, resource_id: Uuid) {
         lock(&self.registry).remove_resource(session_id, resource_id);
-        let _ = self.send(Command::Remove(
-            Scope::Resource(resource_id),
-            MediaEndReason::Deleted,
-        ));
+        let _ =
+            self.send(|| Command::Remove(Scope::Resource(resource_id), MediaEndReason::Deleted));
     }
 
     /// Starts offering every frame the session's publishers send to `tap` (`Some`), or stops
     /// (`None`, which ends the recorder's source queues once they are drained). A new tap
     /// replaces the session's previous one.
     pub fn record(&self, session_id: Uuid, tap: Option<SessionTap>) -> Result<(), SfuError> {
-        self.send(Command::Record { session_id, tap })
+        self.send(|| Command::Record {
+            session_id,
+            tap: tap.clone(),
+        })
     }
 
     fn remove(&self, scope: Scope, reason: MediaEndReason) {
-        let _ = self.send(Command::Remove(scope, reason));
+        let _ = self.send(|| Command::Remove(scope, reason));
     }
 
-    fn send(&self, command: Command) -> Result<(), SfuError> {
-        self.commands.send(command).map_err(|_| SfuError::Stopped)
+    /// Sends a command to every media loop (each acts on its own peers).
+    fn send(&self, command: impl Fn() -> Command) -> Result<(), SfuError> {
+        for index in 0..self.loops.len() {
+            self.send_to(index, command())?;
+        }
+        Ok(())
+    }
+
+    fn send_to(&self, index: usize, command: Command) -> Result<(), SfuError> {
+        self.loops
+            .get(index)
+            .ok_or(SfuError::Stopped)?
+            .commands
+            .send(command)
+            .map_err(|_| SfuError::Stopped)
     }
 
     /// Ends every peer connection (their events record `shutdown`), waits for the media loop
     /// to stop and for the appender to write what it holds.
     pub async fn stop(&self) {
-        let _ = self.send(Command::Shutdown);
-        let engine = lock(&self.engine).take();
-        if let Some(engine) = engine {
-            let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+        let _ = self.send(|| Command::Shutdown);
+        let engine = std::mem::take(&mut *lock(&self.engine));
+        for thread in engine {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         let appender = lock(&self.appender).take();
         if let Some(appender) = appender {
@@ -513,6 +587,7 @@ impl Sfu {
     /// leave, unless a WebSocket of it is connected.
     fn forget(&self, session_id: Uuid, resource_id: Uuid, info: &PeerInfo, reason: MediaEndReason) {
         lock(&self.registry).remove_resource(session_id, resource_id);
+        lock(&self.placements).remove(&resource_id);
         // At shutdown the log may be closing: a participant's presence then ends with the
         // server's (its WebSocket's end records it, or the next start finds it present).
         if self
@@ -577,11 +652,36 @@ impl Sfu {
     }
 }
 
-/// The media socket, with buffers large enough for a burst to many subscribers.
-fn bind(address: &str) -> anyhow::Result<UdpSocket> {
+/// How many media loops run: the setting, or (0) one per core.
+fn media_threads(setting: usize) -> usize {
+    match setting {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// One socket per media loop: on consecutive ports from the configured one, or each on a
+/// port of its own choosing when the configured port is 0.
+fn bind_all(address: &str, count: usize) -> anyhow::Result<Vec<UdpSocket>> {
     let address: SocketAddr = address
         .parse()
         .with_context(|| format!("SFU UDP address {address:?} is not ip:port"))?;
+    (0..count)
+        .map(|index| {
+            let port = match address.port() {
+                0 => Some(0),
+                port => u16::try_from(usize::from(port) + index).ok(),
+            };
+            let port = port.with_context(|| {
+                format!("SFU UDP port {} + {index} is past 65535", address.port())
+            })?;
+            bind(SocketAddr::new(address.ip(), port))
+        })
+        .collect()
+}
+
+/// A media socket, with buffers large enough for a burst to many subscribers.
+fn bind(address: SocketAddr) -> anyhow::Result<UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(address),
         socket2::Type::DGRAM,

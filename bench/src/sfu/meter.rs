@@ -24,6 +24,8 @@ pub(super) struct Meter {
     pub ready: AtomicU64,
     /// WHEP request to first frame, of the receivers added since the last clear.
     pub first_frames_ms: Mutex<Vec<f64>>,
+    /// WHEP request to connected (ICE and DTLS up), likewise.
+    pub connected_ms: Mutex<Vec<f64>>,
     pub failed: AtomicU64,
     pub unreadable: AtomicU64,
     /// The first few failures' reasons.
@@ -43,6 +45,7 @@ impl Default for Meter {
             plis: AtomicU64::new(0),
             ready: AtomicU64::new(0),
             first_frames_ms: Mutex::default(),
+            connected_ms: Mutex::default(),
             failed: AtomicU64::new(0),
             unreadable: AtomicU64::new(0),
             failures: Mutex::default(),

@@ -8,6 +8,12 @@
 //! peers produced is acted on (frames forwarded, keyframe requests passed on) until nothing is
 //! left; then the peers that ended are removed and recorded. A loop that feeds a batch of
 //! datagrams before polling thus drains each peer once per batch.
+//!
+//! A core is one of several media loops' (one per core of the machine). With `with_pipes`, it
+//! hands what the other loops need as [`Output::Pipe`] (its publishers' frames, keyframe
+//! requests for publishers it does not hold, sources that ended) and takes theirs with
+//! [`Core::handle_piped`]: a publisher's frames thus reach subscribers on every loop, as
+//! mediasoup's pipe transports join its workers.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -19,13 +25,15 @@ use livesurgery_domain::events::{
     FirstFrameDelivered, KeyframeCause, KeyframeKind, KeyframeRequested, MediaEndReason, MediaKind,
     PublisherDisconnected, SubscriberDisconnected, SubscriptionChanged, TrackUnpublished,
 };
-use str0m::media::{KeyframeRequestKind, MediaData, MediaTime};
+use str0m::media::{KeyframeRequestKind, MediaTime};
 use str0m::net::{Protocol, Receive};
 use str0m::{Input, Output as RtcOutput};
 use uuid::Uuid;
 
+mod pipe;
 mod tee;
 
+pub(super) use self::pipe::{Piped, SharedFrame};
 use super::peer::{Action, Effects, NewPeer, Peer, Publisher, Role};
 use crate::recording::tap::Tee;
 use crate::sfu::forward::{self, Kind, Verdict};
@@ -51,6 +59,8 @@ pub(super) enum Output {
     Fact(PeerInfo, Event),
     /// A change to the sources and subscriptions the signalling side lists.
     Registry(RegistryUpdate),
+    /// Something the other media loops must learn (only with `with_pipes`).
+    Pipe(Piped),
     /// Nothing more to do before this instant, unless an input comes first.
     Timeout(Instant),
 }
@@ -106,6 +116,8 @@ pub(super) struct Core {
     setup_timeout: Duration,
     /// How long a publisher's video may send nothing before it is marked stalled.
     stall_after: Duration,
+    /// Other media loops exist: frames, keyframe requests and ended sources go to them too.
+    piped: bool,
 }
 
 impl Core {
@@ -123,6 +135,7 @@ impl Core {
             taps: HashMap::new(),
             setup_timeout: SETUP_TIMEOUT,
             stall_after: STALL_AFTER,
+            piped: false,
         }
     }
 
@@ -135,6 +148,12 @@ impl Core {
     /// The same core with another stall threshold (`LIVESURGERY_SFU_STALL_AFTER_MS`).
     pub(super) fn with_stall_after(mut self, stall_after: Duration) -> Core {
         self.stall_after = stall_after;
+        self
+    }
+
+    /// The same core as one of several media loops, joined to the others by pipes.
+    pub(super) fn with_pipes(mut self) -> Core {
+        self.piped = true;
         self
     }
 
@@ -311,7 +330,16 @@ impl Core {
                         kind,
                         data,
                     } => {
-                        self.forward(from, session_id, &source, kind, &data);
+                        let frame = SharedFrame::of(&data);
+                        self.forward(from, session_id, &source, kind, &frame);
+                        if self.piped {
+                            self.outputs.push_back(Output::Pipe(Piped::Frame {
+                                session_id,
+                                source: source.clone(),
+                                kind,
+                                frame,
+                            }));
+                        }
                         self.tee(from, session_id, source, kind, &data);
                     }
                     Action::Keyframe {
@@ -319,7 +347,7 @@ impl Core {
                         source,
                         kind,
                         cause,
-                    } => self.request_keyframe(session_id, &source, kind, cause),
+                    } => self.request_keyframe(session_id, &source, kind, cause, true),
                 }
             }
         }
@@ -379,12 +407,12 @@ impl Core {
         session_id: Uuid,
         source: &str,
         kind: Kind,
-        data: &MediaData,
+        data: &SharedFrame,
     ) {
         let frame = forward::Frame {
             source,
             kind,
-            keyframe: data.is_keyframe(),
+            keyframe: data.keyframe,
             time: data.time.numer(),
         };
         let mut wants_keyframe = false;
@@ -466,19 +494,30 @@ impl Core {
         }
     }
 
-    /// Asks the publisher of `source` for a keyframe, within its rate limit.
+    /// Asks the publisher of `source` for a keyframe, within its rate limit; one this loop
+    /// does not hold is asked through the pipes when `relay` (not for a request that came
+    /// through them).
     fn request_keyframe(
         &mut self,
         session_id: Uuid,
         source: &str,
         kind: KeyframeRequestKind,
         cause: KeyframeCause,
+        relay: bool,
     ) {
         let Some((id, peer)) = self.peers.iter_mut().find(|(_, p)| {
             p.info.session_id == session_id
                 && p.ending.is_none()
                 && matches!(&p.role, Role::Publisher(publisher) if publisher.source == source)
         }) else {
+            if relay && self.piped {
+                self.outputs.push_back(Output::Pipe(Piped::Keyframe {
+                    session_id,
+                    source: source.to_owned(),
+                    kind,
+                    cause,
+                }));
+            }
             return;
         };
         let Role::Publisher(publisher) = &mut peer.role else {
@@ -493,6 +532,7 @@ impl Core {
         };
         let throttle = match cause {
             KeyframeCause::Switch => &mut track.switch_keyframes,
+            KeyframeCause::FirstFrame => &mut track.first_frame_keyframes,
             _ => &mut track.keyframes,
         };
         if !throttle.allow(self.now) {
@@ -659,9 +699,19 @@ impl Core {
                 }),
             ));
         }
-        // Slots showing this source start over at a keyframe if it comes back.
+        self.restart_slots(info.session_id, source);
+        if self.piped {
+            self.outputs.push_back(Output::Pipe(Piped::SourceGone {
+                session_id: info.session_id,
+                source: source.to_owned(),
+            }));
+        }
+    }
+
+    /// Slots showing this source start over at a keyframe if it comes back.
+    fn restart_slots(&mut self, session_id: Uuid, source: &str) {
         for other in self.peers.values_mut() {
-            if other.info.session_id != info.session_id {
+            if other.info.session_id != session_id {
                 continue;
             }
             if let Role::Subscriber(sub) = &mut other.role {

@@ -187,3 +187,58 @@ fn a_subscribers_keyframe_request_reaches_its_slots_publisher_at_most_once_a_sec
     assert_eq!(frames.iter().filter(|f| f.keyframe).count(), 1);
     assert_continuous(frames);
 }
+
+#[test]
+fn subscribers_connecting_one_after_another_each_see_a_picture_within_a_few_frames() {
+    let mut sim = Sim::new();
+    let publisher = sim.publish("endoscope", 1, 0);
+    assert!(sim.run_until(CONNECT, |s| s.clients[publisher].connected));
+    // Long past the publisher's first keyframe: every subscriber needs one asked for.
+    sim.run(Duration::from_millis(1_500));
+
+    // A storm: a subscriber every 50 ms for half a second.
+    let mut subscribers = Vec::new();
+    for _ in 0..10 {
+        subscribers.push(sim.subscribe(Some("endoscope"), Duration::ZERO));
+        sim.run(Duration::from_millis(50));
+    }
+    let mut connected_at = vec![None; subscribers.len()];
+    let mut pictured_at = vec![None; subscribers.len()];
+    let until = sim.elapsed() + CONNECT;
+    while sim.elapsed() < until && pictured_at.iter().any(Option::is_none) {
+        for (i, &client) in subscribers.iter().enumerate() {
+            let client = &sim.clients[client];
+            if client.connected && connected_at[i].is_none() {
+                connected_at[i] = Some(sim.elapsed());
+            }
+            if !client.received.is_empty() && pictured_at[i].is_none() {
+                pictured_at[i] = Some(sim.elapsed());
+            }
+        }
+        sim.tick();
+    }
+    let waits: Vec<Duration> = connected_at
+        .iter()
+        .zip(&pictured_at)
+        .map(|(connected, pictured)| {
+            let (Some(connected), Some(pictured)) = (connected, pictured) else {
+                panic!(
+                    "every subscriber connected and got a picture: {connected_at:?} {pictured_at:?}"
+                );
+            };
+            pictured.saturating_sub(*connected)
+        })
+        .collect();
+    // One frame period to notice, one for the publisher's keyframe, the rate limit between.
+    assert!(
+        waits.iter().all(|w| *w <= Duration::from_millis(250)),
+        "connected to first picture: {waits:?}"
+    );
+    for &client in &subscribers {
+        assert!(sim.clients[client].received[0].keyframe);
+        assert_continuous(&sim.clients[client].received);
+    }
+    // Not a keyframe per subscriber: requests were pooled by the rate limit.
+    let asked = sim.clients[publisher].keyframe_requests.len();
+    assert!(asked <= 8, "{asked} keyframe requests for 10 subscribers");
+}

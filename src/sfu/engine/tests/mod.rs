@@ -5,6 +5,7 @@
 mod forwarding;
 mod lifecycle;
 mod limits;
+mod pipes;
 mod recording;
 mod stalls;
 
@@ -20,7 +21,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, Input, Output as RtcOutput, Rtc};
 use uuid::Uuid;
 
-use super::core::{Core, Output, RegistryUpdate};
+use super::core::{Core, Output, Piped, RegistryUpdate};
 use super::peer::{NewPeer, answer};
 use crate::sfu::{Command, PeerInfo};
 use crate::telemetry::Metrics;
@@ -69,6 +70,8 @@ struct Client {
     keyframe_due: bool,
     /// Whether it answers a keyframe request with a keyframe.
     answers_requests: bool,
+    /// Its peer is on the second media loop.
+    on_other: bool,
 }
 
 impl Client {
@@ -130,6 +133,10 @@ struct Sim {
     started: Instant,
     session_id: Uuid,
     clients: Vec<Client>,
+    /// A second media loop, joined to the first by pipes (`Sim::two_loops`).
+    other: Option<Core>,
+    /// New peers go to the second loop.
+    placing_on_other: bool,
     /// Every media event the core emitted, with the simulated time it came at.
     events: Vec<(Duration, Event)>,
     registry: Vec<RegistryUpdate>,
@@ -150,10 +157,31 @@ impl Sim {
             now,
             started: now,
             session_id: Uuid::now_v7(),
+            other: None,
+            placing_on_other: false,
             clients: Vec::new(),
             events: Vec::new(),
             registry: Vec::new(),
         }
+    }
+
+    /// Two media loops joined by pipes; peers go to the first until `place_on_other`.
+    fn two_loops() -> Sim {
+        let mut sim = Sim::new();
+        let core = std::mem::replace(&mut sim.core, Core::new(sim.metrics.clone(), sim.now));
+        sim.core = core.with_pipes();
+        sim.other = Some(
+            Core::new(sim.metrics.clone(), sim.now)
+                .with_stall_after(Duration::from_secs(3600))
+                .with_pipes(),
+        );
+        sim
+    }
+
+    /// New peers go to the second media loop (`true`) or the first.
+    fn place_on_other(&mut self, other: bool) {
+        assert!(self.other.is_some(), "a second loop");
+        self.placing_on_other = other;
     }
 
     /// Time since the simulation started.
@@ -205,6 +233,7 @@ impl Sim {
             sending: false,
             keyframe_due: true,
             answers_requests: true,
+            on_other: self.placing_on_other,
         });
         (index, sfu_rtc)
     }
@@ -215,7 +244,7 @@ impl Sim {
         let (index, rtc) = self.client(Direction::SendOnly, tag, rtp_base);
         let info = self.info(self.clients[index].resource_id);
         let peer = NewPeer::publisher(info, rtc, source.to_owned());
-        self.command(Command::Add(Box::new(peer)));
+        self.add(peer);
         self.clients[index].sending = true;
         index
     }
@@ -227,7 +256,7 @@ impl Sim {
         let joined = self.now.checked_sub(ago);
         let slots = vec![source.map(str::to_owned)];
         let peer = NewPeer::subscriber_since(info, rtc, slots, 0, joined);
-        self.command(Command::Add(Box::new(peer)));
+        self.add(peer);
         index
     }
 
@@ -256,6 +285,16 @@ impl Sim {
         self.pump();
     }
 
+    /// Adds a peer on the loop new peers go to.
+    fn add(&mut self, peer: NewPeer) {
+        let command = Command::Add(Box::new(peer));
+        match self.other.as_mut() {
+            Some(other) if self.placing_on_other => other.handle_command(command, self.now),
+            _ => self.core.handle_command(command, self.now),
+        }
+        self.pump();
+    }
+
     /// One tick: the publishers write a frame, time passes, the datagrams settle.
     fn tick(&mut self) {
         let now = self.now;
@@ -266,6 +305,9 @@ impl Sim {
         }
         self.now += TICK;
         self.core.handle_timeout(self.now);
+        if let Some(other) = self.other.as_mut() {
+            other.handle_timeout(self.now);
+        }
         self.pump();
     }
 
@@ -303,7 +345,11 @@ impl Sim {
                         RtcOutput::Timeout(_) => break,
                         RtcOutput::Transmit(transmit) if !client.vanished => {
                             moved = true;
-                            self.core.handle_datagram(
+                            let core = match self.other.as_mut() {
+                                Some(other) if client.on_other => other,
+                                _ => &mut self.core,
+                            };
+                            core.handle_datagram(
                                 transmit.source,
                                 transmit.destination,
                                 &transmit.contents,
@@ -315,35 +361,62 @@ impl Sim {
                     }
                 }
             }
-            loop {
-                match self.core.poll_output() {
-                    Output::Timeout(_) => break,
-                    Output::Transmit(transmit) => {
-                        let Some(client) = self
-                            .clients
-                            .iter_mut()
-                            .find(|c| c.addr == transmit.destination && !c.vanished)
-                        else {
-                            continue;
-                        };
-                        moved = true;
-                        let input = Input::Receive(
-                            now,
-                            Receive {
-                                proto: Protocol::Udp,
-                                source: SFU,
-                                destination: transmit.destination,
-                                contents: transmit.bytes.as_slice().try_into().expect("a datagram"),
-                            },
-                        );
-                        client
-                            .rtc
-                            .handle_input(input)
-                            .expect("a client takes a datagram");
+            let two_loops = self.other.is_some();
+            let mut piped: Vec<(bool, Piped)> = Vec::new();
+            for on_other in [false, true] {
+                let core = match (on_other, self.other.as_mut()) {
+                    (false, _) => &mut self.core,
+                    (true, Some(other)) => other,
+                    (true, None) => continue,
+                };
+                loop {
+                    match core.poll_output() {
+                        Output::Timeout(_) => break,
+                        Output::Transmit(transmit) => {
+                            let Some(client) = self
+                                .clients
+                                .iter_mut()
+                                .find(|c| c.addr == transmit.destination && !c.vanished)
+                            else {
+                                continue;
+                            };
+                            moved = true;
+                            let input = Input::Receive(
+                                now,
+                                Receive {
+                                    proto: Protocol::Udp,
+                                    source: SFU,
+                                    destination: transmit.destination,
+                                    contents: transmit
+                                        .bytes
+                                        .as_slice()
+                                        .try_into()
+                                        .expect("a datagram"),
+                                },
+                            );
+                            client
+                                .rtc
+                                .handle_input(input)
+                                .expect("a client takes a datagram");
+                        }
+                        Output::Fact(_, event) => {
+                            self.events.push((self.now - self.started, event))
+                        }
+                        Output::Registry(update) => self.registry.push(update),
+                        Output::Pipe(message) => {
+                            assert!(two_loops, "a lone loop pipes nothing: {message:?}");
+                            piped.push((!on_other, message));
+                        }
                     }
-                    Output::Fact(_, event) => self.events.push((self.now - self.started, event)),
-                    Output::Registry(update) => self.registry.push(update),
                 }
+            }
+            for (to_other, message) in piped {
+                moved = true;
+                let core = match self.other.as_mut() {
+                    Some(other) if to_other => other,
+                    _ => &mut self.core,
+                };
+                core.handle_piped(message, now);
             }
             if !moved {
                 return;
