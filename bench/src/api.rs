@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::report::quantile;
+use crate::database::BenchDb;
+use crate::report::{median, quantile};
 use crate::rest::{ADMIN_PASSWORD, ADMIN_USERNAME, create_session, sign_in};
 use crate::server::{register_admin, start_in_process};
 
@@ -22,7 +23,15 @@ pub struct ApiArgs {
     /// Seconds per scenario.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// Rounds of the write comparison: PATCH and the log alone take turns this many times,
+    /// and the medians are compared (the machine's speed drifts between runs).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
+
+/// The issue's goal for writes: PATCH layout, one session per client, at this fraction of the
+/// log-alone durable append rate.
+const WRITE_GOAL: f64 = 0.8;
 
 /// One scenario's figures.
 #[derive(Debug, Clone, Copy)]
@@ -33,8 +42,9 @@ struct Figures {
     errors: u64,
 }
 
-/// Runs the API suite against a server on `database_url` and prints the figures.
-pub async fn run(database_url: &str, args: &ApiArgs) -> anyhow::Result<()> {
+/// Runs the API suite against a server on `database_url` and prints the figures; the log-alone
+/// baseline runs on a second scratch database of the same backend (`quiet`), with no server.
+pub async fn run(database_url: &str, quiet: &BenchDb, args: &ApiArgs) -> anyhow::Result<()> {
     let (clients, duration) = (args.clients, Duration::from_secs_f64(args.seconds));
     let data = tempfile::Builder::new()
         .prefix("livesurgery-bench-api")
@@ -63,12 +73,12 @@ pub async fn run(database_url: &str, args: &ApiArgs) -> anyhow::Result<()> {
     let healthz_url = format!("{base}/healthz");
     let session_url = format!("{base}/v1/sessions/{session_id}");
     // The baseline runs before and after, and the mean is used: the machine's speed drifts.
-    let healthz = |_| {
+    let healthz = |_, _| {
         let request = client.get(&healthz_url);
         async move { succeeded(request.send().await).await.is_some() }
     };
     let before = scenario(clients, duration, healthz).await;
-    let read = scenario(clients, duration, |_| {
+    let read = scenario(clients, duration, |_, _| {
         let request = client.get(&session_url).bearer_auth(&token);
         async move { succeeded(request.send().await).await.is_some() }
     })
@@ -105,11 +115,23 @@ pub async fn run(database_url: &str, args: &ApiArgs) -> anyhow::Result<()> {
             true
         }
     };
-    let write_spread = scenario(clients, duration, |i| patch(i as usize % sessions.len(), i)).await;
-    let write_one = scenario(clients, duration, |i| patch(0, i)).await;
-    // The other baseline of a write: the event log alone, appending one event per durable
-    // commit from as many writers as there are clients (no HTTP, no decision).
-    let log_alone = crate::store::append_rate(store.clone(), clients, clients, duration).await?;
+    // Writes against the log alone, in turns: each client PATCHes its own session; the log
+    // alone appends one event per durable commit from as many writers, on a database of the
+    // same backend that no server uses (the log's own speed).
+    let quiet_store = livesurgery::store::open(&quiet.url).await?;
+    let (mut spread_runs, mut quiet_runs) = (Vec::new(), Vec::new());
+    for _ in 0..args.rounds.max(1) {
+        quiet_runs.push(
+            crate::store::append_rate(quiet_store.clone(), clients, clients, duration).await?,
+        );
+        spread_runs.push(scenario(clients, duration, &patch).await);
+    }
+    quiet_store.close().await;
+    let write_one = scenario(clients, duration, |_, i| patch(0, i)).await;
+    // For context: the same log while this server's projections follow it (they share the
+    // database, and on SQLite its one write lock).
+    let log_following =
+        crate::store::append_rate(store.clone(), clients, clients, duration).await?;
     store.close().await;
     let after = scenario(clients, duration, healthz).await;
     let baseline = (before.rate + after.rate) / 2.0;
@@ -131,16 +153,33 @@ pub async fn run(database_url: &str, args: &ApiArgs) -> anyhow::Result<()> {
     );
     line("GET /healthz (before)", before, None);
     line("GET /v1/sessions/{id}", read, Some(0.5));
+    let write_spread = median_figures(&spread_runs);
     line(
         "PATCH layout, one session per client",
         write_spread,
         Some(0.3),
     );
     line("PATCH layout, all on one session", write_one, None);
+    let log_alone = median(&quiet_runs);
+    let ratio = write_spread.rate / log_alone;
+    let verdict = if ratio >= WRITE_GOAL { "met" } else { "MISSED" };
     println!(
-        "  the event log alone, {clients} writers on {clients} streams: {log_alone:.0} durable appends/s; \
-         PATCH (one session per client) = {:.2}x of it",
-        write_spread.rate / log_alone
+        "  the event log alone, {clients} writers on {clients} streams, no server: {log_alone:.0} durable appends/s \
+         (median of {} runs: {})",
+        quiet_runs.len(),
+        rates(&quiet_runs)
+    );
+    println!(
+        "  PATCH layout, one session per client: {:.0} req/s (median of {} runs: {})",
+        write_spread.rate,
+        spread_runs.len(),
+        rates(&spread_runs.iter().map(|f| f.rate).collect::<Vec<_>>())
+    );
+    println!("  WRITES: PATCH = {ratio:.2}x of the log alone (goal >= {WRITE_GOAL:.2}: {verdict})");
+    println!(
+        "  the same log with this server's projections following: {log_following:.0} durable appends/s \
+         (PATCH = {:.2}x of it)",
+        write_spread.rate / log_following
     );
     line("GET /healthz (after)", after, None);
     server.abort();
@@ -170,25 +209,42 @@ async fn succeeded(response: Result<reqwest::Response, reqwest::Error>) -> Optio
     status.is_success().then_some(body)
 }
 
-/// `clients` loops calling `request(i)` for `duration`; counts calls that did not succeed.
+/// The run of median rate (its other figures come with it).
+fn median_figures(runs: &[Figures]) -> Figures {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    sorted[sorted.len() / 2]
+}
+
+/// Rates as "1234, 1300, 1250".
+fn rates(runs: &[f64]) -> String {
+    runs.iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `clients` loops calling `request(client, i)` for `duration` (`i` counts calls across all
+/// clients); counts calls that did not succeed.
 async fn scenario<F, Fut>(clients: usize, duration: Duration, request: F) -> Figures
 where
-    F: Fn(u64) -> Fut + Sync,
+    F: Fn(usize, u64) -> Fut + Sync,
     Fut: std::future::Future<Output = bool>,
 {
     let errors = AtomicU64::new(0);
     let counter = AtomicU64::new(0);
     let started = Instant::now();
     let deadline = started + duration;
-    let loops = (0..clients).map(|_| async {
+    let (errors_ref, counter_ref, request) = (&errors, &counter, &request);
+    let loops = (0..clients).map(|client| async move {
         let mut latencies = Vec::new();
         while Instant::now() < deadline {
-            let i = counter.fetch_add(1, Ordering::Relaxed);
+            let i = counter_ref.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
-            let ok = request(i).await;
+            let ok = request(client, i).await;
             latencies.push(sent.elapsed());
             if !ok {
-                errors.fetch_add(1, Ordering::Relaxed);
+                errors_ref.fetch_add(1, Ordering::Relaxed);
             }
         }
         latencies

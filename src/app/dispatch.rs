@@ -4,7 +4,8 @@
 //! removal watcher. So a push is never ahead of what a REST read shows, and the log is read
 //! and decoded once, not once per consumer.
 
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use livesurgery_domain::Event;
 use livesurgery_domain::envelope::RecordedEvent;
@@ -33,13 +34,29 @@ impl Dispatched {
                 let r = &self.recorded;
                 Event::from_stored(&r.event_type, r.schema_version, &r.data)
                     .map_err(|error| {
-                        tracing::warn!(%error, position = r.position, "an event of the log cannot be read");
+                        if first_unreadable(&r.event_type, r.schema_version) {
+                            tracing::warn!(%error, position = r.position,
+                                "an event of the log cannot be read (further events of this type are logged at debug)");
+                        } else {
+                            tracing::debug!(%error, position = r.position, "an event of the log cannot be read");
+                        }
                     })
                     .ok()
             })
             .as_ref()
     }
 }
+
+/// Whether this is the first event of its type and schema version this process could not
+/// read: one warning per type, not one per event (a stream of them would flood the log).
+fn first_unreadable(event_type: &str, schema_version: u32) -> bool {
+    static SEEN: Mutex<BTreeSet<(String, u32)>> = Mutex::new(BTreeSet::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    seen.len() < MAX_UNREADABLE_TYPES && seen.insert((event_type.to_owned(), schema_version))
+}
+
+/// Types remembered by [`first_unreadable`]; past this every unreadable event is logged at debug.
+const MAX_UNREADABLE_TYPES: usize = 256;
 
 /// Something that follows the log: it is handed each batch, in log order, once the read
 /// models hold it. It must not wait (queue work elsewhere): the next batch waits for it.

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use tokio::sync::watch;
 
 use super::group_commit::{BatchWriter, GroupCommit, LogSnapshot, advance, plan_batch};
@@ -29,6 +29,8 @@ macro_rules! columns {
 /// How often a subscriber looks for appends made by another process (this process's own
 /// appends wake it at once).
 const CROSS_PROCESS_POLL: Duration = Duration::from_millis(200);
+/// Rows per multi-row INSERT: 13 parameters each stays well under SQLite's 32,766.
+const ROWS_PER_INSERT: usize = 1000;
 
 /// The SQLite event log.
 pub struct SqliteStore {
@@ -211,38 +213,42 @@ impl BatchWriter for Writer {
         }
 
         let plan = plan_batch(requests, &snapshot, Utc::now());
-        for event in &plan.rows {
-            sqlx::query(
+        // Multi-row statements: one round trip to SQLite's worker thread per chunk, not
+        // one per event (a batch can hold hundreds of appends).
+        for chunk in plan.rows.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (position, id, stream, version, type, schema_version, data, \
-                 actor, correlation_id, causation_id, recorded_at, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(event.position as i64)
-            .bind(event.id.to_string())
-            .bind(&event.stream)
-            .bind(event.version as i64)
-            .bind(&event.event_type)
-            .bind(event.schema_version as i64)
-            .bind(event.data.to_string())
-            .bind(serde_json::to_string(&event.actor).unwrap_or_default())
-            .bind(event.correlation_id.to_string())
-            .bind(event.causation_id.map(|c| c.to_string()))
-            .bind(format_time(event.recorded_at))
-            .bind(&event.prev_hash)
-            .bind(&event.hash)
-            .execute(&mut *tx)
-            .await?;
+                 actor, correlation_id, causation_id, recorded_at, prev_hash, hash) ",
+            );
+            insert.push_values(chunk, |mut row, event| {
+                row.push_bind(event.position as i64)
+                    .push_bind(event.id.to_string())
+                    .push_bind(&event.stream)
+                    .push_bind(event.version as i64)
+                    .push_bind(&event.event_type)
+                    .push_bind(event.schema_version as i64)
+                    .push_bind(event.data.to_string())
+                    .push_bind(serde_json::to_string(&event.actor).unwrap_or_default())
+                    .push_bind(event.correlation_id.to_string())
+                    .push_bind(event.causation_id.map(|c| c.to_string()))
+                    .push_bind(format_time(event.recorded_at))
+                    .push_bind(&event.prev_hash)
+                    .push_bind(&event.hash);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
-        for (stream, version, hash) in &plan.stream_heads {
-            sqlx::query(
-                "INSERT INTO streams (stream, version, hash) VALUES ($1, $2, $3) \
-                 ON CONFLICT (stream) DO UPDATE SET version = excluded.version, hash = excluded.hash",
-            )
-            .bind(stream)
-            .bind(*version as i64)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in plan.stream_heads.chunks(ROWS_PER_INSERT) {
+            let mut upsert =
+                QueryBuilder::<Sqlite>::new("INSERT INTO streams (stream, version, hash) ");
+            upsert.push_values(chunk, |mut row, (stream, version, hash)| {
+                row.push_bind(stream)
+                    .push_bind(*version as i64)
+                    .push_bind(hash);
+            });
+            upsert.push(
+                " ON CONFLICT (stream) DO UPDATE SET version = excluded.version, hash = excluded.hash",
+            );
+            upsert.build().execute(&mut *tx).await?;
         }
         if plan.new_head != snapshot.head {
             sqlx::query("UPDATE log_head SET position = $1 WHERE id = 1")

@@ -317,8 +317,14 @@ impl Event {
         if schema_version != 1 {
             return Err(unknown("no upcaster for this schema version".into()));
         }
-        serde_json::from_value(serde_json::json!({"type": event_type, "data": data}))
-            .map_err(|e| unknown(e.to_string()))
+        // The tag goes first and the data is borrowed: serde reads an adjacently tagged enum
+        // without buffering when its tag comes before its content, and nothing is copied (a
+        // `json!` object would clone the data and, sorted, put "data" before "type").
+        let tag = serde_json::Value::String(event_type.to_owned());
+        let fields = [("type", &tag), ("data", data)];
+        let map =
+            serde::de::value::MapDeserializer::<_, serde_json::Error>::new(fields.into_iter());
+        Event::deserialize(map).map_err(|e| unknown(e.to_string()))
     }
 
     /// Wraps this event for appending, with a writer-chosen id (see [`NewEvent`]).
