@@ -256,7 +256,7 @@ async fn delete_resource(
             "this resource belongs to another participant",
         ));
     }
-    sfu.delete(path.id, path.resource_id);
+    sfu.delete(path.id, path.resource_id).await;
     Ok(HttpResponse::Ok().finish())
 }
 

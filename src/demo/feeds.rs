@@ -142,7 +142,7 @@ async fn run(
         let started = Instant::now();
         let ended = publish_once(&sfu, &info, &label, &clip, &mut stop).await;
         // Whatever happened, the SFU must not keep a resource this feed no longer drives.
-        sfu.delete(session, info.resource_id);
+        sfu.delete(session, info.resource_id).await;
         match ended {
             Ended::Stopped => break,
             Ended::SfuStopped => {

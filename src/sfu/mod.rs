@@ -45,6 +45,8 @@ pub use registry::{PeerLimits, SourceView, SubscriptionView, TrackView};
 
 /// Media facts waiting for the appender; past this they are dropped and counted.
 const FACT_QUEUE: usize = 4096;
+/// How long a WHIP/WHEP `DELETE` waits for its media loop to have ended the peer.
+const DELETE_WAIT: Duration = Duration::from_secs(2);
 
 /// Who a peer connection belongs to.
 #[derive(Debug, Clone)]
@@ -156,6 +158,9 @@ enum Command {
         tap: Option<SessionTap>,
     },
     Shutdown,
+    /// Answered once the loop has acted on every command before it and handed what that
+    /// produced (media events included) on: lets a caller wait until its command took effect.
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Why a signalling call failed on the SFU's side. Messages say what the client can act on and
@@ -531,11 +536,31 @@ impl Sfu {
         Ok(resources)
     }
 
-    /// Stops one resource (WHIP/WHEP `DELETE`).
-    pub fn delete(&self, session_id: Uuid, resource_id: Uuid) {
+    /// Stops one resource (WHIP/WHEP `DELETE`) and returns once its media loop has ended the
+    /// peer and queued its events for the log (or after [`DELETE_WAIT`] if the loop is too
+    /// busy to say): a client's next call, a DELETE of another resource on another loop
+    /// included, then comes after it in the log.
+    pub async fn delete(&self, session_id: Uuid, resource_id: Uuid) {
         lock(&self.registry).remove_resource(session_id, resource_id);
-        let _ =
-            self.send(|| Command::Remove(Scope::Resource(resource_id), MediaEndReason::Deleted));
+        let placed = lock(&self.placements).get(&resource_id).copied();
+        let remove = || Command::Remove(Scope::Resource(resource_id), MediaEndReason::Deleted);
+        let loops: Vec<usize> = match placed {
+            Some(index) => vec![index],
+            None => (0..self.loops.len()).collect(),
+        };
+        let mut done = Vec::with_capacity(loops.len());
+        for index in loops {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if self.send_to(index, remove()).is_ok()
+                && self.send_to(index, Command::Barrier(tx)).is_ok()
+            {
+                done.push(rx);
+            }
+        }
+        let all = futures::future::join_all(done);
+        if tokio::time::timeout(DELETE_WAIT, all).await.is_err() {
+            tracing::warn!(resource = %resource_id, "a media loop took longer than {DELETE_WAIT:?} to end a deleted resource");
+        }
     }
 
     /// Starts offering every frame the session's publishers send to `tap` (`Some`), or stops

@@ -191,6 +191,8 @@ impl Core {
                 self.taps.remove(&session_id);
             }
             Command::Shutdown => self.end_all(MediaEndReason::Shutdown),
+            // The loop answers barriers at the end of its turn; none reach the core.
+            Command::Barrier(_) => {}
         }
     }
 

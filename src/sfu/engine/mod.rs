@@ -130,6 +130,7 @@ pub(super) fn run(
             sink,
             metrics,
             sfu,
+            barriers: Vec::new(),
         };
         media.run(commands, pipe_in).await;
     });
@@ -159,6 +160,8 @@ struct Loop {
     sink: FactSink,
     metrics: Arc<Metrics>,
     sfu: Weak<Sfu>,
+    /// Barriers answered at the end of this turn.
+    barriers: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Loop {
@@ -176,7 +179,7 @@ impl Loop {
                 biased;
                 command = commands.recv() => match command {
                     Some(Command::Shutdown) | None => return self.shut_down(),
-                    Some(command) => self.core.handle_command(command, Instant::now()),
+                    Some(command) => self.command(command),
                 },
                 Some(piped) = pipe_in.recv() => {
                     self.core.handle_piped(piped, Instant::now());
@@ -196,7 +199,7 @@ impl Loop {
                                 if matches!(command, Command::Shutdown) {
                                     return self.shut_down();
                                 }
-                                self.core.handle_command(command, Instant::now());
+                                self.command(command);
                             }
                             let Loop { core, socket, advertised, .. } = self;
                             let count = socket.try_receive(|bytes, source| {
@@ -212,6 +215,14 @@ impl Loop {
                 },
                 _ = tokio::time::sleep_until(next.into()) => {}
             }
+        }
+    }
+
+    /// Hands a command to the core; a barrier waits for the turn's end (the next flush).
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Barrier(done) => self.barriers.push(done),
+            command => self.core.handle_command(command, Instant::now()),
         }
     }
 
@@ -271,6 +282,9 @@ impl Loop {
                 }
                 Output::Timeout(next) => {
                     self.socket.send(&mut self.outgoing, &self.metrics);
+                    for done in self.barriers.drain(..) {
+                        let _ = done.send(());
+                    }
                     return next;
                 }
             }
