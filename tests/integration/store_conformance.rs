@@ -355,3 +355,57 @@ async fn events_are_read_back_by_position_in_order_skipping_positions_without_on
         assert!(store.read_positions(&[]).await.unwrap().is_empty());
     }
 }
+
+/// SQLite has one write lock per file; another connection (the projector, another process) may
+/// hold it when an append comes. The append waits for it, then commits, and is not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_an_append_waits_for_a_write_lock_held_elsewhere_then_commits() {
+    use sqlx::Connection;
+
+    let db = crate::helpers::fresh_sqlite();
+    let store = open(&db).await;
+    store
+        .append("held", ExpectedVersion::NoStream, vec![event(0)])
+        .await
+        .expect("the first append");
+    let mut other = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("a second connection");
+    let held = other
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .expect("the write lock");
+    let started = std::time::Instant::now();
+    let append = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let result = store
+                .append("held", ExpectedVersion::Exact(1), vec![event(1)])
+                .await;
+            (result, started.elapsed())
+        }
+    });
+    const HOLD: Duration = Duration::from_millis(300);
+    tokio::time::sleep(HOLD).await;
+    assert!(
+        !append.is_finished(),
+        "the append committed while another connection held the lock"
+    );
+    held.rollback().await.expect("releasing the write lock");
+    let (result, took) = tokio::time::timeout(Duration::from_secs(5), append)
+        .await
+        .expect("the append ends once the lock is free")
+        .unwrap();
+    assert_eq!(result.expect("the append commits").last_version, 2);
+    assert!(
+        took >= HOLD,
+        "the append took {took:?}, less than the lock was held"
+    );
+    assert_eq!(
+        store::read_whole_stream(&*store, "held")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
