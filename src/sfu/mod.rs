@@ -17,12 +17,14 @@
 
 mod cutoff;
 mod engine;
+mod facts;
 pub mod forward;
 mod registry;
+mod sockets;
 pub mod turn;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,8 +42,10 @@ use crate::app::{App, AppError, ErrorKind, lock};
 use crate::recording::SessionTap;
 use crate::settings::ApiSettings;
 use crate::telemetry::Metrics;
+use facts::{FactSink, append_facts};
 use registry::Registry;
 pub use registry::{PeerLimits, SourceView, SubscriptionView, TrackView};
+use sockets::{advertised_ip, bind_all, media_threads};
 
 /// Media facts waiting for the appender; past this they are dropped and counted.
 const FACT_QUEUE: usize = 4096;
@@ -65,45 +69,6 @@ impl PeerInfo {
     /// role and the participant.
     fn context(&self) -> CommandContext {
         participant_context(self.user_id, self.org_role, self.participant_id)
-    }
-}
-
-/// One media event on its way to the log.
-#[derive(Debug)]
-struct Fact {
-    session_id: Uuid,
-    context: CommandContext,
-    event: Event,
-}
-
-/// The media loop's side of the appender queue: never waits.
-#[derive(Clone)]
-struct FactSink {
-    tx: mpsc::Sender<Fact>,
-    metrics: Arc<Metrics>,
-}
-
-impl FactSink {
-    fn send(&self, info: &PeerInfo, event: Event) {
-        let fact = Fact {
-            session_id: info.session_id,
-            context: info.context(),
-            event,
-        };
-        if let Err(e) = self.tx.try_send(fact) {
-            self.metrics.sfu.event_drops.inc();
-            let dropped = self.metrics.sfu.event_drops.get();
-            if dropped.is_power_of_two() {
-                tracing::warn!(
-                    dropped,
-                    "SFU media event queue full or closed, event lost: {}",
-                    match e {
-                        mpsc::error::TrySendError::Full(f)
-                        | mpsc::error::TrySendError::Closed(f) => f.event.event_type(),
-                    }
-                );
-            }
-        }
     }
 }
 
@@ -509,10 +474,8 @@ impl Sfu {
                 resource_id: sub.resource_id,
                 slots: sub.slots.clone(),
             };
-            let placed = lock(&self.placements).get(&sub.resource_id).copied();
-            match placed {
-                Some(index) => self.send_to(index, select())?,
-                None => self.send(select)?,
+            for index in self.loops_of(sub.resource_id) {
+                self.send_to(index, select())?;
             }
         }
         Ok(changed)
@@ -542,14 +505,9 @@ impl Sfu {
     /// included, then comes after it in the log.
     pub async fn delete(&self, session_id: Uuid, resource_id: Uuid) {
         lock(&self.registry).remove_resource(session_id, resource_id);
-        let placed = lock(&self.placements).get(&resource_id).copied();
         let remove = || Command::Remove(Scope::Resource(resource_id), MediaEndReason::Deleted);
-        let loops: Vec<usize> = match placed {
-            Some(index) => vec![index],
-            None => (0..self.loops.len()).collect(),
-        };
-        let mut done = Vec::with_capacity(loops.len());
-        for index in loops {
+        let mut done = Vec::new();
+        for index in self.loops_of(resource_id) {
             let (tx, rx) = tokio::sync::oneshot::channel();
             if self.send_to(index, remove()).is_ok()
                 && self.send_to(index, Command::Barrier(tx)).is_ok()
@@ -559,7 +517,10 @@ impl Sfu {
         }
         let all = futures::future::join_all(done);
         if tokio::time::timeout(DELETE_WAIT, all).await.is_err() {
-            tracing::warn!(resource = %resource_id, "a media loop took longer than {DELETE_WAIT:?} to end a deleted resource");
+            tracing::warn!(
+                resource = %resource_id,
+                "a media loop took longer than {DELETE_WAIT:?} to end a deleted resource"
+            );
         }
     }
 
@@ -575,6 +536,15 @@ impl Sfu {
 
     fn remove(&self, scope: Scope, reason: MediaEndReason) {
         let _ = self.send(|| Command::Remove(scope, reason));
+    }
+
+    /// The media loop a peer connection is on, or every loop when it is not (or no longer)
+    /// placed.
+    fn loops_of(&self, resource_id: Uuid) -> std::ops::Range<usize> {
+        match lock(&self.placements).get(&resource_id) {
+            Some(&index) => index..index + 1,
+            None => 0..self.loops.len(),
+        }
     }
 
     /// Sends a command to every media loop (each acts on its own peers).
@@ -677,73 +647,6 @@ impl Sfu {
     }
 }
 
-/// How many media loops run: the setting, or (0) one per core.
-fn media_threads(setting: usize) -> usize {
-    match setting {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-}
-
-/// One socket per media loop: on consecutive ports from the configured one, or each on a
-/// port of its own choosing when the configured port is 0.
-fn bind_all(address: &str, count: usize) -> anyhow::Result<Vec<UdpSocket>> {
-    let address: SocketAddr = address
-        .parse()
-        .with_context(|| format!("SFU UDP address {address:?} is not ip:port"))?;
-    (0..count)
-        .map(|index| {
-            let port = match address.port() {
-                0 => Some(0),
-                port => u16::try_from(usize::from(port) + index).ok(),
-            };
-            let port = port.with_context(|| {
-                format!("SFU UDP port {} + {index} is past 65535", address.port())
-            })?;
-            bind(SocketAddr::new(address.ip(), port))
-        })
-        .collect()
-}
-
-/// A media socket, with buffers large enough for a burst to many subscribers.
-fn bind(address: SocketAddr) -> anyhow::Result<UdpSocket> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(address),
-        socket2::Type::DGRAM,
-        Some(socket2::Protocol::UDP),
-    )?;
-    // The kernel caps these at net.core.{r,w}mem_max; asking more is harmless.
-    let _ = socket.set_send_buffer_size(8 << 20);
-    let _ = socket.set_recv_buffer_size(8 << 20);
-    socket
-        .bind(&address.into())
-        .with_context(|| format!("binding the SFU UDP socket {address}"))?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
-/// The address to advertise: the configured public IP, the bound one, or (bound to all
-/// interfaces) the source address of the default route, else loopback.
-fn advertised_ip(bound: IpAddr, public: Option<IpAddr>) -> IpAddr {
-    if let Some(ip) = public {
-        return ip;
-    }
-    if !bound.is_unspecified() {
-        return bound;
-    }
-    // Connecting a UDP socket sends nothing; it only picks the route and its source address.
-    UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| {
-            s.connect("192.0.2.255:9")
-                .or_else(|_| s.connect("8.8.8.8:53"))?;
-            s.local_addr()
-        })
-        .map(|a| a.ip())
-        .ok()
-        .filter(|ip| !ip.is_unspecified())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-}
-
 /// How many m-lines of this kind an SDP has.
 fn count_media(sdp: &str, kind: &str) -> usize {
     let prefix = format!("m={kind} ");
@@ -755,28 +658,6 @@ fn count_media(sdp: &str, kind: &str) -> usize {
 async fn leave_after_media(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<MediaGone>) {
     while let Some(gone) = rx.recv().await {
         app.leave_after_media(gone).await;
-    }
-}
-
-/// Writes media facts to the log, each session's in one append per batch, in order.
-async fn append_facts(app: Arc<App>, mut rx: mpsc::Receiver<Fact>) {
-    let mut batch = Vec::new();
-    while rx.recv_many(&mut batch, 256).await > 0 {
-        let mut by_session: Vec<(Uuid, Vec<(Event, CommandContext)>)> = Vec::new();
-        for fact in batch.drain(..) {
-            match by_session.iter_mut().find(|(s, _)| *s == fact.session_id) {
-                Some((_, facts)) => facts.push((fact.event, fact.context)),
-                None => by_session.push((fact.session_id, vec![(fact.event, fact.context)])),
-            }
-        }
-        for (session_id, facts) in by_session {
-            if let Err(error) = app
-                .record_session_facts(session_id, &facts, Uuid::now_v7())
-                .await
-            {
-                tracing::error!(%error, %session_id, count = facts.len(), "could not append media events");
-            }
-        }
     }
 }
 
@@ -801,14 +682,5 @@ mod tests {
         assert_eq!(count_media(sdp, "video"), 2);
         assert_eq!(count_media(sdp, "audio"), 1);
         assert_eq!(count_media(sdp, "application"), 0);
-    }
-
-    #[test]
-    fn advertises_the_public_ip_then_the_bound_one() {
-        let public: IpAddr = "203.0.113.7".parse().expect("ip");
-        let bound: IpAddr = "10.0.0.2".parse().expect("ip");
-        assert_eq!(advertised_ip(bound, Some(public)), public);
-        assert_eq!(advertised_ip(bound, None), bound);
-        assert!(!advertised_ip("0.0.0.0".parse().expect("ip"), None).is_unspecified());
     }
 }
